@@ -1,0 +1,165 @@
+#include "data/synthetic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/atomic_file.h"
+
+namespace aisle {
+namespace {
+
+// Samples the planted model: category by taste, product by Zipf within it.
+class Sampler {
+ public:
+  explicit Sampler(const SyntheticOptions& o) : o_(o), rng_(o.seed) {
+    const uint32_t nc = std::max<uint32_t>(1, std::min(o.categories, o.products));
+    category_.resize(o.products);
+    members_.resize(nc);
+    // Products are dealt to categories round-robin after a shuffle, so
+    // category sizes are even and ids carry no structure.
+    std::vector<uint32_t> perm(o.products);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng_);
+    for (uint32_t i = 0; i < o.products; ++i) {
+      category_[perm[i]] = i % nc;
+      members_[i % nc].push_back(perm[i]);
+    }
+    cdf_.resize(nc);
+    for (uint32_t c = 0; c < nc; ++c) {
+      double acc = 0;
+      for (size_t r = 0; r < members_[c].size(); ++r) {
+        acc += 1.0 / std::pow(static_cast<double>(r + 1), o.popularity_exponent);
+        cdf_[c].push_back(acc);
+      }
+    }
+    // Categories themselves have mildly skewed popularity.
+    double acc = 0;
+    for (uint32_t c = 0; c < nc; ++c) {
+      acc += 1.0 / std::sqrt(static_cast<double>(c + 1));
+      category_cdf_.push_back(acc);
+    }
+    price_.resize(o.products);
+    std::lognormal_distribution<double> price(2.0, 0.8);
+    for (uint32_t p = 0; p < o.products; ++p) price_[p] = static_cast<float>(std::round(price(rng_) * 100) / 100);
+    // Tastes.
+    tastes_.resize(o.customers);
+    for (uint32_t u = 0; u < o.customers; ++u) {
+      const uint32_t nt = std::min(o.tastes_per_customer, nc);
+      while (tastes_[u].size() < nt) {
+        uint32_t c = Pick(category_cdf_);
+        if (std::find(tastes_[u].begin(), tastes_[u].end(), c) == tastes_[u].end()) tastes_[u].push_back(c);
+      }
+    }
+    // Activity: purchases per customer, log-normal, scaled to the total.
+    std::lognormal_distribution<double> act(0.0, o.activity_sigma);
+    std::vector<double> w(o.customers);
+    double sum = 0;
+    for (auto& x : w) sum += (x = act(rng_));
+    activity_.resize(o.customers);
+    for (uint32_t u = 0; u < o.customers; ++u) {
+      activity_[u] = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(w[u] / sum * o.purchases)));
+    }
+  }
+
+  uint32_t Pick(const std::vector<double>& cdf) {
+    std::uniform_real_distribution<double> u(0.0, cdf.back());
+    return static_cast<uint32_t>(std::upper_bound(cdf.begin(), cdf.end(), u(rng_)) - cdf.begin());
+  }
+  uint32_t Product(uint32_t customer) {
+    std::uniform_real_distribution<double> u01(0.0, 1.0);
+    uint32_t cat;
+    const auto& t = tastes_[customer];
+    if (!t.empty() && u01(rng_) < o_.taste_share) {
+      cat = t[static_cast<size_t>(u01(rng_) * t.size()) % t.size()];
+    } else {
+      cat = Pick(category_cdf_);
+    }
+    return members_[cat][Pick(cdf_[cat])];
+  }
+
+  const SyntheticOptions& o_;
+  std::mt19937_64 rng_;
+  std::vector<uint32_t> category_;
+  std::vector<std::vector<uint32_t>> members_;
+  std::vector<std::vector<double>> cdf_;
+  std::vector<double> category_cdf_;
+  std::vector<float> price_;
+  std::vector<std::vector<uint32_t>> tastes_;
+  std::vector<uint64_t> activity_;
+};
+
+}  // namespace
+
+std::string SyntheticCustomerId(uint32_t c) { return absl::StrCat("c", c); }
+std::string SyntheticProductId(uint32_t p) { return absl::StrCat("p", p); }
+
+SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
+  Sampler s(o);
+  SyntheticData d;
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::geometric_distribution<uint32_t> qty(0.6);
+  std::poisson_distribution<int> views(o.views_per_purchase > 0 ? o.views_per_purchase : 1.0);
+  const int64_t span = std::max<int64_t>(1, o.days * 86400);
+  for (uint32_t u = 0; u < o.customers; ++u) {
+    for (uint64_t k = 0; k < s.activity_[u]; ++k) {
+      const uint32_t p = s.Product(u);
+      const int64_t ts = o.start_time + static_cast<int64_t>(u01(s.rng_) * span);
+      const uint32_t q = 1 + qty(s.rng_);
+      if (o.views_per_purchase > 0) {
+        int nv = views(s.rng_);
+        for (int v = 0; v < nv; ++v) {
+          // Views land on products of the same tastes, a little earlier.
+          d.events.push_back({u, s.Product(u), std::max(o.start_time, ts - 3600 * (v + 1)), 1, 2});
+        }
+      }
+      if (u01(s.rng_) < o.cart_rate) d.events.push_back({u, p, std::max(o.start_time, ts - 600), q, 1});
+      d.events.push_back({u, p, ts, q, 0});
+      if (u01(s.rng_) < o.return_rate) d.events.push_back({u, p, ts + 86400 * 7, q, 3});
+    }
+  }
+  std::stable_sort(d.events.begin(), d.events.end(),
+                   [](const SyntheticEvent& a, const SyntheticEvent& b) { return a.timestamp < b.timestamp; });
+  d.product_category = s.category_;
+  d.product_price = s.price_;
+  d.tastes = s.tastes_;
+  return d;
+}
+
+absl::Status WriteSyntheticCsv(const SyntheticData& d, const std::string& path) {
+  static constexpr const char* kTypes[] = {"purchase", "cart", "view", "return"};
+  std::string out = "customer_id,product_id,timestamp,quantity,price,event\n";
+  out.reserve(d.events.size() * 48);
+  for (const SyntheticEvent& e : d.events) {
+    const int64_t days = e.timestamp / 86400, secs = e.timestamp % 86400;
+    // civil_from_days (H. Hinnant)
+    int64_t z = days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned dd = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned mm = mp < 10 ? mp + 3 : mp - 9;
+    const int64_t yy = static_cast<int64_t>(yoe) + era * 400 + (mm <= 2);
+    absl::StrAppendFormat(&out, "c%u,p%u,%04d-%02u-%02uT%02d:%02d:%02dZ,%u,%.2f,%s\n", e.customer,
+                          e.product, yy, mm, dd, secs / 3600, secs / 60 % 60, secs % 60, e.quantity,
+                          d.product_price[e.product], kTypes[e.type]);
+  }
+  return WriteFileAtomically(path, out);
+}
+
+CsrMatrix SyntheticInteractionMatrix(const SyntheticOptions& o) {
+  Sampler s(o);
+  std::vector<Triplet> t;
+  t.reserve(o.purchases + o.customers);
+  for (uint32_t u = 0; u < o.customers; ++u) {
+    for (uint64_t k = 0; k < s.activity_[u]; ++k) t.push_back({u, s.Product(u), 1.0f});
+  }
+  return BuildCsr(o.customers, o.products, t);
+}
+
+}  // namespace aisle

@@ -1,0 +1,152 @@
+#include "engine/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace aisle {
+namespace {
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path, int err) {
+  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  if (err == ENOENT) return absl::NotFoundError(msg);
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
+  if (err == ENOSPC) return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+std::string ParentDir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::atomic<uint64_t> g_temp_counter{0};
+
+}  // namespace
+
+AtomicFileWriter::~AtomicFileWriter() { Abort(); }
+
+absl::Status AtomicFileWriter::Open(const std::string& path) {
+  if (fd_ >= 0) return absl::FailedPreconditionError("AtomicFileWriter already open");
+  path_ = path;
+  temp_path_ = absl::StrCat(path, ".tmp.", getpid(), ".", g_temp_counter.fetch_add(1));
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    int err = errno;
+    temp_path_.clear();
+    return ErrnoStatus("cannot create", path + ".tmp.*", err);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Append(const void* data, size_t n) {
+  if (fd_ < 0) return absl::FailedPreconditionError("AtomicFileWriter not open");
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot write", temp_path_, errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit() {
+  if (fd_ < 0) return absl::FailedPreconditionError("AtomicFileWriter not open");
+  absl::Status st;
+  if (::fsync(fd_) != 0) st = ErrnoStatus("cannot fsync", temp_path_, errno);
+  if (::close(fd_) != 0 && st.ok()) st = ErrnoStatus("cannot close", temp_path_, errno);
+  fd_ = -1;
+  if (st.ok() && ::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    st = ErrnoStatus("cannot rename to", path_, errno);
+  }
+  if (!st.ok()) {
+    ::unlink(temp_path_.c_str());
+    temp_path_.clear();
+    return st;
+  }
+  temp_path_.clear();
+  return SyncParentDirectory(path_);
+}
+
+void AtomicFileWriter::Abort() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!temp_path_.empty()) {
+    ::unlink(temp_path_.c_str());
+    temp_path_.clear();
+  }
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  AtomicFileWriter w;
+  if (absl::Status s = w.Open(path); !s.ok()) return s;
+  if (absl::Status s = w.Append(contents); !s.ok()) return s;
+  return w.Commit();
+}
+
+absl::Status SyncParentDirectory(const std::string& path) {
+  std::string dir = ParentDir(path);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return ErrnoStatus("cannot open directory", dir, errno);
+  absl::Status st;
+  if (::fsync(dfd) != 0) st = ErrnoStatus("cannot fsync directory", dir, errno);
+  ::close(dfd);
+  return st;
+}
+
+absl::Status ReadFileToString(const std::string& path, std::string* out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("cannot open", path, errno);
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus("cannot stat", path, err);
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, " is a directory"));
+  }
+  out->clear();
+  out->resize(static_cast<size_t>(sb.st_size));
+  size_t off = 0;
+  while (true) {
+    ssize_t r;
+    if (off < out->size()) {
+      r = ::read(fd, out->data() + off, out->size() - off);
+    } else {
+      // The file may have grown since fstat: read on in small steps.
+      char buf[65536];
+      r = ::read(fd, buf, sizeof(buf));
+      if (r > 0) out->append(buf, static_cast<size_t>(r));
+    }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return ErrnoStatus("cannot read", path, err);
+    }
+    if (r == 0) break;
+    if (off < out->size()) off += static_cast<size_t>(r);
+    else off = out->size();
+  }
+  ::close(fd);
+  out->resize(off);
+  return absl::OkStatus();
+}
+
+}  // namespace aisle

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages aisle needs, and does nothing when all are there.
+set -euo pipefail
+PACKAGES=(
+  build-essential cmake pkg-config
+  libeigen3-dev libabsl-dev libpistache-dev nlohmann-json3-dev
+  libbenchmark-dev libgtest-dev libgmock-dev
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,136 @@
+#include "training/csv_reader.h"
+
+#include <cstring>
+
+namespace aisle {
+
+CsvReader::CsvReader(absl::string_view data, char separator) : data_(data), sep_(separator) {
+  if (data_.size() >= 3 && data_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
+}
+
+void CsvReader::SkipToNextLine() {
+  const void* nl = std::memchr(data_.data() + pos_, '\n', data_.size() - pos_);
+  if (nl == nullptr) {
+    pos_ = data_.size();
+  } else {
+    pos_ = static_cast<const char*>(nl) - data_.data() + 1;
+    ++line_;
+  }
+}
+
+CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
+  fields->clear();
+  const size_t n = data_.size();
+  const char* d = data_.data();
+  // Skip blank lines (LF or CRLF).
+  while (pos_ < n) {
+    if (d[pos_] == '\n') {
+      ++pos_;
+      ++line_;
+    } else if (d[pos_] == '\r' && pos_ + 1 < n && d[pos_ + 1] == '\n') {
+      pos_ += 2;
+      ++line_;
+    } else {
+      break;
+    }
+  }
+  if (pos_ >= n) return Result::kEnd;
+  record_line_ = line_;
+  arena_.clear();
+  spans_.clear();
+  while (true) {
+    // One field starts at pos_.
+    if (pos_ < n && d[pos_] == '"') {
+      ++pos_;
+      // Fast path: no doubled quote inside, so the field is a view of the input.
+      const void* q = std::memchr(d + pos_, '"', n - pos_);
+      const size_t close = q == nullptr ? n : static_cast<const char*>(q) - d;
+      const bool simple = close < n && (close + 1 >= n || d[close + 1] != '"');
+      size_t begin, length;
+      bool in_arena;
+      if (simple) {
+        for (size_t i = pos_; i < close; ++i) line_ += d[i] == '\n';
+        begin = pos_;
+        length = close - pos_;
+        in_arena = false;
+        pos_ = close + 1;
+      } else {
+        begin = arena_.size();
+        bool closed = false;
+        while (pos_ < n) {
+          const char c = d[pos_];
+          if (c == '"') {
+            if (pos_ + 1 < n && d[pos_ + 1] == '"') {
+              arena_.push_back('"');
+              pos_ += 2;
+              continue;
+            }
+            ++pos_;
+            closed = true;
+            break;
+          }
+          if (c == '\n') ++line_;
+          arena_.push_back(c);
+          ++pos_;
+        }
+        if (!closed) {
+          error_ = "unterminated quoted field";
+          pos_ = n;
+          return Result::kMalformed;
+        }
+        length = arena_.size() - begin;
+        in_arena = true;
+      }
+      spans_.push_back({begin, length, in_arena});
+      // After the closing quote: separator, end of line, or end of data.
+      if (pos_ < n && d[pos_] == '\r' && pos_ + 1 < n && d[pos_ + 1] == '\n') ++pos_;
+      if (pos_ >= n || d[pos_] == '\n') {
+        if (pos_ < n) {
+          ++pos_;
+          ++line_;
+        }
+        break;
+      }
+      if (d[pos_] == sep_) {
+        ++pos_;
+        continue;
+      }
+      error_ = "text after a closing quote";
+      SkipToNextLine();
+      return Result::kMalformed;
+    }
+    // Unquoted field: up to the separator or end of line.
+    const size_t begin = pos_;
+    while (pos_ < n && d[pos_] != sep_ && d[pos_] != '\n') {
+      if (d[pos_] == '"') {
+        error_ = "quote inside an unquoted field";
+        SkipToNextLine();
+        return Result::kMalformed;
+      }
+      ++pos_;
+    }
+    size_t end = pos_;
+    if (pos_ >= n || d[pos_] == '\n') {
+      if (end > begin && d[end - 1] == '\r') --end;
+      spans_.push_back({begin, end - begin, false});
+      if (pos_ < n) {
+        ++pos_;
+        ++line_;
+      }
+      break;
+    }
+    spans_.push_back({begin, end - begin, false});
+    ++pos_;  // separator
+    if (pos_ >= n) {  // separator at the very end: one more empty field
+      spans_.push_back({pos_, 0, false});
+      break;
+    }
+  }
+  fields->reserve(spans_.size());
+  for (const Span& s : spans_) {
+    fields->emplace_back(s.in_arena ? arena_.data() + s.begin : d + s.begin, s.length);
+  }
+  return Result::kRecord;
+}
+
+}  // namespace aisle

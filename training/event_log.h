@@ -1,0 +1,41 @@
+// EventLog: customer events (purchases, carts, views, returns) read from the
+// store's files, with customer and product ids mapped to dense indexes.
+// Plain data; not thread-safe for writes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "engine/id_map.h"
+
+namespace aisle {
+
+enum class EventType : uint8_t { kPurchase = 0, kCart = 1, kView = 2, kReturn = 3 };
+enum class Channel : uint8_t { kUnknown = 0, kWeb = 1, kApp = 2, kStore = 3 };
+
+absl::string_view EventTypeName(EventType t);
+absl::string_view ChannelName(Channel c);
+
+inline constexpr uint16_t kNoCountry = 0xFFFF;
+
+struct Event {
+  uint32_t customer;   // index into EventLog::customers
+  uint32_t product;    // index into EventLog::products
+  int64_t timestamp;   // Unix seconds, UTC (0 when the input has none)
+  float quantity;      // > 0; for returns, the quantity returned
+  float price;         // unit price, or NaN when unknown
+  EventType type;
+  Channel channel;
+  uint16_t country;    // index into EventLog::countries, or kNoCountry
+};
+
+struct EventLog {
+  IdMap customers;
+  IdMap products;
+  IdMap countries;
+  std::vector<Event> events;
+};
+
+}  // namespace aisle

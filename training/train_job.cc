@@ -1,0 +1,202 @@
+#include "training/train_job.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "engine/checksum.h"
+
+namespace aisle {
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+const char* FormatName(InputFormat f) {
+  switch (f) {
+    case InputFormat::kEvents: return "events";
+    case InputFormat::kOnlineRetail: return "online_retail";
+    case InputFormat::kNcf: return "ncf";
+  }
+  return "?";
+}
+
+const char* ScalingName(QuantityScaling q) {
+  switch (q) {
+    case QuantityScaling::kNone: return "none";
+    case QuantityScaling::kLinear: return "linear";
+    case QuantityScaling::kLog: return "log";
+  }
+  return "?";
+}
+
+std::string IsoTime(int64_t unix_seconds) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(unix_seconds), absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::Status LoadInputs(const TrainJobOptions& options, EventLog* log, LoadStats* stats) {
+  if (options.inputs.empty()) return absl::InvalidArgumentError("no input files given");
+  for (const std::string& path : options.inputs) {
+    LoadStats file_stats;
+    absl::Status s = LoadEventsFile(path, options.load, log, &file_stats);
+    stats->Merge(file_stats);
+    if (!s.ok()) return s;
+  }
+  if (!options.load.strict && stats->records > 0) {
+    const double frac = static_cast<double>(stats->malformed()) / static_cast<double>(stats->records);
+    if (frac > options.max_malformed_fraction) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%d of %d rows (%.2f%%) are malformed, more than the allowed %.2f%%; refusing to train.\n%s",
+          stats->malformed(), stats->records, 100 * frac, 100 * options.max_malformed_fraction,
+          stats->Summary()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Model AssembleModel(const EventLog& log, Interactions interactions, FactorMatrix user_factors,
+                    FactorMatrix item_factors) {
+  Model m;
+  m.customers.Reserve(interactions.customers.size());
+  for (uint32_t c : interactions.customers) m.customers.Insert(log.customers.id(c));
+  m.products.Reserve(interactions.products.size());
+  for (uint32_t p : interactions.products) m.products.Insert(log.products.id(p));
+  m.user_factors = std::move(user_factors);
+  m.item_factors = std::move(item_factors);
+  m.purchased = std::move(interactions.purchased);
+  m.item_popularity = std::move(interactions.item_popularity);
+  return m;
+}
+
+absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options) {
+  auto say = [&](const std::string& line) {
+    if (options.log != nullptr) std::fprintf(options.log, "%s\n", line.c_str());
+  };
+  if (absl::Status s = options.ials.Validate(); !s.ok()) return s;
+  const auto start = std::chrono::steady_clock::now();
+  TrainJobResult result;
+
+  EventLog log;
+  auto t = std::chrono::steady_clock::now();
+  if (absl::Status s = LoadInputs(options, &log, &result.load_stats); !s.ok()) return s;
+  say(absl::StrFormat("loaded %s in %.3f s: %s", absl::StrJoin(options.inputs, ", "), Seconds(t),
+                      result.load_stats.Summary()));
+  if (log.events.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("no events in ", absl::StrJoin(options.inputs, ", "),
+                                                   ": nothing to train on"));
+  }
+
+  t = std::chrono::steady_clock::now();
+  Interactions data = BuildInteractions(log, options.weighting);
+  say(absl::StrFormat("aggregated into %d customers x %d products, %d interactions (%d pairs with no "
+                      "positive weight dropped) in %.3f s",
+                      data.user_items.rows, data.user_items.cols, data.user_items.nnz(),
+                      data.dropped_pairs, Seconds(t)));
+  if (data.user_items.nnz() == 0) {
+    return absl::InvalidArgumentError("no (customer, product) pair has a positive weight: nothing to train on");
+  }
+
+  IalsTrainer trainer(data.user_items, data.item_users, options.ials);
+  if (absl::Status s = trainer.Init(); !s.ok()) return s;
+  const int threads = options.ials.threads > 0 ? options.ials.threads : omp_get_max_threads();
+  say(absl::StrFormat("training iALS: %d factors, %s solver%s, %d iterations, %d threads",
+                      options.ials.factors,
+                      options.ials.solve.solver == AlsSolver::kCholesky ? "Cholesky" : "CG",
+                      options.ials.solve.solver == AlsSolver::kCholesky
+                          ? ""
+                          : absl::StrCat(" (", options.ials.solve.cg_steps, " steps)"),
+                      options.ials.iterations, threads));
+  const double nnz = static_cast<double>(data.user_items.nnz());
+  double train_seconds = 0;
+  for (int it = 0; it < options.ials.iterations; ++it) {
+    IterationStats st = trainer.Iterate(/*compute_loss=*/true);
+    train_seconds += st.seconds;
+    say(absl::StrFormat("iteration %d/%d: loss %.6g (%.5f per interaction), %.3f s", st.iteration,
+                        options.ials.iterations, st.loss, st.loss / nnz, st.seconds));
+    if (!std::isfinite(st.loss)) {
+      return absl::InternalError(absl::StrCat(
+          "training diverged at iteration ", st.iteration,
+          " (loss is not finite); try a larger --regularization or a smaller --alpha"));
+    }
+    if (st.cholesky_failures > 0) {
+      say(absl::StrCat("warning: ", st.cholesky_failures,
+                       " rows could not be factorized and kept their previous value; "
+                       "consider a larger --regularization"));
+    }
+    result.iterations.push_back(st);
+  }
+
+  const int64_t first_ts = data.first_timestamp, last_ts = data.last_timestamp;
+  const uint64_t interactions = data.user_items.nnz();
+  const uint64_t purchased = data.purchased.nnz();
+  const uint64_t dropped = data.dropped_pairs;
+  const double final_loss = result.iterations.empty() ? trainer.Loss() : result.iterations.back().loss;
+  Model model = AssembleModel(log, std::move(data), trainer.TakeUserFactors(), trainer.TakeItemFactors());
+  if (absl::Status s = model.Validate(); !s.ok()) {
+    return absl::InternalError(absl::StrCat("trained model is invalid: ", s.message(),
+                                            "; try a larger --regularization"));
+  }
+
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const uint32_t fingerprint =
+      Crc32c(0, model.item_factors.data(), model.item_factors.size() * sizeof(float));
+  const IalsOptions& io = options.ials;
+  const WeightingOptions& w = options.weighting;
+  nlohmann::json meta;
+  meta["model_id"] = absl::StrFormat("%s-%08x", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::FromUnixSeconds(now),
+                                                                  absl::UTCTimeZone()),
+                                     fingerprint);
+  meta["algorithm"] = "ials";
+  meta["created_at"] = IsoTime(now);
+  meta["training_seconds"] = train_seconds;
+  meta["job_seconds"] = Seconds(start);
+  meta["final_loss"] = final_loss;
+  meta["hyperparameters"] = {
+      {"factors", io.factors},
+      {"regularization", io.objective.regularization},
+      {"regularization_exponent", io.objective.regularization_exponent},
+      {"alpha", io.objective.alpha},
+      {"unobserved_weight", io.objective.unobserved_weight},
+      {"iterations", io.iterations},
+      {"solver", io.solve.solver == AlsSolver::kCholesky ? "cholesky" : "cg"},
+      {"cg_steps", io.solve.cg_steps},
+      {"seed", io.seed},
+      {"threads", threads},
+  };
+  meta["weighting"] = {
+      {"purchase_weight", w.purchase_weight}, {"cart_weight", w.cart_weight},
+      {"view_weight", w.view_weight},         {"return_weight", w.return_weight},
+      {"quantity_scaling", ScalingName(w.quantity_scaling)},
+      {"half_life_days", w.half_life_days},   {"reference_time", w.reference_time},
+  };
+  meta["data"] = {
+      {"inputs", options.inputs},
+      {"format", FormatName(options.load.format)},
+      {"rows", result.load_stats.records},
+      {"events", result.load_stats.loaded},
+      {"malformed_rows", result.load_stats.malformed()},
+      {"filtered_rows", result.load_stats.filtered()},
+      {"customers", model.customers.size()},
+      {"products", model.products.size()},
+      {"interactions", interactions},
+      {"purchased_pairs", purchased},
+      {"dropped_pairs", dropped},
+      {"first_event", IsoTime(first_ts)},
+      {"last_event", IsoTime(last_ts)},
+  };
+  model.metadata = std::move(meta);
+  result.model = std::move(model);
+  return result;
+}
+
+}  // namespace aisle

@@ -1,0 +1,48 @@
+// The training job: read event files, aggregate them into confidences, train
+// iALS, check the result and assemble a Model (not yet written). Used by
+// aisle-train and by tests. Not thread-safe; it parallelizes internally.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model.h"
+#include "training/event_loader.h"
+#include "training/ials_trainer.h"
+#include "training/weighting.h"
+
+namespace aisle {
+
+struct TrainJobOptions {
+  std::vector<std::string> inputs;
+  LoadOptions load;
+  // Outside strict mode, fail when more than this share of rows is malformed.
+  double max_malformed_fraction = 0.01;
+  WeightingOptions weighting;
+  IalsOptions ials;
+  // Progress lines go here (nullptr: silent).
+  FILE* log = stderr;
+};
+
+struct TrainJobResult {
+  Model model;
+  LoadStats load_stats;
+  std::vector<IterationStats> iterations;
+};
+
+// Runs the job. InvalidArgument on bad options, bad data (strict mode, too
+// many malformed rows, no interactions) ; Internal when training diverged.
+// The error message says what to do about it where possible.
+absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options);
+
+// Loads all inputs into one log, applying the malformed-row policy.
+absl::Status LoadInputs(const TrainJobOptions& options, EventLog* log, LoadStats* stats);
+
+// Builds the model from trained factors and the interactions (purchased
+// products, popularity) with ids from `log`.
+Model AssembleModel(const EventLog& log, Interactions interactions, FactorMatrix user_factors,
+                    FactorMatrix item_factors);
+
+}  // namespace aisle

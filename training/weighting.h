@@ -1,0 +1,56 @@
+// Aggregation of events into one confidence per (customer, product), stored
+// as CSR in both directions, plus what the model file keeps beside the
+// factors (purchased products per customer, product popularity).
+// Thread-safe: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/csr_matrix.h"
+#include "training/event_log.h"
+
+namespace aisle {
+
+enum class QuantityScaling { kNone, kLinear, kLog };
+
+// "none", "linear" or "log"; InvalidArgument otherwise.
+absl::StatusOr<QuantityScaling> ParseQuantityScaling(absl::string_view name);
+
+struct WeightingOptions {
+  // Weight of one event of each type. Returns subtract return_weight x the
+  // scaled quantity returned.
+  float purchase_weight = 1.0f;
+  float cart_weight = 0.3f;
+  float view_weight = 0.1f;
+  float return_weight = 1.0f;
+  // How quantity enters: none (each event counts once), linear (q) or log
+  // (log(1 + q), the default: a wholesaler's 500 units are not 500 votes).
+  QuantityScaling quantity_scaling = QuantityScaling::kLog;
+  // When > 0, an event `d` days older than the reference time counts
+  // 0.5^(d / half_life_days).
+  double half_life_days = 0;
+  // Reference time for the half-life, Unix seconds; 0 means the latest event.
+  int64_t reference_time = 0;
+};
+
+struct Interactions {
+  // Rows and columns cover only customers and products with at least one
+  // positive weight; these give each row's (column's) index in the EventLog.
+  std::vector<uint32_t> customers;
+  std::vector<uint32_t> products;
+  CsrMatrix user_items;   // customers x products, confidence weight > 0
+  CsrMatrix item_users;   // its transpose
+  CsrMatrix purchased;    // customers x products pattern: net purchased quantity > 0
+  std::vector<float> item_popularity;  // customers with a positive weight, per product
+  uint64_t dropped_pairs = 0;          // pairs whose net weight was <= 0 (e.g. all returned)
+  int64_t first_timestamp = 0;
+  int64_t last_timestamp = 0;
+};
+
+// Builds the matrices from all events of `log`. O(events log events).
+Interactions BuildInteractions(const EventLog& log, const WeightingOptions& options);
+
+}  // namespace aisle
