@@ -81,8 +81,16 @@ bool SolveRowImpl(const uint32_t* cols, const float* weights, size_t n, const Fa
     a.noalias() += block.transpose() * scaled;
     s->r.noalias() = block.transpose() * c;
     Eigen::LLT<Eigen::MatrixXf> llt(a);
-    if (llt.info() != Eigen::Success) return false;
-    x = llt.solve(s->r);
+    if (llt.info() == Eigen::Success) {
+      x = llt.solve(s->r);
+      return true;
+    }
+    // Numerically semi-definite in float32 (tiny lambda): pivoted LDL^T.
+    Eigen::LDLT<Eigen::MatrixXf> ldlt(a);
+    if (ldlt.info() != Eigen::Success) return false;
+    Eigen::VectorXf sol = ldlt.solve(s->r);
+    if (!sol.allFinite()) return false;
+    x = sol;
     return true;
   }
 

@@ -1,0 +1,132 @@
+// Runs the built aisle-train / aisle-eval / aisle-synth programs as a
+// scheduled job would, and checks exit statuses, messages and files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/model_io.h"
+#include "tests/test_util.h"
+
+namespace aisle {
+namespace {
+
+using ::aisle::testing::ReadAll;
+using ::aisle::testing::TempDir;
+
+struct ExecResult {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+ExecResult Exec(const std::string& args) {
+  std::string cmd = args + " 2>&1";
+  ExecResult r{-1, ""};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+const std::string kBin = AISLE_BIN_DIR;
+const std::string kTrain = kBin + "/aisle-train";
+
+TEST(TrainCliTest, HelpDocumentsEveryFlag) {
+  ExecResult r = Exec(kTrain + " --help");
+  EXPECT_EQ(r.status, 1) << "absl exits 1 after --help";  // absl's convention
+  for (const char* flag :
+       {"input", "output", "format", "separator", "customer_column", "product_column",
+        "timestamp_column", "quantity_column", "price_column", "event_column", "channel_column",
+        "country_column", "strict", "max_malformed_fraction", "max_id_length", "purchase_weight",
+        "cart_weight", "view_weight", "return_weight", "quantity_scaling", "half_life_days",
+        "reference_time", "factors", "regularization", "frequency_scaled_regularization",
+        "regularization_exponent", "alpha", "unobserved_weight", "iterations", "solver",
+        "cg_steps", "seed", "threads", "quiet"}) {
+    EXPECT_NE(r.output.find(std::string("--") + flag), std::string::npos) << flag;
+  }
+  // Abseil's own flags are not listed under --help.
+  EXPECT_EQ(r.output.find("--flagfile"), std::string::npos);
+}
+
+TEST(TrainCliTest, TrainsAndWritesALoadableModel) {
+  TempDir dir;
+  const std::string csv = dir.Path("events.csv");
+  ExecResult g = Exec(kBin + "/aisle-synth --output " + csv + " --customers 200 --products 80 --purchases 3000 --views_per_purchase 1");
+  ASSERT_EQ(g.status, 0) << g.output;
+  const std::string model = dir.Path("m.model");
+  ExecResult r = Exec(kTrain + " --input " + csv + " --output " + model + " --factors 8 --iterations 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("iteration 3/3: loss"), std::string::npos) << r.output;
+  auto m = ReadModel(model);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->num_factors(), 8u);
+  EXPECT_EQ(m->metadata["hyperparameters"]["iterations"], 3);
+  EXPECT_GT(m->metadata["data"]["interactions"].get<int>(), 1000);
+  ExecResult e = Exec(kBin + "/aisle-eval recommend --model " + model + " --customers c1 --count 3");
+  EXPECT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("customer c1"), std::string::npos) << e.output;
+}
+
+TEST(TrainCliTest, BadDataFailsLoudlyAndKeepsTheOldModel) {
+  TempDir dir;
+  const std::string model = dir.Write("m.model", "previous model bytes");
+  std::string rows = "customer_id,product_id,timestamp\n";
+  for (int i = 0; i < 50; ++i) rows += "c" + std::to_string(i % 7) + ",p" + std::to_string(i % 5) + ",2021-01-01\n";
+  rows += "c1,p1,not-a-date\n";
+  const std::string csv = dir.Write("bad.csv", rows);
+
+  // Strict: the first bad row, with file and line.
+  ExecResult s = Exec(kTrain + " --input " + csv + " --output " + model + " --strict --factors 4 --iterations 1");
+  EXPECT_EQ(s.status, 1) << s.output;
+  EXPECT_NE(s.output.find(csv + ":52: unparseable timestamp: 'not-a-date'"), std::string::npos) << s.output;
+  EXPECT_EQ(ReadAll(model), "previous model bytes");
+
+  // Lenient, but more malformed rows than allowed.
+  ExecResult f = Exec(kTrain + " --input " + csv + " --output " + model + " --max_malformed_fraction 0.001 --factors 4 --iterations 1");
+  EXPECT_EQ(f.status, 1) << f.output;
+  EXPECT_NE(f.output.find("refusing to train"), std::string::npos) << f.output;
+  EXPECT_EQ(ReadAll(model), "previous model bytes");
+
+  // Lenient within the limit: trains, and reports the skipped row.
+  ExecResult ok = Exec(kTrain + " --input " + csv + " --output " + model + " --max_malformed_fraction 0.05 --factors 4 --iterations 1");
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_NE(ok.output.find("malformed: unparseable timestamp: 1 (first at " + csv + ":52)"), std::string::npos) << ok.output;
+  EXPECT_TRUE(ReadModel(model).ok());
+}
+
+TEST(TrainCliTest, UsageAndInputErrors) {
+  TempDir dir;
+  EXPECT_EQ(Exec(kTrain + " --output " + dir.Path("m")).status, 2);
+  EXPECT_EQ(Exec(kTrain + " --input x.csv").status, 2);
+  EXPECT_EQ(Exec(kTrain + " --input x.csv --output m --solver qr").status, 2);
+  EXPECT_EQ(Exec(kTrain + " --input x.csv --output m --factors 0").status, 2);
+  EXPECT_NE(Exec(kTrain + " --input x.csv --output m --no_such_flag").status, 0);
+  ExecResult missing = Exec(kTrain + " --input " + dir.Path("none.csv") + " --output " + dir.Path("m"));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("none.csv"), std::string::npos);
+  const std::string empty = dir.Write("empty.csv", "");
+  ExecResult e = Exec(kTrain + " --input " + empty + " --output " + dir.Path("m"));
+  EXPECT_EQ(e.status, 1);
+  EXPECT_NE(e.output.find("nothing to train on"), std::string::npos) << e.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.Path("m")));
+}
+
+TEST(TrainCliTest, BundledSampleTrains) {
+  TempDir dir;
+  const std::string sample = std::string(AISLE_SOURCE_DIR) + "/data/sample/online_retail_sample.csv";
+  ExecResult r = Exec(kTrain + " --input " + sample + " --format online_retail --output " + dir.Path("m") +
+               " --factors 16 --iterations 3 --strict");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto m = ReadModel(dir.Path("m"));
+  ASSERT_TRUE(m.ok());
+  EXPECT_GT(m->customers.size(), 100u);
+}
+
+}  // namespace
+}  // namespace aisle

@@ -1,0 +1,89 @@
+#include "training/weighting.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace aisle {
+namespace {
+
+EventLog MakeLog() {
+  EventLog log;
+  for (const char* c : {"a", "b", "c"}) log.customers.Insert(c);
+  for (const char* p : {"x", "y", "z"}) log.products.Insert(p);
+  const int64_t day = 86400;
+  auto ev = [&](uint32_t c, uint32_t p, int64_t t, float q, EventType type) {
+    log.events.push_back({c, p, t, q, NAN, type, Channel::kUnknown, kNoCountry});
+  };
+  ev(0, 0, 10 * day, 3, EventType::kPurchase);
+  ev(0, 1, 10 * day, 1, EventType::kView);
+  ev(0, 1, 10 * day, 1, EventType::kCart);
+  ev(1, 0, 0, 2, EventType::kPurchase);
+  ev(1, 0, 5 * day, 2, EventType::kReturn);   // fully returned: pair dropped
+  ev(1, 2, 10 * day, 1, EventType::kPurchase);
+  ev(2, 2, 0, 4, EventType::kReturn);         // only a return: customer c drops out
+  return log;
+}
+
+TEST(WeightingTest, LinearQuantityEventWeightsAndReturns) {
+  WeightingOptions o;
+  o.quantity_scaling = QuantityScaling::kLinear;
+  o.cart_weight = 0.5f;
+  o.view_weight = 0.25f;
+  Interactions in = BuildInteractions(MakeLog(), o);
+  // Customer c and nothing else of theirs: compacted away.
+  ASSERT_EQ(in.customers, (std::vector<uint32_t>{0, 1}));
+  ASSERT_EQ(in.products, (std::vector<uint32_t>{0, 1, 2}));
+  const CsrMatrix& m = in.user_items;
+  ASSERT_EQ(m.rows, 2u);
+  ASSERT_EQ(m.RowLength(0), 2u);
+  EXPECT_FLOAT_EQ(m.RowValues(0)[0], 3.0f);          // purchase of 3
+  EXPECT_FLOAT_EQ(m.RowValues(0)[1], 0.25f + 0.5f);  // view + cart
+  ASSERT_EQ(m.RowLength(1), 1u);                     // (b, x) returned in full
+  EXPECT_EQ(m.RowIndices(1)[0], 2u);
+  EXPECT_EQ(in.dropped_pairs, 2u);                   // (b, x) and (c, z)
+  // Purchased: only pairs with net purchases, not views or carts.
+  EXPECT_EQ(in.purchased.nnz(), 2u);
+  EXPECT_EQ(in.purchased.RowIndices(0)[0], 0u);
+  EXPECT_EQ(in.purchased.RowIndices(1)[0], 2u);
+  EXPECT_EQ(in.item_popularity, (std::vector<float>{1, 1, 1}));
+  // The transpose agrees.
+  EXPECT_EQ(in.item_users.nnz(), m.nnz());
+  EXPECT_EQ(in.item_users.RowIndices(2)[0], 1u);
+  EXPECT_EQ(in.first_timestamp, 0);
+  EXPECT_EQ(in.last_timestamp, 10 * 86400);
+}
+
+TEST(WeightingTest, QuantityScalings) {
+  WeightingOptions o;
+  o.quantity_scaling = QuantityScaling::kLog;
+  EXPECT_FLOAT_EQ(BuildInteractions(MakeLog(), o).user_items.RowValues(0)[0], std::log1p(3.0f));
+  o.quantity_scaling = QuantityScaling::kNone;
+  EXPECT_FLOAT_EQ(BuildInteractions(MakeLog(), o).user_items.RowValues(0)[0], 1.0f);
+}
+
+TEST(WeightingTest, HalfLifeHalvesWeightPerHalfLife) {
+  EventLog log;
+  log.customers.Insert("a");
+  log.products.Insert("old");
+  log.products.Insert("new");
+  log.events.push_back({0, 0, 0, 1, NAN, EventType::kPurchase, Channel::kUnknown, kNoCountry});
+  log.events.push_back({0, 1, 30 * 86400, 1, NAN, EventType::kPurchase, Channel::kUnknown, kNoCountry});
+  WeightingOptions o;
+  o.quantity_scaling = QuantityScaling::kNone;
+  o.half_life_days = 15;
+  Interactions in = BuildInteractions(log, o);
+  EXPECT_NEAR(in.user_items.RowValues(0)[0], 0.25f, 1e-6);  // two half-lives old
+  EXPECT_NEAR(in.user_items.RowValues(0)[1], 1.0f, 1e-6);
+  o.reference_time = 45 * 86400;
+  in = BuildInteractions(log, o);
+  EXPECT_NEAR(in.user_items.RowValues(0)[1], 0.5f, 1e-6);
+}
+
+TEST(WeightingTest, ParseQuantityScaling) {
+  EXPECT_EQ(*ParseQuantityScaling("log"), QuantityScaling::kLog);
+  EXPECT_FALSE(ParseQuantityScaling("sqrt").ok());
+}
+
+}  // namespace
+}  // namespace aisle
