@@ -39,6 +39,37 @@ struct Scratch {
   }
 };
 
+// out = B^T (d .* (B v)) in one pass over the gathered block B (n x K),
+// with K known at compile time so each row lives in registers.
+template <int K>
+void FusedGatherProduct(const float* block, const float* d, size_t n, const float* v, float* out) {
+  using Row = Eigen::Matrix<float, K, 1>;
+  Eigen::Map<const Row> vv(v);
+  Row acc = Row::Zero();
+  for (size_t j = 0; j < n; ++j) {
+    Eigen::Map<const Row> b(block + j * K);
+    acc += (d[j] * b.dot(vv)) * b;
+  }
+  Eigen::Map<Row> result(out);
+  result = acc;
+}
+
+// Same for any k, through Eigen's dynamic-size products.
+void GatherProduct(const float* block, const float* d, size_t n, int k, const float* v, float* out,
+                   float* t) {
+  switch (k) {
+    case 32: return FusedGatherProduct<32>(block, d, n, v, out);
+    case 64: return FusedGatherProduct<64>(block, d, n, v, out);
+    case 128: return FusedGatherProduct<128>(block, d, n, v, out);
+    default: break;
+  }
+  Eigen::Map<const FactorMatrix> b(block, static_cast<Eigen::Index>(n), k);
+  Eigen::Map<Eigen::VectorXf> tt(t, static_cast<Eigen::Index>(n));
+  tt.noalias() = b * Eigen::Map<const Eigen::VectorXf>(v, k);
+  tt.array() *= Eigen::Map<const Eigen::ArrayXf>(d, static_cast<Eigen::Index>(n));
+  Eigen::Map<Eigen::VectorXf>(out, k).noalias() = b.transpose() * tt;
+}
+
 // Solves one row in place. `x` holds the warm start.
 bool SolveRowImpl(const uint32_t* cols, const float* weights, size_t n, const FactorMatrix& other,
                   const Eigen::MatrixXf& gram, const AlsObjective& obj, const AlsSolveOptions& opt,
@@ -108,9 +139,7 @@ bool SolveRowImpl(const uint32_t* cols, const float* weights, size_t n, const Fa
   float rs = r.squaredNorm();
   for (int step = 0; step < opt.cg_steps; ++step) {
     if (rs < 1e-20f) break;
-    t.noalias() = block * p;
-    t.array() *= d.array();
-    ap.noalias() = block.transpose() * t;
+    GatherProduct(s->block.data(), s->diff.data(), n, k, p.data(), ap.data(), s->t.data());
     ap.noalias() += a0 * (gram * p);
     ap += lambda * p;
     const float pap = p.dot(ap);
