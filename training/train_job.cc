@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,9 @@ const char* ScalingName(QuantityScaling q) {
   }
   return "?";
 }
+
+// A float flag value as the user wrote it (0.01, not 0.009999999776).
+double Clean(float f) { return std::strtod(absl::StrFormat("%.7g", f).c_str(), nullptr); }
 
 std::string IsoTime(int64_t unix_seconds) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(unix_seconds), absl::UTCTimeZone());
@@ -163,10 +167,10 @@ absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options) {
   meta["final_loss"] = final_loss;
   meta["hyperparameters"] = {
       {"factors", io.factors},
-      {"regularization", io.objective.regularization},
-      {"regularization_exponent", io.objective.regularization_exponent},
-      {"alpha", io.objective.alpha},
-      {"unobserved_weight", io.objective.unobserved_weight},
+      {"regularization", Clean(io.objective.regularization)},
+      {"regularization_exponent", Clean(io.objective.regularization_exponent)},
+      {"alpha", Clean(io.objective.alpha)},
+      {"unobserved_weight", Clean(io.objective.unobserved_weight)},
       {"iterations", io.iterations},
       {"solver", io.solve.solver == AlsSolver::kCholesky ? "cholesky" : "cg"},
       {"cg_steps", io.solve.cg_steps},
@@ -174,8 +178,8 @@ absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options) {
       {"threads", threads},
   };
   meta["weighting"] = {
-      {"purchase_weight", w.purchase_weight}, {"cart_weight", w.cart_weight},
-      {"view_weight", w.view_weight},         {"return_weight", w.return_weight},
+      {"purchase_weight", Clean(w.purchase_weight)}, {"cart_weight", Clean(w.cart_weight)},
+      {"view_weight", Clean(w.view_weight)},         {"return_weight", Clean(w.return_weight)},
       {"quantity_scaling", ScalingName(w.quantity_scaling)},
       {"half_life_days", w.half_life_days},   {"reference_time", w.reference_time},
   };
