@@ -36,6 +36,7 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
   }
   if (pos_ >= n) return Result::kEnd;
   record_line_ = line_;
+  const size_t record_begin = pos_;
   arena_.clear();
   spans_.clear();
   while (true) {
@@ -126,6 +127,10 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
       break;
     }
   }
+  size_t record_end = pos_;
+  if (record_end > record_begin && d[record_end - 1] == '\n') --record_end;
+  if (record_end > record_begin && d[record_end - 1] == '\r') --record_end;
+  raw_ = absl::string_view(d + record_begin, record_end - record_begin);
   fields->reserve(spans_.size());
   for (const Span& s : spans_) {
     fields->emplace_back(s.in_arena ? arena_.data() + s.begin : d + s.begin, s.length);

@@ -26,6 +26,8 @@ class CsvReader {
   // 1-based physical line on which the last record (or error) started.
   uint64_t record_line() const { return record_line_; }
   const std::string& error() const { return error_; }
+  // The raw text of the last record returned, without its line end.
+  absl::string_view raw_record() const { return raw_; }
 
  private:
   void SkipToNextLine();
@@ -36,6 +38,7 @@ class CsvReader {
   uint64_t line_ = 1;
   uint64_t record_line_ = 0;
   std::string error_;
+  absl::string_view raw_;
   std::string arena_;  // unescaped quoted fields of the current record
   struct Span {
     size_t begin;

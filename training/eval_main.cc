@@ -1,7 +1,12 @@
-// aisle-eval: inspects models offline. Subcommands:
-//   info       --model M                      model metadata as JSON
-//   recommend  --model M [--customers a,b] [--count N]
-//              top-N products for some customers (the first few by default)
+// aisle-eval: offline evaluation of models. Subcommands:
+//   evaluate --model M --test FILE      ranking metrics, with popularity and random baselines
+//   compare  --a M1 --b M2 --test FILE  paired comparison with bootstrap intervals; gating
+//   split    --input FILE --train_out F --test_out F [--validation_out F]
+//   ncf      --model M --test NAME.test.rating --negatives NAME.test.negative
+//   info     --model M                  model metadata
+//   recommend --model M [--customers a,b] [--count N]
+// JSON schemas: docs/EVALUATION.md. Exit status: 0 success, 1 failure, 2 bad
+// usage, 3 a --fail_if_worse gate tripped.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -11,18 +16,344 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "engine/atomic_file.h"
+#include "engine/mapped_file.h"
 #include "engine/model_io.h"
 #include "engine/recommend.h"
+#include "training/bootstrap.h"
+#include "training/evaluation.h"
+#include "training/event_loader.h"
+#include "training/ncf_protocol.h"
+#include "training/scorer.h"
+#include "training/split.h"
+#include "training/timestamp.h"
 
-ABSL_FLAG(std::string, model, "", "Model file to read.");
-ABSL_FLAG(std::string, customers, "",
-          "recommend: comma-separated customer ids; default: the first --sample customers.");
+ABSL_FLAG(std::string, model, "", "Model file (info, recommend, evaluate, ncf).");
+ABSL_FLAG(std::string, a, "", "compare: the baseline model A.");
+ABSL_FLAG(std::string, b, "", "compare: the candidate model B.");
+ABSL_FLAG(std::string, test, "", "evaluate, compare: test events file; ncf: NAME.test.rating.");
+ABSL_FLAG(std::string, negatives, "", "ncf: NAME.test.negative.");
+ABSL_FLAG(std::string, format, "events", "Format of --test / --input: events, online_retail or ncf.");
+ABSL_FLAG(std::string, separator, "", "Field separator of --test / --input ('tab' for a tab).");
+ABSL_FLAG(std::string, k, "5,10,20", "Cut-offs for the @k metrics (ncf: the first one is used).");
+ABSL_FLAG(bool, include_train, false,
+          "evaluate, compare: rank training purchases too (by default they are excluded from "
+          "the ranking and from the relevant products).");
+ABSL_FLAG(std::string, segment, "", "compare: also compare per segment: country or channel.");
+ABSL_FLAG(int, resamples, 2000, "compare: bootstrap resamples.");
+ABSL_FLAG(std::string, fail_if_worse, "",
+          "compare: comma-separated metrics; exit 3 when B is worse than A on one of them by more "
+          "than --max_drop with 95% confidence (the interval's upper end is below -max_drop).");
+ABSL_FLAG(double, max_drop, 0.0, "compare: tolerated drop for --fail_if_worse.");
+ABSL_FLAG(bool, json, false, "Print one JSON object instead of a table.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the random baseline, the bootstrap and random splits.");
+ABSL_FLAG(std::string, input, "", "split: the events file to split.");
+ABSL_FLAG(std::string, method, "time", "split: time, last_basket or leave_one_out.");
+ABSL_FLAG(std::string, cutoff, "", "split (time): cutoff time (ISO-8601 or Unix seconds); "
+                                   "default: the (1 - test_fraction) quantile of event times.");
+ABSL_FLAG(double, test_fraction, 0.1, "split (time): share of events in the test part.");
+ABSL_FLAG(std::string, train_out, "", "split: where to write the training rows.");
+ABSL_FLAG(std::string, test_out, "", "split: where to write the test rows.");
+ABSL_FLAG(std::string, validation_out, "",
+          "split: where to write validation rows carved from the training part (optional).");
+ABSL_FLAG(std::string, customers, "", "recommend: comma-separated customer ids.");
 ABSL_FLAG(int, sample, 3, "recommend: how many customers to show when --customers is empty.");
 ABSL_FLAG(int, count, 5, "recommend: products per customer.");
 
 namespace aisle {
 namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "aisle-eval: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+int Usage(const std::string& msg) {
+  std::fprintf(stderr, "aisle-eval: %s (see --help)\n", msg.c_str());
+  return 2;
+}
+
+absl::StatusOr<LoadOptions> LoadOptionsFromFlags() {
+  LoadOptions o;
+  auto f = ParseInputFormat(absl::GetFlag(FLAGS_format));
+  if (!f.ok()) return f.status();
+  o.format = *f;
+  const std::string sep = absl::GetFlag(FLAGS_separator);
+  if (sep == "tab") {
+    o.separator = '\t';
+  } else if (sep.size() == 1) {
+    o.separator = sep[0];
+  } else if (!sep.empty()) {
+    return absl::InvalidArgumentError("--separator must be one character or 'tab'");
+  }
+  return o;
+}
+
+absl::StatusOr<EventLog> LoadTest(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("--test is required");
+  auto o = LoadOptionsFromFlags();
+  if (!o.ok()) return o.status();
+  EventLog log;
+  LoadStats stats;
+  if (absl::Status s = LoadEventsFile(path, *o, &log, &stats); !s.ok()) return s;
+  if (stats.malformed() > 0) std::fprintf(stderr, "%s: %s", path.c_str(), stats.Summary().c_str());
+  return log;
+}
+
+const char* kSchemaEvaluate = "aisle.evaluate.v1";
+const char* kSchemaCompare = "aisle.compare.v1";
+
+int EvaluateCommand() {
+  auto model = ReadModel(absl::GetFlag(FLAGS_model));
+  if (!model.ok()) return Fail(model.status());
+  auto ks = ParseKs(absl::GetFlag(FLAGS_k));
+  if (!ks.ok()) return Usage(std::string(ks.status().message()));
+  auto test = LoadTest(absl::GetFlag(FLAGS_test));
+  if (!test.ok()) return Fail(test.status());
+  EvaluationOptions eo;
+  eo.ks = *ks;
+  eo.exclude_train = !absl::GetFlag(FLAGS_include_train);
+  TestSet ts = BuildTestSet(*model, *test, eo.exclude_train, Segmentation::kNone);
+  if (ts.customers.empty()) {
+    return Fail(absl::FailedPreconditionError("no test customer is known to the model and bought something new"));
+  }
+  std::vector<std::pair<std::string, std::unique_ptr<Scorer>>> scorers;
+  scorers.emplace_back("model", MakeModelScorer(*model));
+  scorers.emplace_back("popularity", MakePopularityScorer(*model));
+  scorers.emplace_back("random", MakeRandomScorer(*model, absl::GetFlag(FLAGS_seed)));
+  nlohmann::json metrics = nlohmann::json::object();
+  std::vector<std::map<std::string, double>> means;
+  for (auto& [name, scorer] : scorers) {
+    EvaluationResult r = Evaluate(*model, *scorer, ts, eo);
+    if (!ts.has_prices) {
+      for (int k : eo.ks) r.means.erase(absl::StrCat("revenue@", k));
+    }
+    metrics[name] = r.means;
+    means.push_back(r.means);
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::json j = {
+        {"schema", kSchemaEvaluate},
+        {"model_id", model->metadata.value("model_id", "")},
+        {"test", absl::GetFlag(FLAGS_test)},
+        {"ks", eo.ks},
+        {"exclude_train", eo.exclude_train},
+        {"customers", ts.customers.size()},
+        {"skipped_unknown_customers", ts.unknown_customers},
+        {"skipped_no_relevant", ts.no_relevant},
+        {"has_prices", ts.has_prices},
+        {"metrics", metrics},
+    };
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("model %s on %s: %zu customers (%llu unknown to the model, %llu with nothing new "
+              "bought skipped)\n",
+              model->metadata.value("model_id", "?").c_str(), absl::GetFlag(FLAGS_test).c_str(),
+              ts.customers.size(), static_cast<unsigned long long>(ts.unknown_customers),
+              static_cast<unsigned long long>(ts.no_relevant));
+  std::printf("%-14s %12s %12s %12s\n", "metric", "model", "popularity", "random");
+  for (const auto& [name, v] : means[0]) {
+    std::printf("%-14s %12.4f %12.4f %12.4f\n", name.c_str(), v, means[1].at(name), means[2].at(name));
+  }
+  return 0;
+}
+
+struct Aligned {
+  std::vector<size_t> ia, ib;  // positions in the two test sets, same customer
+};
+
+Aligned Align(const TestSet& a, const TestSet& b) {
+  Aligned al;
+  size_t i = 0, j = 0;
+  while (i < a.customers.size() && j < b.customers.size()) {
+    if (a.customers[i].id < b.customers[j].id) {
+      ++i;
+    } else if (b.customers[j].id < a.customers[i].id) {
+      ++j;
+    } else {
+      al.ia.push_back(i++);
+      al.ib.push_back(j++);
+    }
+  }
+  return al;
+}
+
+nlohmann::json CompareMetrics(const EvaluationResult& ra, const EvaluationResult& rb, const Aligned& al,
+                              const std::vector<size_t>& subset, bool has_prices, int resamples, uint64_t seed) {
+  nlohmann::json out = nlohmann::json::object();
+  for (size_t m = 0; m < ra.names.size(); ++m) {
+    if (!has_prices && absl::StartsWith(ra.names[m], "revenue@")) continue;
+    std::vector<float> va, vb;
+    for (size_t s : subset) {
+      va.push_back(ra.values[m][al.ia[s]]);
+      vb.push_back(rb.values[m][al.ib[s]]);
+    }
+    PairedDifference d = PairedBootstrap(va, vb, resamples, seed);
+    out[ra.names[m]] = {{"a", d.mean_a}, {"b", d.mean_b}, {"diff", d.diff},
+                        {"ci_low", d.ci_low}, {"ci_high", d.ci_high}, {"p_value", d.p_value}};
+  }
+  return out;
+}
+
+int Compare() {
+  auto ma = ReadModel(absl::GetFlag(FLAGS_a));
+  if (!ma.ok()) return Fail(ma.status());
+  auto mb = ReadModel(absl::GetFlag(FLAGS_b));
+  if (!mb.ok()) return Fail(mb.status());
+  auto ks = ParseKs(absl::GetFlag(FLAGS_k));
+  if (!ks.ok()) return Usage(std::string(ks.status().message()));
+  Segmentation seg = Segmentation::kNone;
+  const std::string seg_flag = absl::GetFlag(FLAGS_segment);
+  if (seg_flag == "country") {
+    seg = Segmentation::kCountry;
+  } else if (seg_flag == "channel") {
+    seg = Segmentation::kChannel;
+  } else if (!seg_flag.empty()) {
+    return Usage("--segment must be country or channel");
+  }
+  std::vector<std::string> gates;
+  for (absl::string_view g : absl::StrSplit(absl::GetFlag(FLAGS_fail_if_worse), ',', absl::SkipEmpty())) {
+    gates.emplace_back(g);
+  }
+  const std::vector<std::string> names = PerCustomerMetricNames(*ks);
+  for (const std::string& g : gates) {
+    if (std::find(names.begin(), names.end(), g) == names.end()) {
+      return Usage(absl::StrCat("--fail_if_worse: unknown metric '", g, "' for --k ", absl::GetFlag(FLAGS_k)));
+    }
+  }
+  auto test = LoadTest(absl::GetFlag(FLAGS_test));
+  if (!test.ok()) return Fail(test.status());
+  EvaluationOptions eo;
+  eo.ks = *ks;
+  eo.exclude_train = !absl::GetFlag(FLAGS_include_train);
+  TestSet ta = BuildTestSet(*ma, *test, eo.exclude_train, seg);
+  TestSet tb = BuildTestSet(*mb, *test, eo.exclude_train, seg);
+  Aligned al = Align(ta, tb);
+  if (al.ia.empty()) return Fail(absl::FailedPreconditionError("no test customer is evaluable with both models"));
+  EvaluationResult ra = Evaluate(*ma, *MakeModelScorer(*ma), ta, eo);
+  EvaluationResult rb = Evaluate(*mb, *MakeModelScorer(*mb), tb, eo);
+  const int resamples = absl::GetFlag(FLAGS_resamples);
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  const bool prices = ta.has_prices;
+  std::vector<size_t> all(al.ia.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  nlohmann::json metrics = CompareMetrics(ra, rb, al, all, prices, resamples, seed);
+  nlohmann::json segments = nlohmann::json::object();
+  if (seg != Segmentation::kNone) {
+    std::map<std::string, std::vector<size_t>> by_seg;
+    for (size_t i = 0; i < al.ia.size(); ++i) {
+      const std::string& s = ta.customers[al.ia[i]].segment;
+      by_seg[s.empty() ? "(none)" : s].push_back(i);
+    }
+    for (const auto& [s, idx] : by_seg) {
+      segments[s] = {{"customers", idx.size()}, {"metrics", CompareMetrics(ra, rb, al, idx, prices, resamples, seed)}};
+    }
+  }
+  const double max_drop = absl::GetFlag(FLAGS_max_drop);
+  std::vector<std::string> tripped;
+  for (const std::string& g : gates) {
+    if (metrics[g]["ci_high"].get<double>() < -max_drop) tripped.push_back(g);
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::json j = {
+        {"schema", kSchemaCompare},
+        {"a", {{"path", absl::GetFlag(FLAGS_a)}, {"model_id", ma->metadata.value("model_id", "")}}},
+        {"b", {{"path", absl::GetFlag(FLAGS_b)}, {"model_id", mb->metadata.value("model_id", "")}}},
+        {"test", absl::GetFlag(FLAGS_test)},
+        {"customers", al.ia.size()},
+        {"resamples", resamples},
+        {"confidence", 0.95},
+        {"metrics", metrics},
+        {"gate", {{"metrics", gates}, {"max_drop", max_drop}, {"failed", tripped}}},
+    };
+    if (seg != Segmentation::kNone) j["segments"] = segments;
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("A %s vs B %s on %zu customers (paired bootstrap, %d resamples)\n",
+                ma->metadata.value("model_id", "?").c_str(), mb->metadata.value("model_id", "?").c_str(),
+                al.ia.size(), resamples);
+    auto table = [](const nlohmann::json& m) {
+      std::printf("  %-14s %9s %9s %9s  %-21s %7s\n", "metric", "A", "B", "B-A", "95% interval", "p");
+      for (const auto& [name, v] : m.items()) {
+        std::printf("  %-14s %9.4f %9.4f %+9.4f  [%+8.4f, %+8.4f] %7.4f\n", name.c_str(), v["a"].get<double>(),
+                    v["b"].get<double>(), v["diff"].get<double>(), v["ci_low"].get<double>(),
+                    v["ci_high"].get<double>(), v["p_value"].get<double>());
+      }
+    };
+    table(metrics);
+    for (const auto& [s, v] : segments.items()) {
+      std::printf("segment %s (%d customers)\n", s.c_str(), v["customers"].get<int>());
+      table(v["metrics"]);
+    }
+    for (const std::string& g : tripped) {
+      std::printf("GATE: B is worse than A on %s beyond --max_drop %.4f\n", g.c_str(), max_drop);
+    }
+  }
+  return tripped.empty() ? 0 : 3;
+}
+
+int Split() {
+  const std::string input = absl::GetFlag(FLAGS_input);
+  const std::string train_out = absl::GetFlag(FLAGS_train_out), test_out = absl::GetFlag(FLAGS_test_out);
+  const std::string val_out = absl::GetFlag(FLAGS_validation_out);
+  if (input.empty() || train_out.empty() || test_out.empty()) {
+    return Usage("split needs --input, --train_out and --test_out");
+  }
+  SplitOptions so;
+  auto method = ParseSplitMethod(absl::GetFlag(FLAGS_method));
+  if (!method.ok()) return Usage(std::string(method.status().message()));
+  so.method = *method;
+  so.test_fraction = absl::GetFlag(FLAGS_test_fraction);
+  if (!(so.test_fraction > 0 && so.test_fraction < 1)) return Usage("--test_fraction must be in (0, 1)");
+  if (const std::string c = absl::GetFlag(FLAGS_cutoff); !c.empty()) {
+    auto t = ParseTimestamp(c);
+    if (!t) return Usage(absl::StrCat("bad --cutoff '", c, "'"));
+    so.cutoff = *t;
+  }
+  so.validation = !val_out.empty();
+  so.seed = absl::GetFlag(FLAGS_seed);
+  auto lo = LoadOptionsFromFlags();
+  if (!lo.ok()) return Usage(std::string(lo.status().message()));
+  auto file = MappedFile::Open(input);
+  if (!file.ok()) return Fail(file.status());
+  EventLog log;
+  LoadStats stats;
+  std::vector<absl::string_view> records;
+  absl::string_view header;
+  if (absl::Status s = LoadEventsBuffer(file->data(), input, *lo, &log, &stats, &records, &header); !s.ok()) {
+    return Fail(s);
+  }
+  SplitResult r = SplitEvents(log, so);
+  std::string parts[3];
+  for (std::string& p : parts) {
+    if (lo->format != InputFormat::kNcf) absl::StrAppend(&p, header, "\n");
+  }
+  for (size_t e = 0; e < records.size(); ++e) {
+    const int p = static_cast<int>(r.part[e]);
+    if (p < 3) absl::StrAppend(&parts[p], records[e], "\n");
+  }
+  const std::pair<std::string, int> outs[] = {{train_out, 0}, {test_out, 1}, {val_out, 2}};
+  for (const auto& [path, p] : outs) {
+    if (path.empty()) continue;
+    if (absl::Status s = WriteFileAtomically(path, parts[p]); !s.ok()) return Fail(s);
+  }
+  nlohmann::json j = {{"method", absl::GetFlag(FLAGS_method)},
+                      {"rows_read", stats.records},
+                      {"rows_not_loaded", stats.records - stats.loaded},
+                      {"train", r.counts[0]},
+                      {"test", r.counts[1]},
+                      {"validation", r.counts[2]},
+                      {"dropped", r.counts[3]}};
+  if (so.method == SplitMethod::kTime) {
+    j["test_cutoff"] = r.test_cutoff;
+    if (so.validation) j["validation_cutoff"] = r.validation_cutoff;
+  }
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
 
 int Info(const Model& m) {
   nlohmann::json j = m.metadata;
@@ -39,15 +370,10 @@ int Recommend(const Model& m) {
     ids.emplace_back(s);
   }
   for (int i = 0; ids.empty() && i < absl::GetFlag(FLAGS_sample) && i < static_cast<int>(m.customers.size()); ++i) {
-    if (i + 1 == absl::GetFlag(FLAGS_sample) || i + 1 == static_cast<int>(m.customers.size())) {
-      for (int j = 0; j <= i; ++j) ids.push_back(m.customers.id(static_cast<uint32_t>(j)));
-    }
+    ids.push_back(m.customers.id(static_cast<uint32_t>(i)));
   }
   const int count = absl::GetFlag(FLAGS_count);
-  if (count < 1 || count > 1000) {
-    std::fprintf(stderr, "aisle-eval: --count must be in [1, 1000]\n");
-    return 2;
-  }
+  if (count < 1 || count > 1000) return Usage("--count must be in [1, 1000]");
   int status = 0;
   for (const std::string& id : ids) {
     auto c = m.customers.Find(id);
@@ -67,6 +393,49 @@ int Recommend(const Model& m) {
   return status;
 }
 
+int Ncf() {
+  auto m = ReadModel(absl::GetFlag(FLAGS_model));
+  if (!m.ok()) return Fail(m.status());
+  auto cases = ReadNcfCases(absl::GetFlag(FLAGS_negatives), absl::GetFlag(FLAGS_test));
+  if (!cases.ok()) return Fail(cases.status());
+  auto ks = ParseKs(absl::GetFlag(FLAGS_k));
+  if (!ks.ok()) return Usage(std::string(ks.status().message()));
+  const int k = absl::GetFlag(FLAGS_k).find(',') == std::string::npos ? ks->front() : 10;
+  NcfResult r = EvaluateNcf(*m, *MakeModelScorer(*m), *cases, k);
+  NcfResult pop = EvaluateNcf(*m, *MakePopularityScorer(*m), *cases, k);
+  NcfResult rnd = EvaluateNcf(*m, *MakeRandomScorer(*m, absl::GetFlag(FLAGS_seed)), *cases, k);
+  const std::string hr = absl::StrCat("hr@", k), ndcg = absl::StrCat("ndcg@", k);
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::json j = {
+        {"schema", "aisle.ncf.v1"},
+        {"model_id", m->metadata.value("model_id", "")},
+        {"k", k},
+        {"users", r.users},
+        {hr, r.hit_rate},
+        {ndcg, r.ndcg},
+        {"unknown_users", r.unknown_users},
+        {"unknown_test_items", r.unknown_test_items},
+        {"unknown_negatives", r.unknown_negatives},
+        {"test_item_in_negatives", r.test_item_in_negatives},
+        {"baselines",
+         {{"popularity", {{hr, pop.hit_rate}, {ndcg, pop.ndcg}}}, {"random", {{hr, rnd.hit_rate}, {ndcg, rnd.ndcg}}}}},
+    };
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("NCF protocol, %llu users, k = %d\n", static_cast<unsigned long long>(r.users), k);
+  std::printf("%-12s %8s %8s\n", "ranking", hr.c_str(), ndcg.c_str());
+  std::printf("%-12s %8.4f %8.4f\n", "model", r.hit_rate, r.ndcg);
+  std::printf("%-12s %8.4f %8.4f\n", "popularity", pop.hit_rate, pop.ndcg);
+  std::printf("%-12s %8.4f %8.4f\n", "random", rnd.hit_rate, rnd.ndcg);
+  std::printf("unknown users %llu, unknown test items %llu, unknown negatives %llu, test item among its "
+              "negatives %llu\n",
+              static_cast<unsigned long long>(r.unknown_users), static_cast<unsigned long long>(r.unknown_test_items),
+              static_cast<unsigned long long>(r.unknown_negatives),
+              static_cast<unsigned long long>(r.test_item_in_negatives));
+  return 0;
+}
+
 }  // namespace
 }  // namespace aisle
 
@@ -76,22 +445,24 @@ int main(int argc, char** argv) {
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(
-      "Inspects aisle models.\nUsage: aisle-eval info --model M\n"
+      "Offline evaluation of aisle models.\n"
+      "Usage: aisle-eval evaluate --model M --test FILE [--k 5,10,20] [--json]\n"
+      "       aisle-eval compare --a M1 --b M2 --test FILE [--segment country] [--fail_if_worse ndcg@10]\n"
+      "       aisle-eval split --input FILE --method time|last_basket|leave_one_out --train_out F --test_out F\n"
+      "       aisle-eval ncf --model M --test NAME.test.rating --negatives NAME.test.negative\n"
+      "       aisle-eval info --model M\n"
       "       aisle-eval recommend --model M [--customers ID,...] [--count N]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() != 2) {
-    std::fprintf(stderr, "aisle-eval: expected one subcommand: info or recommend (see --help)\n");
-    return 2;
-  }
+  if (args.size() != 2) return aisle::Usage("expected one subcommand");
   const std::string cmd = args[1];
-  if (cmd != "info" && cmd != "recommend") {
-    std::fprintf(stderr, "aisle-eval: unknown subcommand '%s'\n", cmd.c_str());
-    return 2;
+  if (cmd == "evaluate") return aisle::EvaluateCommand();
+  if (cmd == "compare") return aisle::Compare();
+  if (cmd == "split") return aisle::Split();
+  if (cmd == "ncf") return aisle::Ncf();
+  if (cmd == "info" || cmd == "recommend") {
+    auto model = aisle::ReadModel(absl::GetFlag(FLAGS_model));
+    if (!model.ok()) return aisle::Fail(model.status());
+    return cmd == "info" ? aisle::Info(*model) : aisle::Recommend(*model);
   }
-  auto model = aisle::ReadModel(absl::GetFlag(FLAGS_model));
-  if (!model.ok()) {
-    std::fprintf(stderr, "aisle-eval: %s\n", std::string(model.status().message()).c_str());
-    return 1;
-  }
-  return cmd == "info" ? aisle::Info(*model) : aisle::Recommend(*model);
+  return aisle::Usage(absl::StrCat("unknown subcommand '", cmd, "'"));
 }

@@ -379,7 +379,8 @@ std::string LoadStats::Summary() const {
 }
 
 absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
-                              const LoadOptions& options, EventLog* log, LoadStats* stats) {
+                              const LoadOptions& options, EventLog* log, LoadStats* stats,
+                              std::vector<absl::string_view>* records, absl::string_view* header) {
   char sep = options.separator;
   if (sep == '\0') sep = options.format == InputFormat::kNcf ? '\t' : ',';
   CsvReader reader(data, sep);
@@ -392,9 +393,10 @@ absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
       return absl::InvalidArgumentError(
           absl::StrCat(name, ":", reader.record_line(), ": bad header: ", reader.error()));
     }
-    std::vector<std::string> header;
-    for (absl::string_view f : fields) header.emplace_back(absl::StripAsciiWhitespace(f));
-    auto resolved = ResolveLayout(header, options, name);
+    if (header != nullptr) *header = reader.raw_record();
+    std::vector<std::string> names;
+    for (absl::string_view f : fields) names.emplace_back(absl::StripAsciiWhitespace(f));
+    auto resolved = ResolveLayout(names, options, name);
     if (!resolved.ok()) return resolved.status();
     layout = *resolved;
   }
@@ -416,7 +418,9 @@ absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
       status = parser.Issue(CsvErrorIssue(reader.error()), reader.record_line());
       continue;
     }
+    const size_t before = log->events.size();
     status = parser.Row(fields, reader.record_line());
+    if (records != nullptr && log->events.size() > before) records->push_back(reader.raw_record());
   }
   stats->Merge(local);
   return status;

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -102,8 +103,12 @@ struct LoadStats {
 absl::Status LoadEventsFile(const std::string& path, const LoadOptions& options, EventLog* log,
                             LoadStats* stats);
 
-// Same, from a buffer; `name` stands for the file in messages.
+// Same, from a buffer; `name` stands for the file in messages. When
+// `records` is not null, it receives, for each event added, the raw text of
+// its CSV record (views into `data`), and `header` the header row's text.
 absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
-                              const LoadOptions& options, EventLog* log, LoadStats* stats);
+                              const LoadOptions& options, EventLog* log, LoadStats* stats,
+                              std::vector<absl::string_view>* records = nullptr,
+                              absl::string_view* header = nullptr);
 
 }  // namespace aisle

@@ -1,0 +1,183 @@
+#include "training/evaluation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/topk.h"
+
+namespace aisle {
+
+TestSet BuildTestSet(const Model& model, const EventLog& test, bool exclude_train, Segmentation seg) {
+  TestSet out;
+  struct Acc {
+    absl::flat_hash_map<uint32_t, std::pair<double, double>> by_product;  // test product -> (qty, revenue)
+    absl::flat_hash_map<std::string, int> segments;
+  };
+  absl::flat_hash_map<uint32_t, Acc> by_customer;  // test log customer index
+  for (const Event& e : test.events) {
+    if (e.type != EventType::kPurchase && e.type != EventType::kReturn) continue;
+    Acc& a = by_customer[e.customer];
+    const double sign = e.type == EventType::kPurchase ? 1.0 : -1.0;
+    auto& [qty, rev] = a.by_product[e.product];
+    qty += sign * e.quantity;
+    if (!std::isnan(e.price)) {
+      rev += sign * e.quantity * e.price;
+      out.has_prices = true;
+    }
+    if (seg == Segmentation::kCountry && e.country != kNoCountry) ++a.segments[test.countries.id(e.country)];
+    if (seg == Segmentation::kChannel && e.channel != Channel::kUnknown) ++a.segments[std::string(ChannelName(e.channel))];
+  }
+  for (auto& [tc, acc] : by_customer) {
+    const std::string& id = test.customers.id(tc);
+    auto mc = model.customers.Find(id);
+    if (!mc) {
+      ++out.unknown_customers;
+      continue;
+    }
+    TestCustomer c;
+    c.id = id;
+    c.index = *mc;
+    auto bought = model.purchased.RowIndices(*mc);
+    std::vector<std::pair<uint32_t, double>> rel;
+    for (const auto& [tp, qr] : acc.by_product) {
+      if (qr.first <= 0) continue;
+      auto mp = model.products.Find(test.products.id(tp));
+      if (!mp) {
+        ++c.unknown_relevant;
+        continue;
+      }
+      if (exclude_train && std::binary_search(bought.begin(), bought.end(), *mp)) continue;
+      rel.emplace_back(*mp, std::max(0.0, qr.second));
+    }
+    if (rel.empty() && c.unknown_relevant == 0) {
+      ++out.no_relevant;
+      continue;
+    }
+    std::sort(rel.begin(), rel.end());
+    for (auto& [p, r] : rel) {
+      c.relevant.push_back(p);
+      c.revenue.push_back(r);
+    }
+    int best = 0;
+    for (const auto& [s, n] : acc.segments) {
+      if (n > best || (n == best && s < c.segment)) {
+        best = n;
+        c.segment = s;
+      }
+    }
+    out.customers.push_back(std::move(c));
+  }
+  std::sort(out.customers.begin(), out.customers.end(),
+            [](const TestCustomer& a, const TestCustomer& b) { return a.id < b.id; });
+  return out;
+}
+
+namespace {
+constexpr const char* kPerCustomer[] = {"hr", "precision", "recall", "ndcg", "map", "mrr", "revenue"};
+constexpr int kNumPerCustomer = 7;
+}  // namespace
+
+std::vector<std::string> PerCustomerMetricNames(const std::vector<int>& ks) {
+  std::vector<std::string> names;
+  for (int k : ks) {
+    for (const char* m : kPerCustomer) names.push_back(absl::StrCat(m, "@", k));
+  }
+  return names;
+}
+
+EvaluationResult Evaluate(const Model& model, const Scorer& scorer, const TestSet& test,
+                          const EvaluationOptions& options) {
+  EvaluationResult r;
+  r.names = PerCustomerMetricNames(options.ks);
+  const size_t n = test.customers.size();
+  r.values.assign(r.names.size(), std::vector<float>(n, 0.0f));
+  const int kmax = options.ks.empty() ? 0 : *std::max_element(options.ks.begin(), options.ks.end());
+  const size_t np = model.products.size();
+  std::vector<std::vector<uint32_t>> lists(n);
+#pragma omp parallel
+  {
+    std::vector<float> scores(np);
+#pragma omp for schedule(dynamic, 16)
+    for (size_t c = 0; c < n; ++c) {
+      const TestCustomer& tc = test.customers[c];
+      scorer.ScoreAll(tc.index, scores.data());
+      absl::Span<const uint32_t> excluded;
+      if (options.exclude_train) excluded = model.purchased.RowIndices(tc.index);
+      std::vector<ScoredItem> top = SelectTopK(scores, static_cast<size_t>(kmax), excluded);
+      lists[c].reserve(top.size());
+      for (const ScoredItem& s : top) lists[c].push_back(s.index);
+      const size_t num_rel = tc.relevant.size() + tc.unknown_relevant;
+      for (size_t ki = 0; ki < options.ks.size(); ++ki) {
+        const size_t k = static_cast<size_t>(options.ks[ki]);
+        double hits = 0, dcg = 0, ap = 0, rr = 0, revenue = 0;
+        for (size_t pos = 0; pos < std::min(k, top.size()); ++pos) {
+          auto it = std::lower_bound(tc.relevant.begin(), tc.relevant.end(), top[pos].index);
+          if (it == tc.relevant.end() || *it != top[pos].index) continue;
+          hits += 1;
+          dcg += 1.0 / std::log2(pos + 2.0);
+          ap += hits / (pos + 1.0);
+          if (rr == 0) rr = 1.0 / (pos + 1.0);
+          revenue += tc.revenue[it - tc.relevant.begin()];
+        }
+        double idcg = 0;
+        for (size_t pos = 0; pos < std::min(k, num_rel); ++pos) idcg += 1.0 / std::log2(pos + 2.0);
+        float* v[kNumPerCustomer];
+        for (int m = 0; m < kNumPerCustomer; ++m) v[m] = &r.values[ki * kNumPerCustomer + m][c];
+        *v[0] = hits > 0 ? 1.0f : 0.0f;
+        *v[1] = static_cast<float>(hits / k);
+        *v[2] = num_rel > 0 ? static_cast<float>(hits / num_rel) : 0.0f;
+        *v[3] = idcg > 0 ? static_cast<float>(dcg / idcg) : 0.0f;
+        *v[4] = num_rel > 0 ? static_cast<float>(ap / std::min(k, num_rel)) : 0.0f;
+        *v[5] = static_cast<float>(rr);
+        *v[6] = static_cast<float>(revenue);
+      }
+    }
+  }
+  for (size_t m = 0; m < r.names.size(); ++m) {
+    double sum = 0;
+    for (float x : r.values[m]) sum += x;
+    r.means[r.names[m]] = n > 0 ? sum / n : 0.0;
+  }
+  // Coverage and novelty over all lists.
+  const double num_customers = std::max<double>(1, model.customers.size());
+  for (int k : options.ks) {
+    std::vector<char> seen(np, 0);
+    double novelty = 0;
+    uint64_t shown = 0;
+    for (const auto& list : lists) {
+      for (size_t pos = 0; pos < std::min<size_t>(k, list.size()); ++pos) {
+        seen[list[pos]] = 1;
+        const double pop = std::max(1.0f, model.item_popularity[list[pos]]);
+        novelty += -std::log2(pop / num_customers);
+        ++shown;
+      }
+    }
+    uint64_t distinct = 0;
+    for (char s : seen) distinct += s;
+    r.means[absl::StrCat("coverage@", k)] = np > 0 ? static_cast<double>(distinct) / np : 0.0;
+    r.means[absl::StrCat("novelty@", k)] = shown > 0 ? novelty / shown : 0.0;
+  }
+  return r;
+}
+
+absl::StatusOr<std::vector<int>> ParseKs(absl::string_view s) {
+  std::vector<int> ks;
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipWhitespace())) {
+    int k;
+    if (!absl::SimpleAtoi(part, &k) || k < 1 || k > 1000) {
+      return absl::InvalidArgumentError(absl::StrCat("bad cut-off '", part, "' (integers in [1, 1000])"));
+    }
+    ks.push_back(k);
+  }
+  if (ks.empty()) return absl::InvalidArgumentError("no cut-offs given");
+  std::sort(ks.begin(), ks.end());
+  ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+  return ks;
+}
+
+}  // namespace aisle

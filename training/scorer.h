@@ -1,0 +1,33 @@
+// Scorer: how an evaluation ranks products for a customer of a model: by the
+// model's factors, by popularity in its training data, or at random. All
+// share the model's customer and product indexes.
+// Thread-safe: Score* are const and may run concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/types/span.h"
+#include "engine/model.h"
+
+namespace aisle {
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  // Scores of `items` for `customer` (model indexes) into `out[items.size()]`.
+  virtual void Score(uint32_t customer, absl::Span<const uint32_t> items, float* out) const = 0;
+  // Scores of every product into `out[model.products.size()]`.
+  virtual void ScoreAll(uint32_t customer, float* out) const = 0;
+  virtual std::string name() const = 0;
+};
+
+// Dot products of the model's factors.
+std::unique_ptr<Scorer> MakeModelScorer(const Model& model);
+// The model's product popularity (same for every customer).
+std::unique_ptr<Scorer> MakePopularityScorer(const Model& model);
+// Uniform random scores, a fixed function of (seed, customer, item).
+std::unique_ptr<Scorer> MakeRandomScorer(const Model& model, uint64_t seed);
+
+}  // namespace aisle
