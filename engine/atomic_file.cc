@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/crash_point.h"
 
 namespace aisle {
 namespace {
@@ -68,6 +69,7 @@ absl::Status AtomicFileWriter::Commit() {
   if (::fsync(fd_) != 0) st = ErrnoStatus("cannot fsync", temp_path_, errno);
   if (::close(fd_) != 0 && st.ok()) st = ErrnoStatus("cannot close", temp_path_, errno);
   fd_ = -1;
+  if (st.ok()) CrashPoint("before_rename");
   if (st.ok() && ::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     st = ErrnoStatus("cannot rename to", path_, errno);
   }

@@ -1,6 +1,10 @@
 // Helpers shared by the tests: a temporary directory removed at the end.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +42,25 @@ class TempDir {
 inline std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+struct ExecResult {
+  int status;          // exit status, -1 when killed or not run
+  std::string output;  // stdout and stderr
+};
+
+// Runs a shell command line, capturing its output.
+inline ExecResult Exec(const std::string& args) {
+  std::string cmd = args + " 2>&1";
+  ExecResult r{-1, ""};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
 }
 
 }  // namespace aisle::testing

@@ -167,16 +167,9 @@ struct Aligned {
 
 Aligned Align(const TestSet& a, const TestSet& b) {
   Aligned al;
-  size_t i = 0, j = 0;
-  while (i < a.customers.size() && j < b.customers.size()) {
-    if (a.customers[i].id < b.customers[j].id) {
-      ++i;
-    } else if (b.customers[j].id < a.customers[i].id) {
-      ++j;
-    } else {
-      al.ia.push_back(i++);
-      al.ib.push_back(j++);
-    }
+  for (auto [i, j] : AlignCustomers(a, b)) {
+    al.ia.push_back(i);
+    al.ib.push_back(j);
   }
   return al;
 }

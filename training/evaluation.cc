@@ -165,6 +165,33 @@ EvaluationResult Evaluate(const Model& model, const Scorer& scorer, const TestSe
   return r;
 }
 
+std::vector<std::pair<size_t, size_t>> AlignCustomers(const TestSet& a, const TestSet& b) {
+  std::vector<std::pair<size_t, size_t>> out;
+  size_t i = 0, j = 0;
+  while (i < a.customers.size() && j < b.customers.size()) {
+    if (a.customers[i].id < b.customers[j].id) {
+      ++i;
+    } else if (b.customers[j].id < a.customers[i].id) {
+      ++j;
+    } else {
+      out.emplace_back(i++, j++);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::pair<std::string, int>> ParseMetric(absl::string_view metric) {
+  const size_t at = metric.find('@');
+  int k = 0;
+  if (at != absl::string_view::npos && absl::SimpleAtoi(metric.substr(at + 1), &k) && k >= 1 && k <= 1000) {
+    for (const char* m : kPerCustomer) {
+      if (metric.substr(0, at) == m) return std::make_pair(std::string(metric), k);
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown metric '", metric, "' (expected hr, precision, recall, ndcg, map, mrr or revenue, then @k)"));
+}
+
 absl::StatusOr<std::vector<int>> ParseKs(absl::string_view s) {
   std::vector<int> ks;
   for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipWhitespace())) {

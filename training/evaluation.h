@@ -58,6 +58,14 @@ struct EvaluationResult {
 EvaluationResult Evaluate(const Model& model, const Scorer& scorer, const TestSet& test,
                           const EvaluationOptions& options);
 
+// Pairs of positions (in a, in b) of the customers present in both test
+// sets (which are sorted by id): the customers a paired comparison uses.
+std::vector<std::pair<size_t, size_t>> AlignCustomers(const TestSet& a, const TestSet& b);
+
+// Splits "ndcg@10" into a per-customer metric name and k. InvalidArgument
+// when the name is not one of PerCustomerMetricNames.
+absl::StatusOr<std::pair<std::string, int>> ParseMetric(absl::string_view metric);
+
 // Parses "5,10,20" (each >= 1, at most 1000). InvalidArgument otherwise.
 absl::StatusOr<std::vector<int>> ParseKs(absl::string_view s);
 

@@ -124,4 +124,15 @@ SplitResult SplitEvents(const EventLog& log, const SplitOptions& o) {
   return r;
 }
 
+EventLog SubsetLog(const EventLog& log, const std::vector<SplitPart>& part, SplitPart keep) {
+  EventLog out;
+  out.customers = log.customers;
+  out.products = log.products;
+  out.countries = log.countries;
+  for (size_t e = 0; e < log.events.size(); ++e) {
+    if (part[e] == keep) out.events.push_back(log.events[e]);
+  }
+  return out;
+}
+
 }  // namespace aisle

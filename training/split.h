@@ -45,4 +45,7 @@ struct SplitResult {
 
 SplitResult SplitEvents(const EventLog& log, const SplitOptions& options);
 
+// The events of `log` in part `keep`, with the same id maps (so indexes agree).
+EventLog SubsetLog(const EventLog& log, const std::vector<SplitPart>& part, SplitPart keep);
+
 }  // namespace aisle

@@ -83,18 +83,28 @@ Model AssembleModel(const EventLog& log, Interactions interactions, FactorMatrix
 }
 
 absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options) {
+  if (absl::Status s = options.ials.Validate(); !s.ok()) return s;
+  EventLog log;
+  LoadStats stats;
+  const auto t = std::chrono::steady_clock::now();
+  if (absl::Status s = LoadInputs(options, &log, &stats); !s.ok()) return s;
+  if (options.log != nullptr) {
+    std::fprintf(options.log, "loaded %s in %.3f s: %s\n", absl::StrJoin(options.inputs, ", ").c_str(),
+                 Seconds(t), stats.Summary().c_str());
+  }
+  return TrainOnLog(log, stats, options);
+}
+
+absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& stats,
+                                          const TrainJobOptions& options) {
   auto say = [&](const std::string& line) {
     if (options.log != nullptr) std::fprintf(options.log, "%s\n", line.c_str());
   };
   if (absl::Status s = options.ials.Validate(); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   TrainJobResult result;
-
-  EventLog log;
+  result.load_stats = stats;
   auto t = std::chrono::steady_clock::now();
-  if (absl::Status s = LoadInputs(options, &log, &result.load_stats); !s.ok()) return s;
-  say(absl::StrFormat("loaded %s in %.3f s: %s", absl::StrJoin(options.inputs, ", "), Seconds(t),
-                      result.load_stats.Summary()));
   if (log.events.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("no events in ", absl::StrJoin(options.inputs, ", "),
                                                    ": nothing to train on"));
@@ -197,6 +207,7 @@ absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options) {
       {"dropped_pairs", dropped},
       {"first_event", IsoTime(first_ts)},
       {"last_event", IsoTime(last_ts)},
+      {"last_event_unix", last_ts},
   };
   model.metadata = std::move(meta);
   result.model = std::move(model);

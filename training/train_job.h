@@ -37,6 +37,10 @@ struct TrainJobResult {
 // The error message says what to do about it where possible.
 absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options);
 
+// The job after loading: trains on `log` (whose loading produced `stats`).
+absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& stats,
+                                          const TrainJobOptions& options);
+
 // Loads all inputs into one log, applying the malformed-row policy.
 absl::Status LoadInputs(const TrainJobOptions& options, EventLog* log, LoadStats* stats);
 

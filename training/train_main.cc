@@ -1,5 +1,8 @@
 // aisle-train: reads purchase history, trains an iALS model and writes the
-// model file atomically. Exit status 0 only on success.
+// model file atomically, or publishes it as a new version of a publish
+// directory behind an evaluation gate; `aisle-train tune` searches
+// hyperparameters on a validation split.
+// Exit status: 0 success, 1 failure, 2 bad usage, 4 refused by the gate.
 #include <omp.h>
 
 #include <cstdio>
@@ -13,8 +16,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "engine/model_io.h"
+#include "engine/model_registry.h"
+#include "training/publish_gate.h"
+#include "training/split.h"
 #include "training/train_job.h"
+#include "training/tuner.h"
 
 ABSL_FLAG(std::string, input, "",
           "Event file(s) to train on, comma-separated; all must have the same --format.");
@@ -71,6 +81,35 @@ ABSL_FLAG(int, cg_steps, 3, "Conjugate-gradient steps per row and iteration.");
 ABSL_FLAG(uint64_t, seed, 42, "Seed of the initial factors.");
 ABSL_FLAG(int, threads, 0, "Worker threads; 0 uses all cores (or OMP_NUM_THREADS).");
 ABSL_FLAG(bool, quiet, false, "Print only errors.");
+
+ABSL_FLAG(std::string, publish_dir, "",
+          "Publish into this directory instead of --output: the model becomes the next numbered "
+          "version (DIR/models/model-NNNNNN.model) and DIR/current is switched to it atomically.");
+ABSL_FLAG(int, keep_versions, 5, "With --publish_dir: how many versions to keep (the current one always).");
+ABSL_FLAG(std::string, gate_metric, "",
+          "With --publish_dir: before publishing, train on all but the newest events, evaluate this "
+          "metric (e.g. ndcg@10) for the candidate and the current model on those newest events, and "
+          "refuse (exit 4) when the candidate is worse by more than --max_drop.");
+ABSL_FLAG(double, max_drop, 0.01, "Gate: tolerated drop of --gate_metric.");
+ABSL_FLAG(double, gate_holdout_fraction, 0.1,
+          "Gate: share of the newest events held out for the check; when the current model was "
+          "trained on later events than that, only the events after them are held out.");
+ABSL_FLAG(int, gate_min_customers, 20,
+          "Gate: refuse when fewer held-out customers can be ranked by both models.");
+ABSL_FLAG(bool, gate_retrain_on_all, true,
+          "Gate: once passed, retrain on all events (the newest included) with the same flags and "
+          "publish that; false publishes the evaluated candidate itself.");
+
+ABSL_FLAG(std::string, validation, "",
+          "tune: validation events (same format as --input), e.g. from aisle-eval split --validation_out.");
+ABSL_FLAG(std::string, tune_factors, "32,64,128", "tune: factor counts to try.");
+ABSL_FLAG(std::string, tune_regularization, "0.01,0.1,1", "tune: regularization values to try.");
+ABSL_FLAG(std::string, tune_alpha, "1,5", "tune: alpha values to try.");
+ABSL_FLAG(std::string, tune_unobserved_weight, "1", "tune: unobserved weights to try.");
+ABSL_FLAG(std::string, tune_iterations, "5,10,15", "tune: iteration counts to evaluate.");
+ABSL_FLAG(int, trials, 0, "tune: 0 tries the whole grid; N tries N grid points chosen at random.");
+ABSL_FLAG(int, parallel, 0, "tune: concurrent trials; 0 uses one per thread.");
+ABSL_FLAG(std::string, metric, "ndcg@10", "tune: validation metric to maximize.");
 
 namespace aisle {
 namespace {
@@ -153,28 +192,165 @@ absl::StatusOr<TrainJobOptions> OptionsFromFlags() {
   return o;
 }
 
-int Main() {
+void Say(const TrainJobOptions& o, const std::string& line) {
+  if (o.log != nullptr) std::fprintf(o.log, "%s\n", line.c_str());
+}
+
+int Error(const absl::Status& s) {
+  std::fprintf(stderr, "aisle-train: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+
+// Trains on all inputs, behind the gate when asked, and publishes.
+int Publish(const TrainJobOptions& options, const std::string& dir) {
+  const std::string gate_metric = absl::GetFlag(FLAGS_gate_metric);
+  EventLog log;
+  LoadStats stats;
+  if (absl::Status s = LoadInputs(options, &log, &stats); !s.ok()) return Error(s);
+  Say(options, "loaded: " + stats.Summary());
+  nlohmann::json gate_meta;
+  absl::StatusOr<TrainJobResult> result;
+  auto current_path = CurrentModelPath(dir);
+  absl::StatusOr<Model> current = absl::NotFoundError("none");
+  if (current_path.ok()) current = ReadModel(*current_path);
+  if (!gate_metric.empty() && current.ok()) {
+    GateOptions g;
+    g.metric = gate_metric;
+    g.max_drop = absl::GetFlag(FLAGS_max_drop);
+    g.holdout_fraction = absl::GetFlag(FLAGS_gate_holdout_fraction);
+    g.min_customers = static_cast<uint64_t>(std::max(1, absl::GetFlag(FLAGS_gate_min_customers)));
+    const int64_t current_last = current->metadata.contains("data")
+                                     ? current->metadata["data"].value("last_event_unix", int64_t{0})
+                                     : 0;
+    SplitOptions so;
+    so.method = SplitMethod::kTime;
+    so.cutoff = GateCutoff(log, g.holdout_fraction, current_last);
+    SplitResult split = SplitEvents(log, so);
+    EventLog train = SubsetLog(log, split.part, SplitPart::kTrain);
+    EventLog holdout = SubsetLog(log, split.part, SplitPart::kTest);
+    Say(options, absl::StrFormat("gate: training the candidate on %d events before %s, holding out the %d "
+                                 "newer events (neither model has seen them)",
+                                 train.events.size(), absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                 absl::FromUnixSeconds(so.cutoff), absl::UTCTimeZone()), holdout.events.size()));
+    auto candidate = TrainOnLog(train, stats, options);
+    if (!candidate.ok()) return Error(candidate.status());
+    auto verdict = EvaluateGate(candidate->model, *current, holdout, g);
+    if (!verdict.ok()) return Error(verdict.status());
+    std::fprintf(stderr, "gate: %s\n", verdict->reason.c_str());
+    if (!verdict->passed) {
+      std::fprintf(stderr, "aisle-train: refusing to publish; %s still serves %s\n", dir.c_str(),
+                   current_path->c_str());
+      return 4;
+    }
+    gate_meta = {{"metric", g.metric}, {"candidate", verdict->candidate}, {"current", verdict->current},
+                 {"customers", verdict->customers}, {"max_drop", g.max_drop},
+                 {"current_model_id", current->metadata.value("model_id", "")}};
+    result = absl::GetFlag(FLAGS_gate_retrain_on_all) ? TrainOnLog(log, stats, options) : std::move(candidate);
+  } else {
+    if (!gate_metric.empty()) {
+      Say(options, current_path.ok()
+                       ? absl::StrCat("gate: the current model cannot be read (", current.status().message(),
+                                      "); publishing without a comparison")
+                       : "gate: nothing published yet; publishing the first version");
+    }
+    result = TrainOnLog(log, stats, options);
+  }
+  if (!result.ok()) return Error(result.status());
+  if (!gate_meta.is_null()) result->model.metadata["gate"] = gate_meta;
+  auto published = PublishModel(result->model, dir, absl::GetFlag(FLAGS_keep_versions));
+  if (!published.ok()) return Error(published.status());
+  Say(options, absl::StrFormat("published %s as version %d (%s)",
+                               result->model.metadata["model_id"].get<std::string>(),
+                               published->published.version, published->published.path));
+  for (const std::string& r : published->removed) Say(options, "removed old version " + r);
+  return 0;
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> ParseList(const std::string& flag, const std::string& value) {
+  std::vector<T> out;
+  for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    double v;
+    if (!absl::SimpleAtod(part, &v)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": bad value '", part, "'"));
+    }
+    out.push_back(static_cast<T>(v));
+  }
+  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is empty"));
+  return out;
+}
+
+int TuneCommand(const TrainJobOptions& options) {
+  const std::string validation = absl::GetFlag(FLAGS_validation);
+  if (validation.empty()) {
+    std::fprintf(stderr, "aisle-train: tune needs --validation (see aisle-eval split --validation_out)\n");
+    return 2;
+  }
+  TuneOptions t;
+  t.base = options.ials;
+  t.metric = absl::GetFlag(FLAGS_metric);
+  t.trials = absl::GetFlag(FLAGS_trials);
+  t.parallel = absl::GetFlag(FLAGS_parallel);
+  t.threads = options.ials.threads;
+  t.seed = options.ials.seed;
+  auto f = ParseList<int>("tune_factors", absl::GetFlag(FLAGS_tune_factors));
+  auto r = ParseList<float>("tune_regularization", absl::GetFlag(FLAGS_tune_regularization));
+  auto a = ParseList<float>("tune_alpha", absl::GetFlag(FLAGS_tune_alpha));
+  auto u = ParseList<float>("tune_unobserved_weight", absl::GetFlag(FLAGS_tune_unobserved_weight));
+  auto it = ParseList<int>("tune_iterations", absl::GetFlag(FLAGS_tune_iterations));
+  for (const absl::Status& s : {f.status(), r.status(), a.status(), u.status(), it.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "aisle-train: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  t.space = {*f, *r, *a, *u, *it};
+  EventLog train, val;
+  LoadStats stats, vstats;
+  if (absl::Status s = LoadInputs(options, &train, &stats); !s.ok()) return Error(s);
+  // The validation file shares the training log's id maps.
+  val.customers = train.customers;
+  val.products = train.products;
+  val.countries = train.countries;
+  if (absl::Status s = LoadEventsFile(validation, options.load, &val, &vstats); !s.ok()) return Error(s);
+  auto result = Tune(train, val, options.weighting, t, [&](const TrialResult& tr, size_t done, size_t total) {
+    std::string curve;
+    for (auto [i, v] : tr.by_iterations) absl::StrAppendFormat(&curve, " %d:%.4f", i, v);
+    std::printf("trial %zu/%zu  %s  %s %.4f  (%s)  %.1f s\n", done, total, TrialFlags(tr.ials).c_str(),
+                t.metric.c_str(), tr.best, curve.c_str(), tr.seconds);
+    std::fflush(stdout);
+  });
+  if (!result.ok()) return Error(result.status());
+  const TrialResult& best = result->trials[result->best];
+  std::printf("best %s %.4f on %llu validation customers:\n%s\n", t.metric.c_str(), best.best,
+              static_cast<unsigned long long>(result->validation_customers), TrialFlags(best.ials).c_str());
+  return 0;
+}
+
+int Main(bool tune) {
   const std::string output = absl::GetFlag(FLAGS_output);
+  const std::string dir = absl::GetFlag(FLAGS_publish_dir);
   auto options = OptionsFromFlags();
-  if (options.ok() && output.empty()) options = absl::InvalidArgumentError("--output is required");
+  if (options.ok() && !tune && output.empty() == dir.empty()) {
+    options = absl::InvalidArgumentError("give exactly one of --output and --publish_dir");
+  }
+  if (options.ok() && !absl::GetFlag(FLAGS_gate_metric).empty()) {
+    if (dir.empty()) options = absl::InvalidArgumentError("--gate_metric needs --publish_dir");
+    const double f = absl::GetFlag(FLAGS_gate_holdout_fraction);
+    if (!(f > 0 && f < 1)) options = absl::InvalidArgumentError("--gate_holdout_fraction must be in (0, 1)");
+  }
   if (!options.ok()) {
     std::fprintf(stderr, "aisle-train: %s\n(see aisle-train --help)\n",
                  std::string(options.status().message()).c_str());
     return 2;
   }
+  if (tune) return TuneCommand(*options);
+  if (!dir.empty()) return Publish(*options, dir);
   auto result = RunTrainJob(*options);
-  if (!result.ok()) {
-    std::fprintf(stderr, "aisle-train: %s\n", std::string(result.status().message()).c_str());
-    return 1;
-  }
-  if (absl::Status s = WriteModel(result->model, output); !s.ok()) {
-    std::fprintf(stderr, "aisle-train: %s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  if (options->log != nullptr) {
-    std::fprintf(options->log, "wrote model %s to %s\n",
-                 result->model.metadata["model_id"].get<std::string>().c_str(), output.c_str());
-  }
+  if (!result.ok()) return Error(result.status());
+  if (absl::Status s = WriteModel(result->model, output); !s.ok()) return Error(s);
+  Say(*options, absl::StrFormat("wrote model %s to %s", result->model.metadata["model_id"].get<std::string>(),
+                                output));
   return 0;
 }
 
@@ -191,11 +367,14 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(
       "Trains an implicit-feedback recommendation model from purchase history.\n"
-      "Usage: aisle-train --input FILE[,FILE...] --output MODEL [flags]");
+      "Usage: aisle-train --input FILE[,FILE...] --output MODEL [flags]\n"
+      "       aisle-train --input FILE --publish_dir DIR [--gate_metric ndcg@10 --max_drop 0.01] [flags]\n"
+      "       aisle-train tune --input TRAIN --validation VALIDATION [--tune_factors 32,64 ...] [flags]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
+  const bool tune = positional.size() == 2 && std::string(positional[1]) == "tune";
+  if (positional.size() > 1 && !tune) {
     std::fprintf(stderr, "aisle-train: unexpected argument '%s' (see --help)\n", positional[1]);
     return 2;
   }
-  return aisle::Main();
+  return aisle::Main(tune);
 }

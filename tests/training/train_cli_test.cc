@@ -1,10 +1,7 @@
 // Runs the built aisle-train / aisle-eval / aisle-synth programs as a
 // scheduled job would, and checks exit statuses, messages and files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 
 #include "engine/model_io.h"
@@ -16,23 +13,8 @@ namespace {
 using ::aisle::testing::ReadAll;
 using ::aisle::testing::TempDir;
 
-struct ExecResult {
-  int status;
-  std::string output;  // stdout and stderr
-};
-
-ExecResult Exec(const std::string& args) {
-  std::string cmd = args + " 2>&1";
-  ExecResult r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using ::aisle::testing::Exec;
+using ::aisle::testing::ExecResult;
 
 const std::string kBin = AISLE_BIN_DIR;
 const std::string kTrain = kBin + "/aisle-train";
