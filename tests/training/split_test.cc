@@ -5,6 +5,7 @@
 #include <set>
 
 #include "data/synthetic.h"
+#include "tests/synthetic_log.h"
 
 namespace aisle {
 namespace {
@@ -18,13 +19,7 @@ EventLog SyntheticLog(uint64_t seed) {
   o.return_rate = 0.05;
   o.seed = seed;
   SyntheticData d = GenerateSynthetic(o);
-  EventLog log;
-  for (const SyntheticEvent& e : d.events) {
-    log.events.push_back({log.customers.Insert(SyntheticCustomerId(e.customer)),
-                          log.products.Insert(SyntheticProductId(e.product)), e.timestamp,
-                          static_cast<float>(e.quantity), NAN, static_cast<EventType>(e.type),
-                          Channel::kUnknown, kNoCountry});
-  }
+  EventLog log = ::aisle::testing::ToEventLog(d);
   return log;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "data/synthetic.h"
+#include "tests/synthetic_log.h"
 #include "training/split.h"
 
 namespace aisle {
@@ -16,13 +17,7 @@ TEST(TunerTest, FindsTheBetterConfigurationOnValidation) {
   so.purchases = 15000;
   so.seed = 4;
   SyntheticData d = GenerateSynthetic(so);
-  EventLog log;
-  for (const SyntheticEvent& e : d.events) {
-    log.events.push_back({log.customers.Insert(SyntheticCustomerId(e.customer)),
-                          log.products.Insert(SyntheticProductId(e.product)), e.timestamp,
-                          static_cast<float>(e.quantity), NAN, static_cast<EventType>(e.type),
-                          Channel::kUnknown, kNoCountry});
-  }
+  EventLog log = ::aisle::testing::ToEventLog(d);
   SplitOptions sp;
   sp.method = SplitMethod::kLeaveOneOut;
   SplitResult r = SplitEvents(log, sp);
