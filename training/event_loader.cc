@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/mapped_file.h"
-#include "training/csv_reader.h"
+#include "engine/csv_reader.h"
 #include "training/timestamp.h"
 
 namespace aisle {

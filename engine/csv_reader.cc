@@ -1,4 +1,4 @@
-#include "training/csv_reader.h"
+#include "engine/csv_reader.h"
 
 #include <cstring>
 

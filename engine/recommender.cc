@@ -1,0 +1,243 @@
+#include "engine/recommender.h"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "engine/topk.h"
+
+namespace aisle {
+namespace {
+
+constexpr float kExcluded = -std::numeric_limits<float>::infinity();
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shared_ptr<const Model> model,
+                                                                       std::shared_ptr<const Catalog> catalog) {
+  if (model == nullptr) return absl::InvalidArgumentError("no model");
+  if (absl::Status s = model->Validate(); !s.ok()) return s;
+  std::shared_ptr<Recommender> r(new Recommender());
+  r->model_ = model;
+  r->catalog_ = catalog;
+  r->model_id_ = model->metadata.value("model_id", "");
+  if (auto h = model->metadata.find("hyperparameters"); h != model->metadata.end() && h->is_object()) {
+    r->objective_.alpha = h->value("alpha", 1.0f);
+    r->objective_.unobserved_weight = h->value("unobserved_weight", 1.0f);
+    r->objective_.regularization = h->value("regularization", 0.01f);
+    r->objective_.regularization_exponent = h->value("regularization_exponent", 0.0f);
+  }
+  if (r->objective_.regularization <= 0 && r->objective_.unobserved_weight <= 0) r->objective_.regularization = 0.01f;
+  r->gram_ = ComputeGram(model->item_factors, 0);
+  r->normalized_items_ = model->item_factors;
+  for (Eigen::Index i = 0; i < r->normalized_items_.rows(); ++i) {
+    const float n = r->normalized_items_.row(i).norm();
+    if (n > 0) r->normalized_items_.row(i) /= n;
+  }
+  const size_t np = model->products.size();
+  r->category_.assign(np, -1);
+  r->price_.assign(np, NAN);
+  r->in_stock_.assign(np, 1);
+  if (catalog) {
+    absl::flat_hash_map<std::string, int32_t> cat_index;
+    for (uint32_t p = 0; p < np; ++p) {
+      const CatalogEntry* e = catalog->Find(model->products.id(p));
+      if (e == nullptr) continue;
+      r->price_[p] = e->price;
+      r->in_stock_[p] = e->in_stock;
+      if (!e->category.empty()) {
+        auto [it, inserted] = cat_index.try_emplace(e->category, static_cast<int32_t>(r->categories_.size()));
+        if (inserted) r->categories_.push_back(e->category);
+        r->category_[p] = it->second;
+      }
+    }
+  }
+  return std::shared_ptr<const Recommender>(std::move(r));
+}
+
+absl::StatusOr<std::vector<char>> Recommender::Allowed(const RecommendOptions& o,
+                                                       absl::Span<const uint32_t> extra_excluded) const {
+  if (o.count == 0) return absl::InvalidArgumentError("count must be at least 1");
+  if (o.min_price > o.max_price) return absl::InvalidArgumentError("min_price is above max_price");
+  const size_t np = model_->products.size();
+  std::vector<char> allowed(np, 1);
+  auto category_ids = [&](const std::vector<std::string>& names) {
+    std::vector<int32_t> ids;
+    for (const std::string& n : names) {
+      auto it = std::find(categories_.begin(), categories_.end(), n);
+      ids.push_back(it == categories_.end() ? -2 : static_cast<int32_t>(it - categories_.begin()));
+    }
+    return ids;
+  };
+  const std::vector<int32_t> include = category_ids(o.categories), exclude = category_ids(o.exclude_categories);
+  const bool price_filter = !std::isnan(o.min_price) || !std::isnan(o.max_price);
+  if (!include.empty() || !exclude.empty() || price_filter || o.in_stock_only) {
+    for (size_t p = 0; p < np; ++p) {
+      const int32_t c = category_[p];
+      if (!include.empty() && std::find(include.begin(), include.end(), c) == include.end()) allowed[p] = 0;
+      if (c >= 0 && std::find(exclude.begin(), exclude.end(), c) != exclude.end()) allowed[p] = 0;
+      if (price_filter) {
+        const float pr = price_[p];
+        if (std::isnan(pr) || (!std::isnan(o.min_price) && pr < o.min_price) ||
+            (!std::isnan(o.max_price) && pr > o.max_price)) {
+          allowed[p] = 0;
+        }
+      }
+      if (o.in_stock_only && !in_stock_[p]) allowed[p] = 0;
+    }
+  }
+  for (const std::string& id : o.exclude) {
+    if (auto p = model_->products.Find(id)) allowed[*p] = 0;
+  }
+  for (uint32_t p : extra_excluded) allowed[p] = 0;
+  return allowed;
+}
+
+std::vector<Recommendation> Recommender::Select(const float* scores, const std::vector<char>& allowed,
+                                                size_t count) const {
+  std::vector<float> masked(scores, scores + allowed.size());
+  for (size_t p = 0; p < allowed.size(); ++p) {
+    if (!allowed[p]) masked[p] = kExcluded;
+  }
+  std::vector<Recommendation> out;
+  for (const ScoredItem& s : SelectTopK(masked, count)) {
+    if (s.score == kExcluded) break;
+    out.push_back({s.index, s.score, {}});
+  }
+  return out;
+}
+
+void Recommender::Explain(absl::Span<const uint32_t> history, absl::Span<const float> weights, size_t count,
+                          std::vector<Recommendation>* items) const {
+  if (history.empty()) return;
+  // score(i) = y_i^T W b with W = A^-1 for the customer's normal-equation
+  // matrix A and b = sum_j c_j y_j, so product j contributes c_j y_i^T W y_j.
+  const FactorMatrix& y = model_->item_factors;
+  const float a0 = objective_.unobserved_weight;
+  Eigen::MatrixXf a = a0 * gram_;
+  a.diagonal().array() += objective_.RowRegularization(static_cast<uint32_t>(history.size()), y.rows());
+  std::vector<float> conf(history.size());
+  for (size_t j = 0; j < history.size(); ++j) {
+    conf[j] = 1.0f + objective_.alpha * (weights.empty() ? 1.0f : weights[j]);
+    a.noalias() += (conf[j] - a0) * y.row(history[j]).transpose() * y.row(history[j]);
+  }
+  Eigen::LDLT<Eigen::MatrixXf> solver(a);
+  for (Recommendation& r : *items) {
+    Eigen::VectorXf w = solver.solve(y.row(r.product).transpose());
+    std::vector<Contribution> c;
+    for (size_t j = 0; j < history.size(); ++j) {
+      c.push_back({history[j], conf[j] * y.row(history[j]).dot(w)});
+    }
+    const size_t n = std::min(count, c.size());
+    std::partial_sort(c.begin(), c.begin() + n, c.end(),
+                      [](const Contribution& x, const Contribution& z) { return x.weight > z.weight; });
+    c.resize(n);
+    r.because = std::move(c);
+  }
+}
+
+absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view customer_id,
+                                                         const RecommendOptions& o) const {
+  RecommendResult result;
+  auto c = model_->customers.Find(customer_id);
+  absl::Span<const uint32_t> bought;
+  if (c) bought = model_->purchased.RowIndices(*c);
+  auto allowed = Allowed(o, o.exclude_purchased ? bought : absl::Span<const uint32_t>());
+  if (!allowed.ok()) return allowed.status();
+  if (!c) {
+    result.fallback = true;
+    result.items = Select(model_->item_popularity.data(), *allowed, o.count);
+    return result;
+  }
+  Eigen::VectorXf user = model_->user_factors.row(*c).transpose();
+  Eigen::VectorXf scores = model_->item_factors * user;
+  result.items = Select(scores.data(), *allowed, o.count);
+  if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
+  return result;
+}
+
+Eigen::VectorXf Recommender::FoldIn(absl::Span<const uint32_t> products, absl::Span<const float> weights) const {
+  // Sorted, distinct columns with summed weights, as a CSR row would be.
+  std::vector<std::pair<uint32_t, float>> row;
+  for (size_t j = 0; j < products.size(); ++j) row.push_back({products[j], weights.empty() ? 1.0f : weights[j]});
+  std::sort(row.begin(), row.end());
+  std::vector<uint32_t> cols;
+  std::vector<float> w;
+  for (const auto& [p, x] : row) {
+    if (!cols.empty() && cols.back() == p) {
+      w.back() += x;
+    } else {
+      cols.push_back(p);
+      w.push_back(x);
+    }
+  }
+  Eigen::VectorXf x = Eigen::VectorXf::Zero(model_->item_factors.cols());
+  AlsSolveOptions exact;
+  exact.solver = AlsSolver::kCholesky;
+  SolveRow(cols, w, model_->item_factors, gram_, objective_, exact, x);
+  return x;
+}
+
+absl::StatusOr<RecommendResult> Recommender::ForBasket(absl::Span<const std::string> product_ids,
+                                                       absl::Span<const float> weights,
+                                                       const RecommendOptions& o) const {
+  if (!weights.empty() && weights.size() != product_ids.size()) {
+    return absl::InvalidArgumentError("weights must match products one to one");
+  }
+  std::vector<uint32_t> known;
+  std::vector<float> known_w;
+  for (size_t j = 0; j < product_ids.size(); ++j) {
+    if (auto p = model_->products.Find(product_ids[j])) {
+      if (!weights.empty() && !(weights[j] > 0)) return absl::InvalidArgumentError("weights must be > 0");
+      known.push_back(*p);
+      known_w.push_back(weights.empty() ? 1.0f : weights[j]);
+    }
+  }
+  auto allowed = Allowed(o, o.exclude_purchased ? absl::MakeConstSpan(known) : absl::Span<const uint32_t>());
+  if (!allowed.ok()) return allowed.status();
+  RecommendResult result;
+  if (known.empty()) {
+    result.fallback = true;
+    result.items = Select(model_->item_popularity.data(), *allowed, o.count);
+    return result;
+  }
+  Eigen::VectorXf user = FoldIn(known, known_w);
+  Eigen::VectorXf scores = model_->item_factors * user;
+  result.items = Select(scores.data(), *allowed, o.count);
+  if (o.explain) Explain(known, known_w, o.explain_count, &result.items);
+  return result;
+}
+
+absl::StatusOr<std::vector<Recommendation>> Recommender::Similar(absl::string_view product_id, size_t count) const {
+  auto p = model_->products.Find(product_id);
+  if (!p) return absl::NotFoundError(absl::StrCat("unknown product '", product_id, "'"));
+  if (count == 0) return absl::InvalidArgumentError("count must be at least 1");
+  Eigen::VectorXf scores = normalized_items_ * normalized_items_.row(*p).transpose();
+  std::vector<char> allowed(model_->products.size(), 1);
+  allowed[*p] = 0;
+  return Select(scores.data(), allowed, count);
+}
+
+absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_view customer_id,
+                                                                  absl::Span<const std::string> product_ids,
+                                                                  bool* fallback) const {
+  auto c = model_->customers.Find(customer_id);
+  *fallback = !c;
+  std::vector<Ranked> known, unknown;
+  for (const std::string& id : product_ids) {
+    auto p = model_->products.Find(id);
+    if (!p) {
+      unknown.push_back({id, NAN});
+      continue;
+    }
+    const float s = c ? model_->user_factors.row(*c).dot(model_->item_factors.row(*p)) : model_->item_popularity[*p];
+    known.push_back({id, s});
+  }
+  std::stable_sort(known.begin(), known.end(), [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
+  known.insert(known.end(), unknown.begin(), unknown.end());
+  return known;
+}
+
+}  // namespace aisle

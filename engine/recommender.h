@@ -1,0 +1,119 @@
+// Recommender: everything the storefront asks of a loaded model, in ids:
+// top-K products for a known customer (purchases excluded, business
+// filters applied while selecting), a popularity fallback for unknown
+// customers (flagged), recommendations for an anonymous basket by folding
+// it into the model (one ALS half-step, no retraining), similar products
+// (cosine over product factors), ranking of a caller-given list, and
+// explanations (which purchased products contributed most to a score,
+// after Hu, Koren and Volinsky 2008, section 5).
+// Immutable after Create(); all methods are const and safe to call
+// concurrently. Holds the model and catalog by shared_ptr, so a server can
+// swap in a new Recommender while requests finish on the old one.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/als_solver.h"
+#include "engine/catalog.h"
+#include "engine/model.h"
+
+namespace aisle {
+
+struct RecommendOptions {
+  size_t count = 10;
+  std::vector<std::string> categories;          // only these categories (empty: all)
+  std::vector<std::string> exclude_categories;  // never these categories
+  float min_price = NAN;                        // inclusive; products without a price fail price filters
+  float max_price = NAN;
+  bool in_stock_only = false;                   // products not in the catalog count as in stock
+  std::vector<std::string> exclude;             // product ids never to return
+  bool exclude_purchased = true;
+  bool explain = false;
+  size_t explain_count = 3;                     // contributing products per recommendation
+};
+
+struct Contribution {
+  uint32_t product;  // a product the customer bought (or has in the basket)
+  float weight;      // its share of the score
+};
+
+struct Recommendation {
+  uint32_t product;  // model index; see Recommender::model().products
+  float score;       // model score, or popularity for fallbacks
+  std::vector<Contribution> because;  // with explain
+};
+
+struct RecommendResult {
+  std::vector<Recommendation> items;
+  bool fallback = false;  // true: popularity ranking (the customer or basket is unknown)
+};
+
+class Recommender {
+ public:
+  // `catalog` may be null. InvalidArgument when the model fails Validate().
+  static absl::StatusOr<std::shared_ptr<const Recommender>> Create(std::shared_ptr<const Model> model,
+                                                                   std::shared_ptr<const Catalog> catalog);
+
+  // Unknown customer: popularity, fallback = true. InvalidArgument for a bad
+  // option (count 0, min_price > max_price).
+  absl::StatusOr<RecommendResult> ForCustomer(absl::string_view customer_id, const RecommendOptions& options) const;
+
+  // New or anonymous customer with these products (unknown ids ignored): the
+  // basket is folded in as one customer row (weights default to 1) and its
+  // products are excluded. No known product: popularity, fallback = true.
+  absl::StatusOr<RecommendResult> ForBasket(absl::Span<const std::string> product_ids,
+                                            absl::Span<const float> weights, const RecommendOptions& options) const;
+
+  // Products most similar to `product_id` by cosine of factors, itself
+  // excluded. NotFound for an unknown product.
+  absl::StatusOr<std::vector<Recommendation>> Similar(absl::string_view product_id, size_t count) const;
+
+  struct Ranked {
+    std::string product_id;
+    float score;     // NaN for products unknown to the model (ranked last, in given order)
+  };
+  // The given products ordered for the customer (popularity order, fallback,
+  // for an unknown customer).
+  absl::StatusOr<std::vector<Ranked>> Rank(absl::string_view customer_id, absl::Span<const std::string> product_ids,
+                                           bool* fallback) const;
+
+  // The fold-in of a customer's own training purchases: the vector ForBasket
+  // uses (exposed for tests and tools).
+  Eigen::VectorXf FoldIn(absl::Span<const uint32_t> products, absl::Span<const float> weights) const;
+
+  const Model& model() const { return *model_; }
+  const Catalog* catalog() const { return catalog_.get(); }
+  // The catalog entry of a model product, or nullptr.
+  const CatalogEntry* Entry(uint32_t product) const {
+    return catalog_ ? catalog_->Find(model_->products.id(product)) : nullptr;
+  }
+  const std::string& model_id() const { return model_id_; }
+
+ private:
+  Recommender() = default;
+  absl::StatusOr<std::vector<char>> Allowed(const RecommendOptions& o, absl::Span<const uint32_t> extra_excluded) const;
+  std::vector<Recommendation> Select(const float* scores, const std::vector<char>& allowed, size_t count) const;
+  void Explain(absl::Span<const uint32_t> history, absl::Span<const float> weights, size_t count,
+               std::vector<Recommendation>* items) const;
+
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const Catalog> catalog_;
+  std::string model_id_;
+  AlsObjective objective_;            // from the model's hyperparameters
+  Eigen::MatrixXf gram_;              // Y^T Y, for fold-in and explanations
+  FactorMatrix normalized_items_;     // rows of Y scaled to unit length, for Similar
+  std::vector<int32_t> category_;     // per product: index into categories_, -1 none
+  std::vector<std::string> categories_;
+  std::vector<float> price_;          // per product, NaN unknown
+  std::vector<char> in_stock_;        // per product
+};
+
+}  // namespace aisle

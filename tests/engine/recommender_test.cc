@@ -1,0 +1,287 @@
+#include "engine/recommender.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "data/synthetic.h"
+#include "tests/synthetic_log.h"
+#include "training/ials_trainer.h"
+#include "training/train_job.h"
+#include "training/weighting.h"
+
+namespace aisle {
+namespace {
+
+// A small trained model on planted data, shared by the tests.
+std::shared_ptr<const Model> TrainedModel() {
+  static std::shared_ptr<const Model> model = [] {
+    SyntheticOptions o;
+    o.customers = 500;
+    o.products = 120;
+    o.categories = 6;
+    o.purchases = 8000;
+    o.seed = 9;
+    EventLog log = ::aisle::testing::ToEventLog(GenerateSynthetic(o));
+    WeightingOptions w;
+    w.quantity_scaling = QuantityScaling::kNone;
+    Interactions in = BuildInteractions(log, w);
+    IalsOptions io;
+    io.factors = 16;
+    io.iterations = 8;
+    io.objective.regularization = 0.5f;
+    io.solve.solver = AlsSolver::kCholesky;
+    IalsTrainer t(in.user_items, in.item_users, io);
+    EXPECT_TRUE(t.Init().ok());
+    for (int i = 0; i < io.iterations; ++i) t.Iterate(false);
+    auto m = std::make_shared<Model>(AssembleModel(log, std::move(in), t.TakeUserFactors(), t.TakeItemFactors()));
+    m->metadata = {{"model_id", "test-model"},
+                   {"hyperparameters", {{"alpha", 1.0}, {"unobserved_weight", 1.0}, {"regularization", 0.5},
+                                        {"regularization_exponent", 0.0}}}};
+    return m;
+  }();
+  return model;
+}
+
+// Catalog: products p0..p119, category "cat<p % 3>", price p, odd ids out of stock.
+std::shared_ptr<const Catalog> MakeCatalog() {
+  std::string csv = "product_id,name,category,price,in_stock\n";
+  for (int p = 0; p < 120; ++p) {
+    csv += "p" + std::to_string(p) + ",Product " + std::to_string(p) + ",cat" + std::to_string(p % 3) + "," +
+           std::to_string(p) + "," + (p % 2 ? "false" : "true") + "\n";
+  }
+  auto c = Catalog::ParseCsv(csv, "catalog.csv");
+  EXPECT_TRUE(c.ok()) << c.status();
+  return std::make_shared<Catalog>(std::move(*c));
+}
+
+std::shared_ptr<const Recommender> Make(bool with_catalog = true) {
+  auto r = Recommender::Create(TrainedModel(), with_catalog ? MakeCatalog() : nullptr);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return *r;
+}
+
+int Num(const Recommender& r, uint32_t p) { return std::stoi(r.model().products.id(p).substr(1)); }
+
+// By value: a range-for over a member of a temporary StatusOr would dangle.
+std::vector<Recommendation> Items(const Recommender& r, const std::string& cid, const RecommendOptions& o) {
+  auto res = r.ForCustomer(cid, o);
+  EXPECT_TRUE(res.ok()) << res.status();
+  return res.ok() ? res->items : std::vector<Recommendation>();
+}
+
+TEST(RecommenderTest, ExcludesPurchasesAndMatchesFullScoring) {
+  auto r = Make();
+  const Model& m = r->model();
+  const std::string cid = m.customers.id(0);
+  auto res = r->ForCustomer(cid, RecommendOptions());
+  ASSERT_TRUE(res.ok());
+  EXPECT_FALSE(res->fallback);
+  ASSERT_EQ(res->items.size(), 10u);
+  auto bought = m.purchased.RowIndices(0);
+  std::set<uint32_t> bought_set(bought.begin(), bought.end());
+  Eigen::VectorXf scores = m.item_factors * m.user_factors.row(0).transpose();
+  float prev = INFINITY;
+  for (const Recommendation& x : res->items) {
+    EXPECT_FALSE(bought_set.count(x.product));
+    EXPECT_NEAR(x.score, scores[x.product], 1e-5);
+    EXPECT_LE(x.score, prev);
+    prev = x.score;
+  }
+  // Nothing better was skipped: every other unbought product scores lower.
+  for (uint32_t p = 0; p < m.products.size(); ++p) {
+    if (bought_set.count(p)) continue;
+    bool listed = false;
+    for (const auto& x : res->items) listed |= x.product == p;
+    if (!listed) EXPECT_LE(scores[p], res->items.back().score);
+  }
+  RecommendOptions keep;
+  keep.exclude_purchased = false;
+  keep.count = static_cast<size_t>(m.products.size());
+  auto all = r->ForCustomer(cid, keep);
+  EXPECT_EQ(all->items.size(), m.products.size());
+}
+
+TEST(RecommenderTest, Filters) {
+  auto r = Make();
+  const std::string cid = r->model().customers.id(3);
+  RecommendOptions o;
+  o.count = 200;
+  o.categories = {"cat1"};
+  for (const auto& x : Items(*r, cid, o)) EXPECT_EQ(Num(*r, x.product) % 3, 1);
+  o = RecommendOptions();
+  o.count = 200;
+  o.exclude_categories = {"cat0", "cat2"};
+  auto only1 = Items(*r, cid, o);
+  EXPECT_FALSE(only1.empty());
+  for (const auto& x : only1) EXPECT_EQ(Num(*r, x.product) % 3, 1);
+  o = RecommendOptions();
+  o.count = 200;
+  o.min_price = 10;
+  o.max_price = 20;
+  for (const auto& x : Items(*r, cid, o)) {
+    EXPECT_GE(Num(*r, x.product), 10);
+    EXPECT_LE(Num(*r, x.product), 20);
+  }
+  o = RecommendOptions();
+  o.count = 200;
+  o.in_stock_only = true;
+  for (const auto& x : Items(*r, cid, o)) EXPECT_EQ(Num(*r, x.product) % 2, 0);
+  o = RecommendOptions();
+  auto top = Items(*r, cid, o);
+  o.exclude = {r->model().products.id(top[0].product), "no-such-product"};
+  auto without = Items(*r, cid, o);
+  EXPECT_EQ(without[0].product, top[1].product);
+  o = RecommendOptions();
+  o.categories = {"no-such-category"};
+  EXPECT_TRUE(Items(*r, cid, o).empty());
+  o = RecommendOptions();
+  o.min_price = 5;
+  o.max_price = 1;
+  EXPECT_EQ(r->ForCustomer(cid, o).status().code(), absl::StatusCode::kInvalidArgument);
+  o = RecommendOptions();
+  o.count = 0;
+  EXPECT_EQ(r->ForCustomer(cid, o).status().code(), absl::StatusCode::kInvalidArgument);
+  // Without a catalog: price filters exclude everything, stock filters nothing.
+  auto bare = Make(false);
+  o = RecommendOptions();
+  o.in_stock_only = true;
+  EXPECT_EQ(Items(*bare, cid, o).size(), 10u);
+  o.min_price = 1;
+  EXPECT_TRUE(Items(*bare, cid, o).empty());
+}
+
+TEST(RecommenderTest, UnknownCustomerGetsFlaggedPopularity) {
+  auto r = Make();
+  auto res = r->ForCustomer("nobody", RecommendOptions());
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res->fallback);
+  ASSERT_EQ(res->items.size(), 10u);
+  const auto& pop = r->model().item_popularity;
+  for (size_t i = 1; i < res->items.size(); ++i) {
+    EXPECT_GE(pop[res->items[i - 1].product], pop[res->items[i].product]);
+  }
+  EXPECT_EQ(res->items[0].score, *std::max_element(pop.begin(), pop.end()));
+}
+
+TEST(RecommenderTest, FoldInOfOwnHistoryGivesNearlyTheTrainedTopK) {
+  auto r = Make(false);
+  const Model& m = r->model();
+  double overlap = 0;
+  const int customers = 50;
+  for (uint32_t c = 0; c < customers; ++c) {
+    std::vector<std::string> basket;
+    for (uint32_t p : m.purchased.RowIndices(c)) basket.push_back(m.products.id(p));
+    auto trained = r->ForCustomer(m.customers.id(c), RecommendOptions());
+    auto folded = r->ForBasket(basket, {}, RecommendOptions());
+    ASSERT_TRUE(folded.ok());
+    EXPECT_FALSE(folded->fallback);
+    std::set<uint32_t> a, b;
+    for (const auto& x : trained->items) a.insert(x.product);
+    for (const auto& x : folded->items) b.insert(x.product);
+    int common = 0;
+    for (uint32_t p : a) common += b.count(p);
+    overlap += common / 10.0;
+  }
+  EXPECT_GT(overlap / customers, 0.8);
+  // Unknown products only: popularity.
+  std::vector<std::string> junk = {"x", "y"};
+  EXPECT_TRUE(r->ForBasket(junk, {}, RecommendOptions())->fallback);
+  std::vector<float> bad_w = {1};
+  EXPECT_FALSE(r->ForBasket(junk, bad_w, RecommendOptions()).ok());
+}
+
+TEST(RecommenderTest, ExplanationsNameBoughtProductsAndAddUpToTheScore) {
+  auto r = Make(false);
+  const Model& m = r->model();
+  std::vector<std::string> basket;
+  std::set<uint32_t> in_basket;
+  for (uint32_t p : m.purchased.RowIndices(7)) {
+    basket.push_back(m.products.id(p));
+    in_basket.insert(p);
+  }
+  RecommendOptions o;
+  o.explain = true;
+  o.explain_count = 1000;
+  auto res = r->ForBasket(basket, {}, o);
+  ASSERT_TRUE(res.ok());
+  for (const auto& x : res->items) {
+    ASSERT_EQ(x.because.size(), in_basket.size());
+    float sum = 0;
+    for (size_t i = 0; i < x.because.size(); ++i) {
+      EXPECT_TRUE(in_basket.count(x.because[i].product));
+      if (i > 0) EXPECT_GE(x.because[i - 1].weight, x.because[i].weight);
+      sum += x.because[i].weight;
+    }
+    // For a fold-in the explanation is exact: contributions sum to the score.
+    EXPECT_NEAR(sum, x.score, 1e-3 * (1 + std::abs(x.score)));
+  }
+  o.explain_count = 2;
+  auto known = r->ForCustomer(m.customers.id(7), o);
+  for (const auto& x : known->items) {
+    EXPECT_EQ(x.because.size(), 2u);
+    for (const auto& c : x.because) EXPECT_TRUE(in_basket.count(c.product));
+  }
+}
+
+TEST(RecommenderTest, SimilarAndRank) {
+  auto r = Make(false);
+  const Model& m = r->model();
+  auto sim = r->Similar(m.products.id(5), 5);
+  ASSERT_TRUE(sim.ok());
+  ASSERT_EQ(sim->size(), 5u);
+  const Eigen::VectorXf y5 = m.item_factors.row(5).normalized();
+  for (const auto& x : *sim) {
+    EXPECT_NE(x.product, 5u);
+    EXPECT_NEAR(x.score, y5.dot(m.item_factors.row(x.product).normalized()), 1e-4);
+    EXPECT_LE(x.score, 1.0001f);
+  }
+  EXPECT_EQ(r->Similar("nope", 5).status().code(), absl::StatusCode::kNotFound);
+
+  const std::string cid = m.customers.id(2);
+  std::vector<std::string> cands = {m.products.id(1), "unknown-a", m.products.id(2), m.products.id(3), "unknown-b"};
+  bool fallback = true;
+  auto ranked = r->Rank(cid, cands, &fallback);
+  ASSERT_TRUE(ranked.ok());
+  EXPECT_FALSE(fallback);
+  ASSERT_EQ(ranked->size(), 5u);
+  EXPECT_GE((*ranked)[0].score, (*ranked)[1].score);
+  EXPECT_GE((*ranked)[1].score, (*ranked)[2].score);
+  EXPECT_EQ((*ranked)[3].product_id, "unknown-a");
+  EXPECT_EQ((*ranked)[4].product_id, "unknown-b");
+  r->Rank("stranger", cands, &fallback);
+  EXPECT_TRUE(fallback);
+}
+
+TEST(CatalogTest, CsvAndJsonLines) {
+  auto csv = Catalog::ParseCsv("product_id,price,name,in_stock\nA,1.5,\"Lamp, red\",no\nB,,Cup,\n", "c.csv");
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  EXPECT_EQ(csv->size(), 2u);
+  EXPECT_EQ(csv->Find("A")->name, "Lamp, red");
+  EXPECT_FALSE(csv->Find("A")->in_stock);
+  EXPECT_TRUE(std::isnan(csv->Find("B")->price));
+  EXPECT_TRUE(csv->Find("B")->in_stock);
+  EXPECT_EQ(csv->Find("C"), nullptr);
+  auto jl = Catalog::ParseJsonLines(
+      "{\"product_id\": \"A\", \"category\": \"home\", \"price\": 2, \"in_stock\": false}\n\n{\"product_id\": 7}\n", "c.jsonl");
+  ASSERT_TRUE(jl.ok()) << jl.status();
+  EXPECT_EQ(jl->Find("A")->category, "home");
+  EXPECT_NE(jl->Find("7"), nullptr);
+  struct Bad {
+    bool json;
+    const char* data;
+    const char* where;
+  };
+  for (const Bad& b : {Bad{false, "name\nx\n", "c:1"}, Bad{false, "product_id,price\nA,-1\n", "c:2"},
+                       Bad{false, "product_id\nA\nA\n", "c:3"}, Bad{false, "product_id,in_stock\nA,maybe\n", "c:2"},
+                       Bad{true, "{\"product_id\": \"A\"}\nnot json\n", "c:2"},
+                       Bad{true, "{\"name\": \"no id\"}\n", "c:1"},
+                       Bad{true, "{\"product_id\": \"A\", \"price\": \"cheap\"}\n", "c:1"}}) {
+    auto r = b.json ? Catalog::ParseJsonLines(b.data, "c") : Catalog::ParseCsv(b.data, "c");
+    ASSERT_FALSE(r.ok()) << b.data;
+    EXPECT_NE(r.status().message().find(b.where), std::string::npos) << r.status();
+  }
+}
+
+}  // namespace
+}  // namespace aisle
