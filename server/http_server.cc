@@ -1,0 +1,472 @@
+#include "server/http_server.h"
+
+#include <chrono>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace aisle {
+
+using Pistache::Rest::Request;
+namespace Http = Pistache::Http;
+namespace Routes = Pistache::Rest::Routes;
+using json = nlohmann::json;
+
+namespace {
+
+// X-Model-Version: which model answered (Pistache serializes typed headers only).
+class ModelVersionHeader : public Http::Header::Header {
+ public:
+  NAME("X-Model-Version")
+  ModelVersionHeader() = default;
+  explicit ModelVersionHeader(std::string v) : value_(std::move(v)) {}
+  void parse(const std::string& data) override { value_ = data; }
+  void write(std::ostream& os) const override { os << value_; }
+
+ private:
+  std::string value_;
+};
+
+// A client error carried out of a handler.
+struct HttpError {
+  int status;
+  std::string code;
+  std::string message;
+};
+
+[[noreturn]] void Fail(int status, std::string code, std::string message) {
+  throw HttpError{status, std::move(code), std::move(message)};
+}
+
+std::string ErrorBody(const std::string& code, const std::string& message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+[[noreturn]] void FailStatus(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument: Fail(400, "invalid_argument", std::string(s.message()));
+    case absl::StatusCode::kNotFound: Fail(404, "not_found", std::string(s.message()));
+    case absl::StatusCode::kUnavailable: Fail(503, "unavailable", std::string(s.message()));
+    default: Fail(500, "internal", std::string(s.message()));
+  }
+}
+
+std::string PercentDecode(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && absl::ascii_isxdigit(s[i + 1]) && absl::ascii_isxdigit(s[i + 2])) {
+      int v = 0;
+      for (int j = 1; j <= 2; ++j) {
+        const char c = s[i + j];
+        v = v * 16 + (absl::ascii_isdigit(c) ? c - '0' : absl::ascii_tolower(c) - 'a' + 10);
+      }
+      out.push_back(static_cast<char>(v));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Reads request parameters from the query string (GET) or a JSON body (POST).
+class Params {
+ public:
+  explicit Params(const Request& req) : req_(&req) {}
+  explicit Params(const json& body) : body_(&body) {}
+
+  std::optional<std::string> String(const std::string& name) const {
+    if (req_) {
+      auto v = req_->query().get(name);
+      if (!v) return std::nullopt;
+      return PercentDecode(*v);
+    }
+    auto it = body_->find(name);
+    if (it == body_->end() || it->is_null()) return std::nullopt;
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number() || it->is_boolean()) return it->dump();
+    Fail(400, "invalid_argument", absl::StrCat("'", name, "' must be a string, number or boolean"));
+  }
+  // Comma-separated in a query string; a string or an array of strings in JSON.
+  std::vector<std::string> List(const std::string& name, size_t max_items, size_t max_len) const {
+    std::vector<std::string> out;
+    if (body_) {
+      auto it = body_->find(name);
+      if (it != body_->end() && it->is_array()) {
+        for (const auto& v : *it) {
+          if (!v.is_string()) Fail(400, "invalid_argument", absl::StrCat("'", name, "' must hold strings"));
+          out.push_back(v.get<std::string>());
+        }
+        return Check(name, out, max_items, max_len);
+      }
+    }
+    if (auto s = String(name)) {
+      for (absl::string_view part : absl::StrSplit(*s, ',', absl::SkipEmpty())) out.emplace_back(part);
+    }
+    return Check(name, out, max_items, max_len);
+  }
+  std::optional<double> Number(const std::string& name) const {
+    auto s = String(name);
+    if (!s) return std::nullopt;
+    double v;
+    if (!absl::SimpleAtod(*s, &v) || !std::isfinite(v)) {
+      Fail(400, "invalid_argument", absl::StrCat("'", name, "' must be a number"));
+    }
+    return v;
+  }
+  bool Bool(const std::string& name, bool def) const {
+    auto s = String(name);
+    if (!s) return def;
+    if (*s == "true" || *s == "1") return true;
+    if (*s == "false" || *s == "0") return false;
+    Fail(400, "invalid_argument", absl::StrCat("'", name, "' must be true or false"));
+  }
+
+ private:
+  static std::vector<std::string> Check(const std::string& name, std::vector<std::string> v, size_t max_items,
+                                        size_t max_len) {
+    if (v.size() > max_items) Fail(400, "invalid_argument", absl::StrCat("'", name, "' has more than ", max_items, " items"));
+    for (const auto& s : v) {
+      if (s.size() > max_len) Fail(400, "invalid_argument", absl::StrCat("an id in '", name, "' is longer than ", max_len));
+    }
+    return v;
+  }
+  const Request* req_ = nullptr;
+  const json* body_ = nullptr;
+};
+
+json ParseBody(const Request& req, size_t limit) {
+  if (req.body().size() > limit) Fail(413, "payload_too_large", absl::StrCat("body over ", limit, " bytes"));
+  json body = json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) Fail(400, "invalid_json", "the body is not valid JSON");
+  if (!body.is_object()) Fail(400, "invalid_json", "the body must be a JSON object");
+  return body;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ModelSource* source, Metrics* metrics, HttpServerOptions options)
+    : source_(source), metrics_(metrics), options_(std::move(options)) {}
+
+HttpServer::~HttpServer() { Shutdown(); }
+
+absl::Status HttpServer::Start() {
+  try {
+    Pistache::Address addr(options_.bind, Pistache::Port(options_.port));
+    endpoint_ = std::make_unique<Http::Endpoint>(addr);
+    auto opts = Http::Endpoint::options()
+                    .threads(options_.threads)
+                    .flags(Pistache::Tcp::Options::ReuseAddr)
+                    .maxRequestSize(options_.max_body_bytes + 16384)
+                    .headerTimeout(std::chrono::seconds(5))
+                    .bodyTimeout(std::chrono::seconds(10));
+    endpoint_->init(opts);
+    SetupRoutes();
+    endpoint_->setHandler(router_.handler());
+    endpoint_->serveThreaded();
+  } catch (const std::exception& e) {
+    endpoint_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot serve on ", options_.bind, ":", options_.port, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+uint16_t HttpServer::port() const { return endpoint_ ? static_cast<uint16_t>(endpoint_->getPort()) : 0; }
+
+void HttpServer::Shutdown() {
+  if (endpoint_) {
+    endpoint_->shutdown();
+    endpoint_.reset();
+  }
+}
+
+void HttpServer::SetupRoutes() {
+  auto route = [this](const char* endpoint, Auth auth, Fn fn) {
+    return [this, endpoint, auth, fn](const Request& req, Http::ResponseWriter writer) {
+      Handle(endpoint, auth, fn, req, std::move(writer));
+      return Pistache::Rest::Route::Result::Ok;
+    };
+  };
+  struct R {
+    Http::Method method;
+    const char* path;
+    const char* endpoint;
+    Auth auth;
+    Fn fn;
+  };
+  const R routes[] = {
+      {Http::Method::Get, "/healthz", "healthz", Auth::kNone, &HttpServer::Healthz},
+      {Http::Method::Get, "/readyz", "readyz", Auth::kNone, &HttpServer::Readyz},
+      {Http::Method::Get, "/metrics", "metrics", Auth::kNone, &HttpServer::MetricsText},
+      {Http::Method::Get, "/v1/model", "model", Auth::kClient, &HttpServer::ModelInfo},
+      {Http::Method::Get, "/v1/customers/:id/recommendations", "customer_recommendations", Auth::kClient,
+       &HttpServer::CustomerRecommendations},
+      {Http::Method::Post, "/v1/recommendations", "basket_recommendations", Auth::kClient,
+       &HttpServer::BasketRecommendations},
+      {Http::Method::Get, "/v1/products/:id/similar", "similar_products", Auth::kClient, &HttpServer::SimilarProducts},
+      {Http::Method::Post, "/v1/customers/:id/rank", "rank", Auth::kClient, &HttpServer::RankProducts},
+      {Http::Method::Post, "/v1/admin/reload", "admin_reload", Auth::kAdmin, &HttpServer::AdminReload},
+  };
+  for (const R& r : routes) {
+    router_.addRoute(r.method, r.path, route(r.endpoint, r.auth, r.fn));
+    // Other methods on a known path: a JSON 405.
+    for (Http::Method m : {Http::Method::Get, Http::Method::Post, Http::Method::Put, Http::Method::Delete,
+                           Http::Method::Patch}) {
+      if (m == r.method) continue;
+      router_.addRoute(m, r.path, [this, r](const Request& req, Http::ResponseWriter writer) {
+        (void)req;
+        writer.headers().add<Http::Header::ContentType>(MIME(Application, Json));
+        writer.send(Http::Code::Method_Not_Allowed,
+                    ErrorBody("method_not_allowed", absl::StrCat(r.path, " takes ", Http::methodString(r.method))));
+        metrics_->Record("method_not_allowed", 405, 0);
+        return Pistache::Rest::Route::Result::Ok;
+      });
+    }
+  }
+  router_.addNotFoundHandler([this](const Request& req, Http::ResponseWriter writer) {
+    writer.headers().add<Http::Header::ContentType>(MIME(Application, Json));
+    writer.send(Http::Code::Not_Found, ErrorBody("not_found", absl::StrCat("no route for ", req.resource())));
+    metrics_->Record("not_found", 404, 0);
+    return Pistache::Rest::Route::Result::Ok;
+  });
+}
+
+std::optional<HttpServer::Reply> HttpServer::CheckAuth(Auth auth, const Request& req) const {
+  if (auth == Auth::kNone) return std::nullopt;
+  if (auth == Auth::kClient && !options_.api_keys) return std::nullopt;
+  if (auth == Auth::kAdmin && !options_.admin_keys) {
+    return Reply{403, ErrorBody("forbidden", "the admin endpoint is disabled: start the server with --admin_keys")};
+  }
+  auto raw = req.headers().tryGetRaw("X-API-Key");
+  if (!raw) return Reply{401, ErrorBody("unauthenticated", "send an X-API-Key header")};
+  const std::string& key = raw->value();
+  const bool ok = auth == Auth::kAdmin ? options_.admin_keys->Contains(key)
+                                       : options_.api_keys->Contains(key) ||
+                                             (options_.admin_keys && options_.admin_keys->Contains(key));
+  if (!ok) return Reply{403, ErrorBody("forbidden", "this key is not allowed here")};
+  return std::nullopt;
+}
+
+void HttpServer::Handle(const char* endpoint, Auth auth, Fn fn, const Request& req, Http::ResponseWriter writer) {
+  const auto start = std::chrono::steady_clock::now();
+  Reply reply;
+  if (auto denied = CheckAuth(auth, req)) {
+    reply = *denied;
+  } else {
+    try {
+      reply = (this->*fn)(req);
+    } catch (const HttpError& e) {
+      reply = Reply{e.status, ErrorBody(e.code, e.message)};
+    } catch (const std::exception& e) {
+      reply = Reply{500, ErrorBody("internal", e.what())};
+    }
+  }
+  if (!reply.model_version.empty()) writer.headers().add<ModelVersionHeader>(reply.model_version);
+  writer.headers().add<Http::Header::ContentType>(Http::Mime::MediaType::fromString(reply.content_type));
+  writer.send(static_cast<Http::Code>(reply.status), reply.body);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_->Record(endpoint, reply.status, seconds);
+  LogAccess(req, endpoint, reply.status, seconds, reply.model_version);
+}
+
+void HttpServer::LogAccess(const Request& req, const char* endpoint, int status, double seconds,
+                           const std::string& model_version) {
+  if (options_.access_log == nullptr) return;
+  json line = {{"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())},
+               {"method", Http::methodString(req.method())},
+               {"path", req.resource()},
+               {"endpoint", endpoint},
+               {"status", status},
+               {"ms", std::round(seconds * 1e6) / 1e3},
+               {"client", req.address().host()}};
+  if (!model_version.empty()) line["model_version"] = model_version;
+  const std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  std::lock_guard<std::mutex> lock(log_mu_);
+  std::fwrite(text.data(), 1, text.size(), options_.access_log);
+  std::fflush(options_.access_log);
+}
+
+namespace {
+
+std::shared_ptr<const Recommender> Serving(ModelSource* source) {
+  auto r = source->Current();
+  if (!r) Fail(503, "unavailable", "no model loaded yet");
+  return r;
+}
+
+RecommendOptions OptionsFrom(const Params& p, size_t max_count, size_t max_id) {
+  RecommendOptions o;
+  if (auto c = p.Number("count")) {
+    if (*c < 1 || *c > static_cast<double>(max_count) || *c != std::floor(*c)) {
+      Fail(400, "invalid_argument", absl::StrCat("count must be an integer in [1, ", max_count, "]"));
+    }
+    o.count = static_cast<size_t>(*c);
+  }
+  o.categories = p.List("category", max_count, max_id);
+  o.exclude_categories = p.List("exclude_category", max_count, max_id);
+  if (auto v = p.Number("min_price")) o.min_price = static_cast<float>(*v);
+  if (auto v = p.Number("max_price")) o.max_price = static_cast<float>(*v);
+  o.in_stock_only = p.Bool("in_stock", false);
+  o.exclude = p.List("exclude", max_count, max_id);
+  o.explain = p.Bool("explain", false);
+  return o;
+}
+
+json ProductJson(const Recommender& r, uint32_t product, float score) {
+  json j = {{"product_id", r.model().products.id(product)}, {"score", score}};
+  if (const CatalogEntry* e = r.Entry(product)) {
+    if (!e->name.empty()) j["name"] = e->name;
+    if (!e->category.empty()) j["category"] = e->category;
+    if (!std::isnan(e->price)) j["price"] = e->price;
+    j["in_stock"] = e->in_stock;
+  }
+  return j;
+}
+
+json RecommendationsJson(const Recommender& r, const RecommendResult& res, bool explain) {
+  json items = json::array();
+  for (const Recommendation& x : res.items) {
+    json j = ProductJson(r, x.product, x.score);
+    if (explain) {
+      json because = json::array();
+      for (const Contribution& c : x.because) {
+        because.push_back({{"product_id", r.model().products.id(c.product)}, {"weight", c.weight}});
+      }
+      j["because"] = because;
+    }
+    items.push_back(std::move(j));
+  }
+  return items;
+}
+
+std::string PathId(const Request& req, size_t max_len) {
+  std::string id = PercentDecode(req.param(":id").as<std::string>());
+  if (id.empty()) Fail(400, "invalid_argument", "empty id");
+  if (id.size() > max_len) Fail(400, "invalid_argument", absl::StrCat("id longer than ", max_len));
+  return id;
+}
+
+}  // namespace
+
+HttpServer::Reply HttpServer::Healthz(const Request&) { return Reply{200, R"({"status":"ok"})"}; }
+
+HttpServer::Reply HttpServer::Readyz(const Request&) {
+  auto r = source_->Current();
+  if (!r) return Reply{503, ErrorBody("unavailable", "no model loaded yet")};
+  return Reply{200, json{{"status", "ready"}, {"model_version", r->model_id()}}.dump(), "application/json", r->model_id()};
+}
+
+HttpServer::Reply HttpServer::MetricsText(const Request&) {
+  return Reply{200, metrics_->Render(), "text/plain; version=0.0.4"};
+}
+
+HttpServer::Reply HttpServer::ModelInfo(const Request&) {
+  auto r = Serving(source_);
+  const Model& m = r->model();
+  json j = {{"model_version", r->model_id()},
+            {"customers", m.customers.size()},
+            {"products", m.products.size()},
+            {"factors", m.num_factors()},
+            {"catalog_products", r->catalog() ? r->catalog()->size() : 0},
+            {"metadata", m.metadata}};
+  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+}
+
+HttpServer::Reply HttpServer::CustomerRecommendations(const Request& req) {
+  const std::string id = PathId(req, options_.max_id_length);
+  RecommendOptions o = OptionsFrom(Params(req), options_.max_count, options_.max_id_length);
+  auto r = Serving(source_);
+  auto res = r->ForCustomer(id, o);
+  if (!res.ok()) FailStatus(res.status());
+  json j = {{"model_version", r->model_id()},
+            {"customer_id", id},
+            {"fallback", res->fallback ? "popularity" : json(nullptr)},
+            {"recommendations", RecommendationsJson(*r, *res, o.explain)}};
+  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+}
+
+HttpServer::Reply HttpServer::BasketRecommendations(const Request& req) {
+  json body = ParseBody(req, options_.max_body_bytes);
+  Params p(body);
+  std::vector<std::string> products = p.List("products", options_.max_count, options_.max_id_length);
+  std::vector<float> weights;
+  if (auto it = body.find("weights"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) Fail(400, "invalid_argument", "'weights' must be an array of numbers");
+    for (const auto& w : *it) {
+      if (!w.is_number()) Fail(400, "invalid_argument", "'weights' must be an array of numbers");
+      weights.push_back(w.get<float>());
+    }
+  }
+  RecommendOptions o = OptionsFrom(p, options_.max_count, options_.max_id_length);
+  auto r = Serving(source_);
+  auto res = r->ForBasket(products, weights, o);
+  if (!res.ok()) FailStatus(res.status());
+  json j = {{"model_version", r->model_id()},
+            {"fallback", res->fallback ? "popularity" : json(nullptr)},
+            {"recommendations", RecommendationsJson(*r, *res, o.explain)}};
+  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+}
+
+HttpServer::Reply HttpServer::SimilarProducts(const Request& req) {
+  const std::string id = PathId(req, options_.max_id_length);
+  Params p(req);
+  size_t count = 10;
+  if (auto c = p.Number("count")) {
+    if (*c < 1 || *c > static_cast<double>(options_.max_count) || *c != std::floor(*c)) {
+      Fail(400, "invalid_argument", absl::StrCat("count must be an integer in [1, ", options_.max_count, "]"));
+    }
+    count = static_cast<size_t>(*c);
+  }
+  auto r = Serving(source_);
+  auto res = r->Similar(id, count);
+  if (!res.ok()) FailStatus(res.status());
+  json items = json::array();
+  for (const Recommendation& x : *res) items.push_back(ProductJson(*r, x.product, x.score));
+  json j = {{"model_version", r->model_id()}, {"product_id", id}, {"similar", items}};
+  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+}
+
+HttpServer::Reply HttpServer::RankProducts(const Request& req) {
+  const std::string id = PathId(req, options_.max_id_length);
+  json body = ParseBody(req, options_.max_body_bytes);
+  std::vector<std::string> products = Params(body).List("products", options_.max_count, options_.max_id_length);
+  if (products.empty()) Fail(400, "invalid_argument", "'products' must list at least one product id");
+  auto r = Serving(source_);
+  bool fallback = false;
+  auto res = r->Rank(id, products, &fallback);
+  if (!res.ok()) FailStatus(res.status());
+  json items = json::array();
+  for (const auto& x : *res) {
+    items.push_back({{"product_id", x.product_id}, {"score", std::isnan(x.score) ? json(nullptr) : json(x.score)}});
+  }
+  json j = {{"model_version", r->model_id()},
+            {"customer_id", id},
+            {"fallback", fallback ? "popularity" : json(nullptr)},
+            {"ranked", items}};
+  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+}
+
+HttpServer::Reply HttpServer::AdminReload(const Request&) {
+  bool changed = false;
+  absl::Status s = source_->Reload(/*force=*/true, &changed);
+  auto r = source_->Current();
+  const std::string version = r ? r->model_id() : "";
+  if (!s.ok()) {
+    return Reply{422,
+                 json{{"error", {{"code", "reload_refused"}, {"message", std::string(s.message())}}},
+                      {"model_version", version}}
+                     .dump(),
+                 "application/json", version};
+  }
+  return Reply{200, json{{"reloaded", changed}, {"model_version", version}}.dump(), "application/json", version};
+}
+
+}  // namespace aisle

@@ -1,0 +1,60 @@
+#include "server/metrics.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace aisle {
+
+void Metrics::Record(const std::string& endpoint, int status, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{endpoint, status}];
+  Histogram& h = latency_[endpoint];
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  }
+  ++h.count;
+  h.sum += seconds;
+}
+
+void Metrics::RecordReload(bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++(ok ? reloads_ok_ : reloads_failed_);
+}
+
+void Metrics::SetModel(const std::string& model_id, double loaded_at_unix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  model_id_ = model_id;
+  loaded_at_ = loaded_at_unix;
+}
+
+std::string Metrics::Render() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  out += "# HELP aisle_requests_total Requests served, by endpoint and HTTP status.\n";
+  out += "# TYPE aisle_requests_total counter\n";
+  for (const auto& [key, n] : requests_) {
+    absl::StrAppendFormat(&out, "aisle_requests_total{endpoint=\"%s\",status=\"%d\"} %d\n", key.first, key.second, n);
+  }
+  out += "# HELP aisle_request_duration_seconds Request latency, by endpoint.\n";
+  out += "# TYPE aisle_request_duration_seconds histogram\n";
+  for (const auto& [ep, h] : latency_) {
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      absl::StrAppendFormat(&out, "aisle_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %d\n", ep,
+                            kBuckets[i], h.buckets[i]);
+    }
+    absl::StrAppendFormat(&out, "aisle_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %d\n", ep, h.count);
+    absl::StrAppendFormat(&out, "aisle_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n", ep, h.sum);
+    absl::StrAppendFormat(&out, "aisle_request_duration_seconds_count{endpoint=\"%s\"} %d\n", ep, h.count);
+  }
+  out += "# HELP aisle_model_info The model being served (value 1).\n# TYPE aisle_model_info gauge\n";
+  absl::StrAppendFormat(&out, "aisle_model_info{model_id=\"%s\"} 1\n", model_id_);
+  out += "# HELP aisle_model_loaded_timestamp_seconds When the served model was loaded.\n";
+  out += "# TYPE aisle_model_loaded_timestamp_seconds gauge\n";
+  absl::StrAppendFormat(&out, "aisle_model_loaded_timestamp_seconds %.3f\n", loaded_at_);
+  out += "# HELP aisle_model_reloads_total Model reload attempts, by result.\n# TYPE aisle_model_reloads_total counter\n";
+  absl::StrAppendFormat(&out, "aisle_model_reloads_total{result=\"ok\"} %d\n", reloads_ok_);
+  absl::StrAppendFormat(&out, "aisle_model_reloads_total{result=\"failed\"} %d\n", reloads_failed_);
+  return out;
+}
+
+}  // namespace aisle

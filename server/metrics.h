@@ -1,0 +1,39 @@
+// Metrics: request counts and latency histograms per endpoint and status,
+// the served model version and reload outcomes, rendered in the Prometheus
+// text exposition format. Thread-safe (one mutex; recording is a few adds).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace aisle {
+
+class Metrics {
+ public:
+  // Latency bucket upper bounds, seconds.
+  static constexpr std::array<double, 12> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                      0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
+
+  void Record(const std::string& endpoint, int status, double seconds);
+  void RecordReload(bool ok);
+  void SetModel(const std::string& model_id, double loaded_at_unix);
+  std::string Render() const;
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+  uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
+  std::string model_id_;
+  double loaded_at_ = 0;
+};
+
+}  // namespace aisle

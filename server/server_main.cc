@@ -1,0 +1,145 @@
+// aisle-server: serves recommendations from a model file or a publish
+// directory over HTTP/JSON (docs/API.md). SIGHUP reloads the model,
+// SIGTERM/SIGINT stop gracefully. Exit status 0 after a clean stop, 1 when
+// the model or keys cannot be loaded or the port cannot be bound, 2 on bad flags.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/model_source.h"
+
+ABSL_FLAG(std::string, model, "",
+          "A model file, or a publish directory (aisle-train --publish_dir) whose `current` model is "
+          "served and followed.");
+ABSL_FLAG(std::string, catalog, "",
+          "Product catalog (CSV, or JSON lines with a .jsonl name) for filters and product details; "
+          "reloaded when it changes.");
+ABSL_FLAG(int, port, 8080, "TCP port (0: any free port, printed at start).");
+ABSL_FLAG(std::string, bind, "127.0.0.1",
+          "Address to listen on. Without --api_keys the server listens on loopback only.");
+ABSL_FLAG(int, threads, 2, "HTTP worker threads.");
+ABSL_FLAG(std::string, api_keys, "",
+          "File of client API keys, one per line: clients must send one in X-API-Key (401 without, "
+          "403 wrong).");
+ABSL_FLAG(std::string, admin_keys, "",
+          "File of admin keys for POST /v1/admin/reload (disabled without it).");
+ABSL_FLAG(int, watch_interval_ms, 2000, "How often to check the model and catalog files for changes.");
+ABSL_FLAG(int, max_body_bytes, 1 << 20, "Largest request body accepted.");
+ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
+
+namespace aisle {
+namespace {
+
+int Main() {
+  const std::string model = absl::GetFlag(FLAGS_model);
+  if (model.empty()) {
+    std::fprintf(stderr, "aisle-server: --model is required (see --help)\n");
+    return 2;
+  }
+  const int port = absl::GetFlag(FLAGS_port);
+  if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_threads) < 1 || absl::GetFlag(FLAGS_max_body_bytes) < 1024 ||
+      absl::GetFlag(FLAGS_watch_interval_ms) < 10) {
+    std::fprintf(stderr, "aisle-server: bad --port, --threads, --max_body_bytes or --watch_interval_ms\n");
+    return 2;
+  }
+  HttpServerOptions o;
+  o.port = static_cast<uint16_t>(port);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  o.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  o.bind = absl::GetFlag(FLAGS_bind);
+  if (const std::string f = absl::GetFlag(FLAGS_api_keys); !f.empty()) {
+    auto k = ApiKeys::Load(f);
+    if (!k.ok()) {
+      std::fprintf(stderr, "aisle-server: %s\n", std::string(k.status().message()).c_str());
+      return 1;
+    }
+    o.api_keys = std::move(*k);
+  } else if (o.bind != "127.0.0.1" && o.bind != "localhost" && o.bind != "::1") {
+    std::fprintf(stderr, "aisle-server: no --api_keys: listening on 127.0.0.1 only, not %s\n", o.bind.c_str());
+    o.bind = "127.0.0.1";
+  }
+  if (const std::string f = absl::GetFlag(FLAGS_admin_keys); !f.empty()) {
+    auto k = ApiKeys::Load(f);
+    if (!k.ok()) {
+      std::fprintf(stderr, "aisle-server: %s\n", std::string(k.status().message()).c_str());
+      return 1;
+    }
+    o.admin_keys = std::move(*k);
+  }
+  FILE* log = nullptr;
+  if (const std::string f = absl::GetFlag(FLAGS_access_log); f == "-") {
+    o.access_log = stdout;
+  } else if (f.empty()) {
+    o.access_log = nullptr;
+  } else {
+    log = std::fopen(f.c_str(), "a");
+    if (log == nullptr) {
+      std::fprintf(stderr, "aisle-server: cannot open access log %s\n", f.c_str());
+      return 1;
+    }
+    o.access_log = log;
+  }
+
+  // Signals go to one thread (sigwait below), blocked before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Metrics metrics;
+  ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics);
+  if (absl::Status s = source.Reload(/*force=*/true); !s.ok()) {
+    std::fprintf(stderr, "aisle-server: cannot load the model: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  HttpServer server(&source, &metrics, o);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::fprintf(stderr, "aisle-server: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  source.StartWatching(absl::GetFlag(FLAGS_watch_interval_ms));
+  std::fprintf(stderr, "aisle-server: listening on %s:%u%s\n", o.bind.c_str(), server.port(),
+               o.api_keys ? "" : " (no API keys: loopback only)");
+  std::fflush(stderr);
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      source.RequestReload();
+      continue;
+    }
+    break;
+  }
+  std::fprintf(stderr, "aisle-server: stopping\n");
+  source.StopWatching();
+  server.Shutdown();
+  if (log != nullptr) std::fclose(log);
+  return 0;
+}
+
+}  // namespace
+}  // namespace aisle
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view f) { return absl::StrContains(f, "server_main.cc"); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage("Serves recommendations over HTTP.\nUsage: aisle-server --model MODEL_OR_DIR [flags]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() > 1) {
+    std::fprintf(stderr, "aisle-server: unexpected argument '%s'\n", args[1]);
+    return 2;
+  }
+  return aisle::Main();
+}
