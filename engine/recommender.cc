@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "engine/batch_scoring.h"
 #include "engine/topk.h"
 
 namespace aisle {
@@ -31,6 +32,7 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shar
   }
   if (r->objective_.regularization <= 0 && r->objective_.unobserved_weight <= 0) r->objective_.regularization = 0.01f;
   r->gram_ = ComputeGram(model->item_factors, 0);
+  r->packed_items_ = PackForScoring(model->item_factors);
   r->normalized_items_ = model->item_factors;
   for (Eigen::Index i = 0; i < r->normalized_items_.rows(); ++i) {
     const float n = r->normalized_items_.row(i).norm();
@@ -151,9 +153,42 @@ absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view custo
     result.items = Select(model_->item_popularity.data(), *allowed, o.count);
     return result;
   }
-  Eigen::VectorXf user = model_->user_factors.row(*c).transpose();
-  Eigen::VectorXf scores = model_->item_factors * user;
-  result.items = Select(scores.data(), *allowed, o.count);
+  Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(*c).transpose();
+  return SelectForCustomer(*c, scores.data(), o);
+}
+
+size_t Recommender::ScoreStride() const { return PaddedProducts(model_->products.size()); }
+
+void Recommender::ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const {
+  const size_t k = model_->num_factors();
+  std::vector<float> users(customers.size() * k);
+  for (size_t j = 0; j < customers.size(); ++j) {
+    std::copy_n(model_->user_factors.row(customers[j]).data(), k, users.data() + j * k);
+  }
+  scores->resize(customers.size() * ScoreStride());
+  ScorePacked(packed_items_.data(), model_->products.size(), k, users.data(), customers.size(), scores->data());
+}
+
+absl::StatusOr<RecommendResult> Recommender::SelectForCustomer(uint32_t customer, const float* scores,
+                                                               const RecommendOptions& o) const {
+  absl::Span<const uint32_t> bought = model_->purchased.RowIndices(customer);
+  const bool filtered = !o.categories.empty() || !o.exclude_categories.empty() || !std::isnan(o.min_price) ||
+                        !std::isnan(o.max_price) || o.in_stock_only || !o.exclude.empty();
+  if (!filtered) {
+    // The common request: no mask to build, the purchases skipped in the scan.
+    if (o.count == 0) return absl::InvalidArgumentError("count must be at least 1");
+    RecommendResult result;
+    for (const ScoredItem& s : SelectTopK(absl::MakeConstSpan(scores, model_->products.size()), o.count,
+                                          o.exclude_purchased ? bought : absl::Span<const uint32_t>())) {
+      result.items.push_back({s.index, s.score, {}});
+    }
+    if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
+    return result;
+  }
+  auto allowed = Allowed(o, o.exclude_purchased ? bought : absl::Span<const uint32_t>());
+  if (!allowed.ok()) return allowed.status();
+  RecommendResult result;
+  result.items = Select(scores, *allowed, o.count);
   if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
   return result;
 }

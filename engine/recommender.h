@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,19 @@ class Recommender {
   absl::StatusOr<std::vector<Ranked>> Rank(absl::string_view customer_id, absl::Span<const std::string> product_ids,
                                            bool* fallback) const;
 
+  // Batch path (the server's): a known customer's factor row index, or nullopt.
+  std::optional<uint32_t> CustomerIndex(absl::string_view customer_id) const {
+    return model_->customers.Find(customer_id);
+  }
+  // Scores of every product for several customers in one pass over the
+  // product factors (engine/batch_scoring.h): customer j's scores start at
+  // (*scores)[j * ScoreStride()].
+  void ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const;
+  size_t ScoreStride() const;
+  // ForCustomer's selection, given that customer's scores (from ScoreBatch).
+  absl::StatusOr<RecommendResult> SelectForCustomer(uint32_t customer, const float* scores,
+                                                    const RecommendOptions& options) const;
+
   // The fold-in of a customer's own training purchases: the vector ForBasket
   // uses (exposed for tests and tools).
   Eigen::VectorXf FoldIn(absl::Span<const uint32_t> products, absl::Span<const float> weights) const;
@@ -110,6 +124,7 @@ class Recommender {
   AlsObjective objective_;            // from the model's hyperparameters
   Eigen::MatrixXf gram_;              // Y^T Y, for fold-in and explanations
   FactorMatrix normalized_items_;     // rows of Y scaled to unit length, for Similar
+  std::vector<float> packed_items_;   // Y packed for ScoreBatch
   std::vector<int32_t> category_;     // per product: index into categories_, -1 none
   std::vector<std::string> categories_;
   std::vector<float> price_;          // per product, NaN unknown

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace aisle {
 namespace {
 
@@ -18,13 +22,11 @@ std::vector<ScoredItem> SelectTopK(absl::Span<const float> scores, size_t k,
   std::vector<ScoredItem> heap;  // min-heap on Better: the worst kept item at the front
   if (k == 0) return heap;
   heap.reserve(std::min(k, scores.size()) + 1);
-  size_t ex = 0;
   const uint32_t n = static_cast<uint32_t>(scores.size());
-  for (uint32_t i = 0; i < n; ++i) {
-    while (ex < excluded.size() && excluded[ex] < i) ++ex;
-    if (ex < excluded.size() && excluded[ex] == i) continue;
+  auto consider = [&](uint32_t i) {
     const float s = scores[i];
-    if (std::isnan(s)) continue;
+    if (std::isnan(s)) return;
+    if (!excluded.empty() && std::binary_search(excluded.begin(), excluded.end(), i)) return;
     ScoredItem c{i, s};
     if (heap.size() < k) {
       heap.push_back(c);
@@ -34,7 +36,26 @@ std::vector<ScoredItem> SelectTopK(absl::Span<const float> scores, size_t k,
       heap.back() = c;
       std::push_heap(heap.begin(), heap.end(), Better);
     }
+  };
+  uint32_t i = 0;
+#if defined(__AVX512F__)
+  // Once the heap is full, a block of 16 scores is looked at only when one
+  // of them reaches the worst kept score (ties matter for the index order).
+  for (; i + 16 <= n; i += 16) {
+    if (heap.size() == k) {
+      const __m512 v = _mm512_loadu_ps(scores.data() + i);
+      __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_set1_ps(heap.front().score), _CMP_GE_OQ);
+      while (m != 0) {
+        const int lane = __builtin_ctz(m);
+        m &= m - 1;
+        consider(i + static_cast<uint32_t>(lane));
+      }
+    } else {
+      for (uint32_t j = i; j < i + 16; ++j) consider(j);
+    }
   }
+#endif
+  for (; i < n; ++i) consider(i);
   std::sort_heap(heap.begin(), heap.end(), Better);
   return heap;
 }

@@ -169,6 +169,9 @@ absl::Status HttpServer::Start() {
                     .headerTimeout(std::chrono::seconds(5))
                     .bodyTimeout(std::chrono::seconds(10));
     endpoint_->init(opts);
+    if (options_.batch_threads > 0) {
+      batcher_ = std::make_unique<RecommendBatcher>(options_.batch_threads, options_.max_batch);
+    }
     SetupRoutes();
     endpoint_->setHandler(router_.handler());
     endpoint_->serveThreaded();
@@ -182,6 +185,7 @@ absl::Status HttpServer::Start() {
 uint16_t HttpServer::port() const { return endpoint_ ? static_cast<uint16_t>(endpoint_->getPort()) : 0; }
 
 void HttpServer::Shutdown() {
+  batcher_.reset();  // answers what is queued first
   if (endpoint_) {
     endpoint_->shutdown();
     endpoint_.reset();
@@ -255,38 +259,48 @@ std::optional<HttpServer::Reply> HttpServer::CheckAuth(Auth auth, const Request&
   return std::nullopt;
 }
 
-void HttpServer::Handle(const char* endpoint, Auth auth, Fn fn, const Request& req, Http::ResponseWriter writer) {
+void HttpServer::Send(Http::ResponseWriter& writer, const Reply& reply) {
+  if (!reply.model_version.empty()) writer.headers().add<ModelVersionHeader>(reply.model_version);
+  writer.headers().add<Http::Header::ContentType>(Http::Mime::MediaType::fromString(reply.content_type));
+  writer.send(static_cast<Http::Code>(reply.status), reply.body);
+}
+
+void HttpServer::Handle(const char* endpoint, Auth auth, Fn fn, const Request& req, Http::ResponseWriter w) {
   const auto start = std::chrono::steady_clock::now();
+  auto writer = std::make_shared<Http::ResponseWriter>(std::move(w));
   Reply reply;
   if (auto denied = CheckAuth(auth, req)) {
     reply = *denied;
   } else {
     try {
-      reply = (this->*fn)(req);
+      if (batcher_ && fn == &HttpServer::CustomerRecommendations) {
+        if (DeferCustomerRecommendations(req, writer, start, &reply)) return;
+      } else {
+        reply = (this->*fn)(req);
+      }
     } catch (const HttpError& e) {
       reply = Reply{e.status, ErrorBody(e.code, e.message)};
     } catch (const std::exception& e) {
       reply = Reply{500, ErrorBody("internal", e.what())};
     }
   }
-  if (!reply.model_version.empty()) writer.headers().add<ModelVersionHeader>(reply.model_version);
-  writer.headers().add<Http::Header::ContentType>(Http::Mime::MediaType::fromString(reply.content_type));
-  writer.send(static_cast<Http::Code>(reply.status), reply.body);
+  Send(*writer, reply);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_->Record(endpoint, reply.status, seconds);
-  LogAccess(req, endpoint, reply.status, seconds, reply.model_version);
+  LogAccess({Http::methodString(req.method()), req.resource(), req.address().host()}, endpoint, reply.status, seconds,
+            reply.model_version);
 }
 
-void HttpServer::LogAccess(const Request& req, const char* endpoint, int status, double seconds,
+void HttpServer::LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
                            const std::string& model_version) {
   if (options_.access_log == nullptr) return;
   json line = {{"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())},
-               {"method", Http::methodString(req.method())},
-               {"path", req.resource()},
+               {"method", req.method},
+               {"path", req.path},
                {"endpoint", endpoint},
                {"status", status},
                {"ms", std::round(seconds * 1e6) / 1e3},
-               {"client", req.address().host()}};
+               {"client", req.client}};
   if (!model_version.empty()) line["model_version"] = model_version;
   const std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   std::lock_guard<std::mutex> lock(log_mu_);
@@ -391,6 +405,43 @@ HttpServer::Reply HttpServer::CustomerRecommendations(const Request& req) {
             {"fallback", res->fallback ? "popularity" : json(nullptr)},
             {"recommendations", RecommendationsJson(*r, *res, o.explain)}};
   return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+}
+
+bool HttpServer::DeferCustomerRecommendations(const Request& req, std::shared_ptr<Http::ResponseWriter> writer,
+                                              std::chrono::steady_clock::time_point start, Reply* reply) {
+  const std::string id = PathId(req, options_.max_id_length);
+  RecommendOptions o = OptionsFrom(Params(req), options_.max_count, options_.max_id_length);
+  auto r = Serving(source_);
+  auto customer = r->CustomerIndex(id);
+  if (!customer) {  // the popularity fallback is cheap: answer now
+    *reply = CustomerRecommendations(req);
+    return false;
+  }
+  // What the access log needs, copied: the request is gone when the batch answers.
+  RequestInfo info{Http::methodString(req.method()), req.resource(), req.address().host()};
+  RecommendBatcher::Job job;
+  job.recommender = r;
+  job.customer = *customer;
+  job.options = o;
+  job.done = [this, r, id, writer, start, info, explain = o.explain](absl::StatusOr<RecommendResult> res) {
+    Reply out;
+    if (!res.ok()) {
+      const int status = res.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 500;
+      out = Reply{status, ErrorBody(status == 400 ? "invalid_argument" : "internal", std::string(res.status().message()))};
+    } else {
+      json j = {{"model_version", r->model_id()},
+                {"customer_id", id},
+                {"fallback", nullptr},
+                {"recommendations", RecommendationsJson(*r, *res, explain)}};
+      out = Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+    }
+    Send(*writer, out);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_->Record("customer_recommendations", out.status, seconds);
+    LogAccess(info, "customer_recommendations", out.status, seconds, out.model_version);
+  };
+  batcher_->Submit(std::move(job));
+  return true;
 }
 
 HttpServer::Reply HttpServer::BasketRecommendations(const Request& req) {

@@ -8,6 +8,7 @@
 // Thread-safe: Pistache runs handlers on its worker threads.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "server/api_keys.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
+#include "server/recommend_batcher.h"
 
 namespace aisle {
 
@@ -34,6 +36,8 @@ struct HttpServerOptions {
   std::optional<ApiKeys> api_keys;    // none: client endpoints are open
   std::optional<ApiKeys> admin_keys;  // none: the admin endpoint is disabled
   FILE* access_log = stdout;          // JSON lines; nullptr: none
+  int batch_threads = 1;              // threads scoring batched requests; 0: score in the handler
+  size_t max_batch = 64;              // requests per batch at most
 };
 
 class HttpServer {
@@ -63,7 +67,10 @@ class HttpServer {
   void Handle(const char* endpoint, Auth auth, Fn fn, const Pistache::Rest::Request& req,
               Pistache::Http::ResponseWriter writer);
   std::optional<Reply> CheckAuth(Auth auth, const Pistache::Rest::Request& req) const;
-  void LogAccess(const Pistache::Rest::Request& req, const char* endpoint, int status, double seconds,
+  struct RequestInfo {
+    std::string method, path, client;
+  };
+  void LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
                  const std::string& model_version);
 
   Reply Healthz(const Pistache::Rest::Request& req);
@@ -75,12 +82,19 @@ class HttpServer {
   Reply SimilarProducts(const Pistache::Rest::Request& req);
   Reply RankProducts(const Pistache::Rest::Request& req);
   Reply AdminReload(const Pistache::Rest::Request& req);
+  // Customer recommendations through the batcher: true when the request was
+  // handed over (the reply is sent later), false to answer now (`*reply`).
+  bool DeferCustomerRecommendations(const Pistache::Rest::Request& req,
+                                    std::shared_ptr<Pistache::Http::ResponseWriter> writer,
+                                    std::chrono::steady_clock::time_point start, Reply* reply);
+  void Send(Pistache::Http::ResponseWriter& writer, const Reply& reply);
 
   ModelSource* source_;
   Metrics* metrics_;
   HttpServerOptions options_;
   Pistache::Rest::Router router_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  std::unique_ptr<RecommendBatcher> batcher_;
   std::mutex log_mu_;
 };
 

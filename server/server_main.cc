@@ -33,6 +33,10 @@ ABSL_FLAG(std::string, admin_keys, "",
           "File of admin keys for POST /v1/admin/reload (disabled without it).");
 ABSL_FLAG(int, watch_interval_ms, 2000, "How often to check the model and catalog files for changes.");
 ABSL_FLAG(int, max_body_bytes, 1 << 20, "Largest request body accepted.");
+ABSL_FLAG(int, batch_threads, 1,
+          "Threads scoring customer recommendations in batches (concurrent requests share one matrix "
+          "product); 0 scores each request on its HTTP thread.");
+ABSL_FLAG(int, max_batch, 64, "Most customer requests scored in one batch.");
 ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
 
 namespace aisle {
@@ -55,6 +59,12 @@ int Main() {
   o.threads = absl::GetFlag(FLAGS_threads);
   o.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
   o.bind = absl::GetFlag(FLAGS_bind);
+  o.batch_threads = absl::GetFlag(FLAGS_batch_threads);
+  o.max_batch = static_cast<size_t>(absl::GetFlag(FLAGS_max_batch));
+  if (o.batch_threads < 0 || o.max_batch < 1) {
+    std::fprintf(stderr, "aisle-server: bad --batch_threads or --max_batch\n");
+    return 2;
+  }
   if (const std::string f = absl::GetFlag(FLAGS_api_keys); !f.empty()) {
     auto k = ApiKeys::Load(f);
     if (!k.ok()) {

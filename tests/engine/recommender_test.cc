@@ -285,3 +285,32 @@ TEST(CatalogTest, CsvAndJsonLines) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+TEST(RecommenderTest, BatchScoringGivesTheSameAnswers) {
+  auto r = Make();
+  const Model& m = r->model();
+  std::vector<uint32_t> customers = {0, 5, 17, 5, 42};
+  std::vector<float> scores;
+  r->ScoreBatch(customers, &scores);
+  ASSERT_EQ(scores.size(), 5 * r->ScoreStride());
+  ASSERT_GE(r->ScoreStride(), m.products.size());
+  RecommendOptions o;
+  o.count = 7;
+  o.categories = {"cat0", "cat2"};
+  for (size_t j = 0; j < customers.size(); ++j) {
+    auto batched = r->SelectForCustomer(customers[j], scores.data() + j * r->ScoreStride(), o);
+    auto single = r->ForCustomer(m.customers.id(customers[j]), o);
+    ASSERT_TRUE(batched.ok() && single.ok());
+    ASSERT_EQ(batched->items.size(), single->items.size());
+    for (size_t i = 0; i < batched->items.size(); ++i) {
+      EXPECT_EQ(batched->items[i].product, single->items[i].product);
+      EXPECT_NEAR(batched->items[i].score, single->items[i].score, 1e-5);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aisle

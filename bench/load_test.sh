@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Load test of aisle-server with wrk, beside nginx serving a static file of
+# the same size as the ceiling for HTTP on this machine.
+#   bench/load_test.sh [DURATION_SECONDS]
+# Model: synthetic, 100k customers x 50k products, 64 factors. Requests:
+# GET /v1/customers/<random known customer>/recommendations?count=10 with
+# keep-alive, at 1, 16 and 64 connections (2 wrk threads, 1 at 1 connection). Installs wrk and
+# nginx with apt-get when missing. Prints a Markdown table of requests/s
+# and p50/p99 latency. Run on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+BIN=${AISLE_BIN:-build/bin}
+PORT=${AISLE_PORT:-18180}
+NGINX_PORT=${NGINX_PORT:-18181}
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+WORK=$(mktemp -d)
+chmod 755 "$WORK"  # nginx workers run as an unprivileged user
+SERVER_PID=""; NGINX_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+CUSTOMERS=100000
+echo "== model: $CUSTOMERS customers x 50000 products, 64 factors" >&2
+"$BIN/aisle-synth" --output "$WORK/events.csv" --customers $CUSTOMERS --products 50000 --categories 200 \
+  --purchases 2000000 --seed 11 2>/dev/null
+"$BIN/aisle-train" --input "$WORK/events.csv" --output "$WORK/m.model" --factors 64 --iterations 3 --quiet
+
+"$BIN/aisle-server" --model "$WORK/m.model" --port "$PORT" --threads 2 --access_log '' ${AISLE_SERVER_FLAGS:-} \
+  2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 50); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+BODY_BYTES=$(curl -s "localhost:$PORT/v1/customers/c1/recommendations?count=10" | wc -c)
+
+cat > "$WORK/random_customer.lua" <<LUA
+math.randomseed(42)
+wrk.headers["Connection"] = "keep-alive"
+request = function()
+  return wrk.format("GET", "/v1/customers/c" .. math.random(0, $CUSTOMERS - 1) .. "/recommendations?count=10")
+end
+LUA
+
+head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$WORK/static.json"
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx.conf" <<CONF
+daemon off;
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
+  uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+  server { listen 127.0.0.1:$NGINX_PORT; location / { root $WORK; default_type application/json; } }
+}
+CONF
+"$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" 2>/dev/null &
+NGINX_PID=$!
+sleep 0.5
+
+run() {  # name url-or-script connections
+  local out threads=2
+  [ "$3" -lt 2 ] && threads=1
+  if [ "$2" = lua ]; then
+    out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency -s "$WORK/random_customer.lua" "http://127.0.0.1:$PORT")
+  else
+    out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency -H "Connection: keep-alive" "http://127.0.0.1:$NGINX_PORT/static.json")
+  fi
+  local rps p50 p99 errors
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$3" "$rps" "$p50" "$p99" "${errors:-none}"
+}
+echo "response body: $BODY_BYTES bytes; $DURATION s per run; $(nproc) cores shared by server and wrk"
+echo
+echo "| server | connections | requests/s | p50 | p99 | errors |"
+echo "|---|---|---|---|---|---|"
+for c in 1 16 64; do run aisle-server lua "$c"; done
+for c in 1 16 64; do run nginx static "$c"; done

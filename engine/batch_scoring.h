@@ -1,0 +1,31 @@
+// Scoring every product for a small batch of customers at once, reading
+// the product factors once per batch. Product factors are packed at load
+// time in blocks of 16 products, factor by factor (block b holds
+// factor f of products 16b..16b+15 contiguously), so that a block is one
+// 16 x k tile streamed once while each user's accumulators stay in
+// registers; with AVX-512 a block row is one vector. No packing per call
+// (unlike a general matrix product, which re-packs its large operand).
+// Thread-safe: pure functions over caller-owned buffers.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "engine/model.h"
+
+namespace aisle {
+
+inline constexpr size_t kScoreBlock = 16;
+
+// Products rounded up to a multiple of kScoreBlock: the stride of the scores.
+inline size_t PaddedProducts(size_t n) { return (n + kScoreBlock - 1) / kScoreBlock * kScoreBlock; }
+
+// The packed form of `items` (n x k row-major): PaddedProducts(n) * k floats,
+// padding products zero.
+std::vector<float> PackForScoring(const FactorMatrix& items);
+
+// scores[j * PaddedProducts(n) + i] = users[j] . items[i] for j < num_users,
+// i < n (padding entries score 0). `users` holds num_users rows of k floats.
+void ScorePacked(const float* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores);
+
+}  // namespace aisle

@@ -1,0 +1,48 @@
+// RecommendBatcher: answers customer recommendation requests in batches.
+// Requests that arrive while a batch is being scored queue up and are
+// scored together by one matrix product, which reads the product factors
+// once per batch instead of once per request (at 50k x 64 factors that is
+// 12.8 MB per read: the cost that limits a server scoring one request at a
+// time). No request waits on purpose: at low load a batch holds one request.
+// Thread-safe; `done` callbacks run on the batcher's threads.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/recommender.h"
+
+namespace aisle {
+
+class RecommendBatcher {
+ public:
+  struct Job {
+    std::shared_ptr<const Recommender> recommender;
+    uint32_t customer;
+    RecommendOptions options;
+    std::function<void(absl::StatusOr<RecommendResult>)> done;
+  };
+
+  RecommendBatcher(int threads, size_t max_batch);
+  // Answers the jobs still queued, then joins.
+  ~RecommendBatcher();
+  void Submit(Job job);
+
+ private:
+  void Run();
+
+  const size_t max_batch_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace aisle
