@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -339,7 +340,8 @@ json ProductJson(const Recommender& r, uint32_t product, float score) {
   if (const CatalogEntry* e = r.Entry(product)) {
     if (!e->name.empty()) j["name"] = e->name;
     if (!e->category.empty()) j["category"] = e->category;
-    if (!std::isnan(e->price)) j["price"] = e->price;
+    // The float price as written in the catalog (2.95, not 2.950000047683716).
+    if (!std::isnan(e->price)) j["price"] = std::strtod(absl::StrFormat("%.7g", e->price).c_str(), nullptr);
     j["in_stock"] = e->in_stock;
   }
   return j;
