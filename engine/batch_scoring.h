@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "engine/model.h"
@@ -27,5 +28,15 @@ std::vector<float> PackForScoring(const FactorMatrix& items);
 // scores[j * PaddedProducts(n) + i] = users[j] . items[i] for j < num_users,
 // i < n (padding entries score 0). `users` holds num_users rows of k floats.
 void ScorePacked(const float* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores);
+
+// Reduced precision: the same layout with bfloat16 factor pairs (2 factors
+// per 32-bit lane), scored with the AVX512_BF16 dot-product instruction:
+// half the instructions and half the bytes of float32. Scores are
+// approximate (8-bit mantissas): callers re-rank their top candidates with
+// exact float32 dot products. Without AVX512_BF16 in the build, these fall
+// back to an exact float32 computation (same results, no speed-up).
+bool Bf16ScoringIsNative();
+std::vector<uint16_t> PackForScoringBf16(const FactorMatrix& items);
+void ScorePackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores);
 
 }  // namespace aisle

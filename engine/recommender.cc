@@ -18,6 +18,12 @@ constexpr float kExcluded = -std::numeric_limits<float>::infinity();
 
 absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shared_ptr<const Model> model,
                                                                        std::shared_ptr<const Catalog> catalog) {
+  return Create(std::move(model), std::move(catalog), Options());
+}
+
+absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shared_ptr<const Model> model,
+                                                                       std::shared_ptr<const Catalog> catalog,
+                                                                       const Options& options) {
   if (model == nullptr) return absl::InvalidArgumentError("no model");
   if (absl::Status s = model->Validate(); !s.ok()) return s;
   std::shared_ptr<Recommender> r(new Recommender());
@@ -32,7 +38,11 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shar
   }
   if (r->objective_.regularization <= 0 && r->objective_.unobserved_weight <= 0) r->objective_.regularization = 0.01f;
   r->gram_ = ComputeGram(model->item_factors, 0);
-  r->packed_items_ = PackForScoring(model->item_factors);
+  if (options.reduced_precision) {
+    r->packed_bf16_ = PackForScoringBf16(model->item_factors);
+  } else {
+    r->packed_items_ = PackForScoring(model->item_factors);
+  }
   r->normalized_items_ = model->item_factors;
   for (Eigen::Index i = 0; i < r->normalized_items_.rows(); ++i) {
     const float n = r->normalized_items_.row(i).norm();
@@ -144,11 +154,9 @@ absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view custo
                                                          const RecommendOptions& o) const {
   RecommendResult result;
   auto c = model_->customers.Find(customer_id);
-  absl::Span<const uint32_t> bought;
-  if (c) bought = model_->purchased.RowIndices(*c);
-  auto allowed = Allowed(o, o.exclude_purchased ? bought : absl::Span<const uint32_t>());
-  if (!allowed.ok()) return allowed.status();
   if (!c) {
+    auto allowed = Allowed(o, {});
+    if (!allowed.ok()) return allowed.status();
     result.fallback = true;
     result.items = Select(model_->item_popularity.data(), *allowed, o.count);
     return result;
@@ -159,36 +167,53 @@ absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view custo
 
 size_t Recommender::ScoreStride() const { return PaddedProducts(model_->products.size()); }
 
-void Recommender::ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const {
+bool Recommender::ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const {
   const size_t k = model_->num_factors();
   std::vector<float> users(customers.size() * k);
   for (size_t j = 0; j < customers.size(); ++j) {
     std::copy_n(model_->user_factors.row(customers[j]).data(), k, users.data() + j * k);
   }
   scores->resize(customers.size() * ScoreStride());
+  if (!packed_bf16_.empty()) {
+    ScorePackedBf16(packed_bf16_.data(), model_->products.size(), k, users.data(), customers.size(), scores->data());
+    return true;
+  }
   ScorePacked(packed_items_.data(), model_->products.size(), k, users.data(), customers.size(), scores->data());
+  return false;
+}
+
+std::vector<Recommendation> Recommender::Rerank(uint32_t customer, std::vector<Recommendation> candidates,
+                                                size_t count) const {
+  auto u = model_->user_factors.row(customer);
+  for (Recommendation& c : candidates) c.score = u.dot(model_->item_factors.row(c.product));
+  std::sort(candidates.begin(), candidates.end(), [](const Recommendation& a, const Recommendation& b) {
+    return a.score > b.score || (a.score == b.score && a.product < b.product);
+  });
+  if (candidates.size() > count) candidates.resize(count);
+  return candidates;
 }
 
 absl::StatusOr<RecommendResult> Recommender::SelectForCustomer(uint32_t customer, const float* scores,
-                                                               const RecommendOptions& o) const {
+                                                               const RecommendOptions& o, bool approximate) const {
   absl::Span<const uint32_t> bought = model_->purchased.RowIndices(customer);
   const bool filtered = !o.categories.empty() || !o.exclude_categories.empty() || !std::isnan(o.min_price) ||
                         !std::isnan(o.max_price) || o.in_stock_only || !o.exclude.empty();
+  // Approximate scores: a wider pool of candidates, re-scored exactly.
+  const size_t pool = approximate ? std::max(4 * o.count, o.count + 32) : o.count;
+  RecommendResult result;
   if (!filtered) {
     // The common request: no mask to build, the purchases skipped in the scan.
     if (o.count == 0) return absl::InvalidArgumentError("count must be at least 1");
-    RecommendResult result;
-    for (const ScoredItem& s : SelectTopK(absl::MakeConstSpan(scores, model_->products.size()), o.count,
+    for (const ScoredItem& s : SelectTopK(absl::MakeConstSpan(scores, model_->products.size()), pool,
                                           o.exclude_purchased ? bought : absl::Span<const uint32_t>())) {
       result.items.push_back({s.index, s.score, {}});
     }
-    if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
-    return result;
+  } else {
+    auto allowed = Allowed(o, o.exclude_purchased ? bought : absl::Span<const uint32_t>());
+    if (!allowed.ok()) return allowed.status();
+    result.items = Select(scores, *allowed, pool);
   }
-  auto allowed = Allowed(o, o.exclude_purchased ? bought : absl::Span<const uint32_t>());
-  if (!allowed.ok()) return allowed.status();
-  RecommendResult result;
-  result.items = Select(scores, *allowed, o.count);
+  if (approximate) result.items = Rerank(customer, std::move(result.items), o.count);
   if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
   return result;
 }

@@ -59,9 +59,17 @@ struct RecommendResult {
 
 class Recommender {
  public:
+  struct Options {
+    // Batch scoring in bfloat16 (AVX512_BF16) with an exact float32 re-rank
+    // of each request's top candidates; off: float32 throughout.
+    bool reduced_precision = false;
+  };
   // `catalog` may be null. InvalidArgument when the model fails Validate().
   static absl::StatusOr<std::shared_ptr<const Recommender>> Create(std::shared_ptr<const Model> model,
                                                                    std::shared_ptr<const Catalog> catalog);
+  static absl::StatusOr<std::shared_ptr<const Recommender>> Create(std::shared_ptr<const Model> model,
+                                                                   std::shared_ptr<const Catalog> catalog,
+                                                                   const Options& options);
 
   // Unknown customer: popularity, fallback = true. InvalidArgument for a bad
   // option (count 0, min_price > max_price).
@@ -92,12 +100,15 @@ class Recommender {
   }
   // Scores of every product for several customers in one pass over the
   // product factors (engine/batch_scoring.h): customer j's scores start at
-  // (*scores)[j * ScoreStride()].
-  void ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const;
+  // (*scores)[j * ScoreStride()]. Returns true when the scores are
+  // approximate (reduced precision); pass that on to SelectForCustomer.
+  bool ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const;
   size_t ScoreStride() const;
   // ForCustomer's selection, given that customer's scores (from ScoreBatch).
+  // With `approximate`, the top candidates are re-scored exactly first, so
+  // the result is ForCustomer's.
   absl::StatusOr<RecommendResult> SelectForCustomer(uint32_t customer, const float* scores,
-                                                    const RecommendOptions& options) const;
+                                                    const RecommendOptions& options, bool approximate = false) const;
 
   // The fold-in of a customer's own training purchases: the vector ForBasket
   // uses (exposed for tests and tools).
@@ -124,7 +135,9 @@ class Recommender {
   AlsObjective objective_;            // from the model's hyperparameters
   Eigen::MatrixXf gram_;              // Y^T Y, for fold-in and explanations
   FactorMatrix normalized_items_;     // rows of Y scaled to unit length, for Similar
-  std::vector<float> packed_items_;   // Y packed for ScoreBatch
+  std::vector<float> packed_items_;   // Y packed for ScoreBatch (float32)
+  std::vector<uint16_t> packed_bf16_; // Y packed for ScoreBatch (bfloat16), when reduced precision
+  std::vector<Recommendation> Rerank(uint32_t customer, std::vector<Recommendation> candidates, size_t count) const;
   std::vector<int32_t> category_;     // per product: index into categories_, -1 none
   std::vector<std::string> categories_;
   std::vector<float> price_;          // per product, NaN unknown

@@ -29,8 +29,10 @@ void Log(const std::string& msg) {
 
 }  // namespace
 
-ModelSource::ModelSource(std::string model, std::string catalog, Metrics* metrics)
-    : model_(std::move(model)), catalog_(std::move(catalog)), metrics_(metrics) {}
+ModelSource::ModelSource(std::string model, std::string catalog, Metrics* metrics,
+                         Recommender::Options recommender_options)
+    : model_(std::move(model)), catalog_(std::move(catalog)), metrics_(metrics),
+      recommender_options_(recommender_options) {}
 
 ModelSource::~ModelSource() { StopWatching(); }
 
@@ -77,7 +79,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     if (!c.ok()) return fail(c.status());
     catalog = std::make_shared<const Catalog>(std::move(*c));
   }
-  auto rec = Recommender::Create(std::make_shared<const Model>(std::move(*model)), catalog);
+  auto rec = Recommender::Create(std::make_shared<const Model>(std::move(*model)), catalog, recommender_options_);
   if (!rec.ok()) return fail(rec.status());
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -23,7 +23,8 @@ namespace aisle {
 class ModelSource {
  public:
   // `model`: a model file, or a publish directory. `catalog` may be empty.
-  ModelSource(std::string model, std::string catalog, Metrics* metrics);
+  ModelSource(std::string model, std::string catalog, Metrics* metrics,
+              Recommender::Options recommender_options = {});
   ~ModelSource();
 
   // Loads the files when they changed since the last load (or always when
@@ -55,6 +56,7 @@ class ModelSource {
   const std::string model_;
   const std::string catalog_;
   Metrics* metrics_;
+  const Recommender::Options recommender_options_;
   std::mutex load_mu_;          // one reload at a time
   mutable std::mutex mu_;       // guards current_ and signature_
   std::shared_ptr<const Recommender> current_;

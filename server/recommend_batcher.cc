@@ -46,10 +46,11 @@ void RecommendBatcher::Run() {
     }
     customers.clear();
     for (const Job& j : batch) customers.push_back(j.customer);
-    batch.front().recommender->ScoreBatch(customers, &scores);
+    const bool approximate = batch.front().recommender->ScoreBatch(customers, &scores);
     for (size_t j = 0; j < batch.size(); ++j) {
       const Recommender& r = *batch[j].recommender;
-      auto result = r.SelectForCustomer(batch[j].customer, scores.data() + j * r.ScoreStride(), batch[j].options);
+      auto result =
+          r.SelectForCustomer(batch[j].customer, scores.data() + j * r.ScoreStride(), batch[j].options, approximate);
       try {
         batch[j].done(std::move(result));
       } catch (...) {

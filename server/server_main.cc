@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "engine/batch_scoring.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
@@ -37,6 +38,10 @@ ABSL_FLAG(int, batch_threads, 1,
           "Threads scoring customer recommendations in batches (concurrent requests share one matrix "
           "product); 0 scores each request on its HTTP thread.");
 ABSL_FLAG(int, max_batch, 64, "Most customer requests scored in one batch.");
+ABSL_FLAG(bool, reduced_precision, aisle::Bf16ScoringIsNative(),
+          "Score batches with bfloat16 product factors (AVX512_BF16) and re-rank each request's top "
+          "candidates exactly in float32; the answers are the float32 ones. Default: on when the "
+          "CPU and build support it.");
 ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
 
 namespace aisle {
@@ -107,7 +112,9 @@ int Main() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Metrics metrics;
-  ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics);
+  Recommender::Options ro;
+  ro.reduced_precision = absl::GetFlag(FLAGS_reduced_precision);
+  ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics, ro);
   if (absl::Status s = source.Reload(/*force=*/true); !s.ok()) {
     std::fprintf(stderr, "aisle-server: cannot load the model: %s\n", std::string(s.message()).c_str());
     return 1;

@@ -34,3 +34,35 @@ TEST(BatchScoringTest, MatchesMatrixProductForAnyShape) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+TEST(BatchScoringTest, Bf16ScoresAreCloseToExact) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  for (size_t n : {1, 17, 500}) {
+    for (size_t k : {1, 7, 64}) {
+      FactorMatrix items = FactorMatrix::NullaryExpr(n, k, [&] { return nd(rng); });
+      std::vector<uint16_t> packed = PackForScoringBf16(items);
+      for (size_t b : {1, 5, 9}) {
+        FactorMatrix users = FactorMatrix::NullaryExpr(b, k, [&] { return nd(rng); });
+        std::vector<float> scores(b * PaddedProducts(n));
+        ScorePackedBf16(packed.data(), n, k, users.data(), b, scores.data());
+        for (size_t j = 0; j < b; ++j) {
+          for (size_t i = 0; i < n; ++i) {
+            const float exact = users.row(j).dot(items.row(i));
+            // Each product rounds both factors to 8-bit mantissas: relative
+            // error of a term below 2^-7; bound by the sum of |terms|.
+            const float scale = users.row(j).cwiseAbs().dot(items.row(i).cwiseAbs());
+            ASSERT_NEAR(scores[j * PaddedProducts(n) + i], exact, 0.01f * scale + 1e-6f)
+                << "n=" << n << " k=" << k << " b=" << b;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aisle

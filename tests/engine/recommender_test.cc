@@ -283,6 +283,32 @@ TEST(CatalogTest, CsvAndJsonLines) {
   }
 }
 
+TEST(RecommenderTest, ReducedPrecisionBatchesGiveTheExactAnswers) {
+  Recommender::Options ro;
+  ro.reduced_precision = true;
+  auto r = *Recommender::Create(TrainedModel(), MakeCatalog(), ro);
+  const Model& m = r->model();
+  std::vector<uint32_t> customers;
+  for (uint32_t c = 0; c < 40; ++c) customers.push_back(c);
+  std::vector<float> scores;
+  EXPECT_TRUE(r->ScoreBatch(customers, &scores));
+  for (bool filtered : {false, true}) {
+    RecommendOptions o;
+    o.count = 10;
+    if (filtered) o.categories = {"cat1", "cat2"};
+    for (size_t j = 0; j < customers.size(); ++j) {
+      auto batched = r->SelectForCustomer(customers[j], scores.data() + j * r->ScoreStride(), o, true);
+      auto exact = r->ForCustomer(m.customers.id(customers[j]), o);
+      ASSERT_TRUE(batched.ok() && exact.ok());
+      ASSERT_EQ(batched->items.size(), exact->items.size());
+      for (size_t i = 0; i < exact->items.size(); ++i) {
+        EXPECT_EQ(batched->items[i].product, exact->items[i].product) << "customer " << j << " rank " << i;
+        EXPECT_NEAR(batched->items[i].score, exact->items[i].score, 1e-5);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace aisle
 
@@ -311,6 +337,7 @@ TEST(RecommenderTest, BatchScoringGivesTheSameAnswers) {
     }
   }
 }
+
 
 }  // namespace
 }  // namespace aisle
