@@ -39,18 +39,28 @@ BENCHMARK(BM_TopK)
     ->ArgsProduct({{10000, 100000, 1000000}, {64, 128}})
     ->Unit(benchmark::kMicrosecond);
 
+// Random factors for a batch benchmark: args (products, factors, batch).
+struct Batch {
+  explicit Batch(const benchmark::State& state)
+      : n(static_cast<size_t>(state.range(0))), k(static_cast<size_t>(state.range(1))),
+        b(static_cast<size_t>(state.range(2))) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd;
+    items = FactorMatrix::NullaryExpr(n, k, [&] { return nd(rng); });
+    users = FactorMatrix::NullaryExpr(b, k, [&] { return nd(rng); });
+  }
+  size_t n, k, b;
+  FactorMatrix items, users;
+};
+
 // The server's batched path: scores for a batch of customers in one pass
 // over packed product factors (engine/batch_scoring.h), then a top-10 per
 // customer. Time is per batch; "requests/s" is customers answered per second.
 void BM_TopKBatch(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const size_t k = static_cast<size_t>(state.range(1));
-  const size_t b = static_cast<size_t>(state.range(2));
-  std::mt19937 rng(1);
-  std::normal_distribution<float> nd;
-  FactorMatrix items = FactorMatrix::NullaryExpr(n, k, [&] { return nd(rng); });
-  FactorMatrix users = FactorMatrix::NullaryExpr(b, k, [&] { return nd(rng); });
-  std::vector<float> packed = PackForScoring(items);
+  const Batch d(state);
+  const size_t n = d.n, k = d.k, b = d.b;
+  const FactorMatrix& users = d.users;
+  std::vector<float> packed = PackForScoring(d.items);
   std::vector<float> scores(b * PaddedProducts(n));
   for (auto _ : state) {
     ScorePacked(packed.data(), n, k, users.data(), b, scores.data());
@@ -71,13 +81,10 @@ BENCHMARK(BM_TopKBatch)
 // The same with bfloat16 factors (AVX512_BF16) and the candidate pool the
 // server re-ranks exactly (top 4 x 10 + ... = 42 per customer).
 void BM_TopKBatchBf16(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const size_t k = static_cast<size_t>(state.range(1));
-  const size_t b = static_cast<size_t>(state.range(2));
-  std::mt19937 rng(1);
-  std::normal_distribution<float> nd;
-  FactorMatrix items = FactorMatrix::NullaryExpr(n, k, [&] { return nd(rng); });
-  FactorMatrix users = FactorMatrix::NullaryExpr(b, k, [&] { return nd(rng); });
+  const Batch d(state);
+  const size_t n = d.n, k = d.k, b = d.b;
+  const FactorMatrix& users = d.users;
+  const FactorMatrix& items = d.items;
   std::vector<uint16_t> packed = PackForScoringBf16(items);
   std::vector<float> scores(b * PaddedProducts(n));
   for (auto _ : state) {

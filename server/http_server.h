@@ -56,9 +56,11 @@ class HttpServer {
  private:
   enum class Auth { kNone, kClient, kAdmin };
   struct Reply {
-    int status = 200;
+    Reply(int s = 200, std::string b = "", std::string type = "application/json", std::string version = "")
+        : status(s), body(std::move(b)), content_type(std::move(type)), model_version(std::move(version)) {}
+    int status;
     std::string body;
-    std::string content_type = "application/json";
+    std::string content_type;
     std::string model_version;
   };
   using Fn = Reply (HttpServer::*)(const Pistache::Rest::Request&);

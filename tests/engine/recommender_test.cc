@@ -93,7 +93,9 @@ TEST(RecommenderTest, ExcludesPurchasesAndMatchesFullScoring) {
     if (bought_set.count(p)) continue;
     bool listed = false;
     for (const auto& x : res->items) listed |= x.product == p;
-    if (!listed) EXPECT_LE(scores[p], res->items.back().score);
+    if (!listed) {
+      EXPECT_LE(scores[p], res->items.back().score);
+    }
   }
   RecommendOptions keep;
   keep.exclude_purchased = false;
@@ -210,7 +212,9 @@ TEST(RecommenderTest, ExplanationsNameBoughtProductsAndAddUpToTheScore) {
     float sum = 0;
     for (size_t i = 0; i < x.because.size(); ++i) {
       EXPECT_TRUE(in_basket.count(x.because[i].product));
-      if (i > 0) EXPECT_GE(x.because[i - 1].weight, x.because[i].weight);
+      if (i > 0) {
+        EXPECT_GE(x.because[i - 1].weight, x.because[i].weight);
+      }
       sum += x.because[i].weight;
     }
     // For a fold-in the explanation is exact: contributions sum to the score.
@@ -249,7 +253,7 @@ TEST(RecommenderTest, SimilarAndRank) {
   EXPECT_GE((*ranked)[1].score, (*ranked)[2].score);
   EXPECT_EQ((*ranked)[3].product_id, "unknown-a");
   EXPECT_EQ((*ranked)[4].product_id, "unknown-b");
-  r->Rank("stranger", cands, &fallback);
+  ASSERT_TRUE(r->Rank("stranger", cands, &fallback).ok());
   EXPECT_TRUE(fallback);
 }
 

@@ -276,7 +276,9 @@ TEST_F(ServerTest, HotReloadUnderConcurrentRequestsFailsNothing) {
   for (int v = 2; v <= 5; ++v) {
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     ASSERT_TRUE(PublishModel(TrainModel(v, "model-v" + std::to_string(v)), pub_, 10).ok());
-    if (v % 2 == 0) EXPECT_EQ(Post("/v1/admin/reload", "", admin).status, 200);
+    if (v % 2 == 0) {
+      EXPECT_EQ(Post("/v1/admin/reload", "", admin).status, 200);
+    }
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   stop = true;

@@ -55,7 +55,9 @@ TEST(SplitTest, TimeSplitNeverLeaksAndCarvesValidationFromTrain) {
   }
   // Test and validation customers were seen in training.
   for (size_t e = 0; e < log.events.size(); ++e) {
-    if (r.part[e] == SplitPart::kValidation) EXPECT_TRUE(train_customers.count(log.events[e].customer));
+    if (r.part[e] == SplitPart::kValidation) {
+      EXPECT_TRUE(train_customers.count(log.events[e].customer));
+    }
   }
   // Without validation, the test part is the same.
   o.validation = false;
