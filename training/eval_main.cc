@@ -22,7 +22,7 @@
 #include "engine/atomic_file.h"
 #include "engine/mapped_file.h"
 #include "engine/model_io.h"
-#include "engine/recommend.h"
+#include "engine/recommender.h"
 #include "training/bootstrap.h"
 #include "training/evaluation.h"
 #include "training/event_loader.h"
@@ -357,7 +357,10 @@ int Info(const Model& m) {
   return 0;
 }
 
-int Recommend(const Model& m) {
+int Recommend(Model model) {
+  auto rec = Recommender::Create(std::make_shared<const Model>(std::move(model)), nullptr);
+  if (!rec.ok()) return Fail(rec.status());
+  const Model& m = (*rec)->model();
   std::vector<std::string> ids;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_customers), ',', absl::SkipEmpty())) {
     ids.emplace_back(s);
@@ -367,20 +370,21 @@ int Recommend(const Model& m) {
   }
   const int count = absl::GetFlag(FLAGS_count);
   if (count < 1 || count > 1000) return Usage("--count must be in [1, 1000]");
+  RecommendOptions o;
+  o.count = static_cast<size_t>(count);
   int status = 0;
   for (const std::string& id : ids) {
-    auto c = m.customers.Find(id);
-    if (!c) {
+    auto res = (*rec)->ForCustomer(id, o);
+    if (!res.ok()) return Fail(res.status());
+    if (res->fallback) {
       std::printf("customer %s: unknown; most popular products instead:\n", id.c_str());
-      for (const ScoredItem& s : MostPopular(m, static_cast<size_t>(count))) {
-        std::printf("  %-16s popularity %.0f\n", m.products.id(s.index).c_str(), s.score);
-      }
       status = 1;
-      continue;
+    } else {
+      std::printf("customer %s (%u products bought):\n", id.c_str(), m.purchased.RowLength(*m.customers.Find(id)));
     }
-    std::printf("customer %s (%u products bought):\n", id.c_str(), m.purchased.RowLength(*c));
-    for (const ScoredItem& s : RecommendForCustomer(m, *c, static_cast<size_t>(count))) {
-      std::printf("  %-16s score %.4f\n", m.products.id(s.index).c_str(), s.score);
+    for (const Recommendation& r : res->items) {
+      std::printf("  %-16s %s %.4f\n", m.products.id(r.product).c_str(), res->fallback ? "popularity" : "score",
+                  r.score);
     }
   }
   return status;
@@ -455,7 +459,7 @@ int main(int argc, char** argv) {
   if (cmd == "info" || cmd == "recommend") {
     auto model = aisle::ReadModel(absl::GetFlag(FLAGS_model));
     if (!model.ok()) return aisle::Fail(model.status());
-    return cmd == "info" ? aisle::Info(*model) : aisle::Recommend(*model);
+    return cmd == "info" ? aisle::Info(*model) : aisle::Recommend(std::move(*model));
   }
   return aisle::Usage(absl::StrCat("unknown subcommand '", cmd, "'"));
 }

@@ -7,7 +7,8 @@
 #include <cmath>
 
 #include "data/synthetic.h"
-#include "engine/recommend.h"
+#include "engine/topk.h"
+#include "training/scorer.h"
 #include "training/train_job.h"
 
 namespace aisle {
@@ -55,7 +56,9 @@ double HitRate(const Model& m, const Split& s, size_t k, bool popularity) {
     auto p = m.products.Find(pid);
     if (!c || !p) continue;
     ++n;
-    auto recs = popularity ? MostPopular(m, k, m.purchased.RowIndices(*c)) : RecommendForCustomer(m, *c, k);
+    std::vector<float> scores(m.products.size());
+    (popularity ? MakePopularityScorer(m) : MakeModelScorer(m))->ScoreAll(*c, scores.data());
+    auto recs = SelectTopK(scores, k, m.purchased.RowIndices(*c));
     hits += std::any_of(recs.begin(), recs.end(), [&](const ScoredItem& r) { return r.index == *p; });
   }
   return n == 0 ? 0 : static_cast<double>(hits) / n;
