@@ -161,18 +161,8 @@ int EvaluateCommand() {
   return 0;
 }
 
-struct Aligned {
-  std::vector<size_t> ia, ib;  // positions in the two test sets, same customer
-};
-
-Aligned Align(const TestSet& a, const TestSet& b) {
-  Aligned al;
-  for (auto [i, j] : AlignCustomers(a, b)) {
-    al.ia.push_back(i);
-    al.ib.push_back(j);
-  }
-  return al;
-}
+// Pairs of positions (in A's test set, in B's) of the customers both models evaluate.
+using Aligned = std::vector<std::pair<size_t, size_t>>;
 
 nlohmann::json CompareMetrics(const EvaluationResult& ra, const EvaluationResult& rb, const Aligned& al,
                               const std::vector<size_t>& subset, bool has_prices, int resamples, uint64_t seed) {
@@ -181,8 +171,8 @@ nlohmann::json CompareMetrics(const EvaluationResult& ra, const EvaluationResult
     if (!has_prices && absl::StartsWith(ra.names[m], "revenue@")) continue;
     std::vector<float> va, vb;
     for (size_t s : subset) {
-      va.push_back(ra.values[m][al.ia[s]]);
-      vb.push_back(rb.values[m][al.ib[s]]);
+      va.push_back(ra.values[m][al[s].first]);
+      vb.push_back(rb.values[m][al[s].second]);
     }
     PairedDifference d = PairedBootstrap(va, vb, resamples, seed);
     out[ra.names[m]] = {{"a", d.mean_a}, {"b", d.mean_b}, {"diff", d.diff},
@@ -224,21 +214,21 @@ int Compare() {
   eo.exclude_train = !absl::GetFlag(FLAGS_include_train);
   TestSet ta = BuildTestSet(*ma, *test, eo.exclude_train, seg);
   TestSet tb = BuildTestSet(*mb, *test, eo.exclude_train, seg);
-  Aligned al = Align(ta, tb);
-  if (al.ia.empty()) return Fail(absl::FailedPreconditionError("no test customer is evaluable with both models"));
+  Aligned al = AlignCustomers(ta, tb);
+  if (al.empty()) return Fail(absl::FailedPreconditionError("no test customer is evaluable with both models"));
   EvaluationResult ra = Evaluate(*ma, *MakeModelScorer(*ma), ta, eo);
   EvaluationResult rb = Evaluate(*mb, *MakeModelScorer(*mb), tb, eo);
   const int resamples = absl::GetFlag(FLAGS_resamples);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   const bool prices = ta.has_prices;
-  std::vector<size_t> all(al.ia.size());
+  std::vector<size_t> all(al.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   nlohmann::json metrics = CompareMetrics(ra, rb, al, all, prices, resamples, seed);
   nlohmann::json segments = nlohmann::json::object();
   if (seg != Segmentation::kNone) {
     std::map<std::string, std::vector<size_t>> by_seg;
-    for (size_t i = 0; i < al.ia.size(); ++i) {
-      const std::string& s = ta.customers[al.ia[i]].segment;
+    for (size_t i = 0; i < al.size(); ++i) {
+      const std::string& s = ta.customers[al[i].first].segment;
       by_seg[s.empty() ? "(none)" : s].push_back(i);
     }
     for (const auto& [s, idx] : by_seg) {
@@ -256,7 +246,7 @@ int Compare() {
         {"a", {{"path", absl::GetFlag(FLAGS_a)}, {"model_id", ma->metadata.value("model_id", "")}}},
         {"b", {{"path", absl::GetFlag(FLAGS_b)}, {"model_id", mb->metadata.value("model_id", "")}}},
         {"test", absl::GetFlag(FLAGS_test)},
-        {"customers", al.ia.size()},
+        {"customers", al.size()},
         {"resamples", resamples},
         {"confidence", 0.95},
         {"metrics", metrics},
@@ -267,7 +257,7 @@ int Compare() {
   } else {
     std::printf("A %s vs B %s on %zu customers (paired bootstrap, %d resamples)\n",
                 ma->metadata.value("model_id", "?").c_str(), mb->metadata.value("model_id", "?").c_str(),
-                al.ia.size(), resamples);
+                al.size(), resamples);
     auto table = [](const nlohmann::json& m) {
       std::printf("  %-14s %9s %9s %9s  %-21s %7s\n", "metric", "A", "B", "B-A", "95% interval", "p");
       for (const auto& [name, v] : m.items()) {
