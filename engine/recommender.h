@@ -121,6 +121,9 @@ class Recommender {
     return catalog_ ? catalog_->Find(model_->products.id(product)) : nullptr;
   }
   const std::string& model_id() const { return model_id_; }
+  // A product's category as an index into categories(), or -1 (none known).
+  int32_t CategoryIndex(uint32_t product) const { return category_[product]; }
+  const std::vector<std::string>& categories() const { return categories_; }
 
  private:
   Recommender() = default;

@@ -160,6 +160,9 @@ HttpServer::HttpServer(ModelSource* source, Metrics* metrics, HttpServerOptions 
 HttpServer::~HttpServer() { Shutdown(); }
 
 absl::Status HttpServer::Start() {
+  if (options_.offers && options_.impressions == nullptr) {
+    return absl::InvalidArgumentError("offers need an impression log");
+  }
   try {
     Pistache::Address addr(options_.bind, Pistache::Port(options_.port));
     endpoint_ = std::make_unique<Http::Endpoint>(addr);
@@ -218,6 +221,9 @@ void HttpServer::SetupRoutes() {
        &HttpServer::BasketRecommendations},
       {Http::Method::Get, "/v1/products/:id/similar", "similar_products", Auth::kClient, &HttpServer::SimilarProducts},
       {Http::Method::Post, "/v1/customers/:id/rank", "rank", Auth::kClient, &HttpServer::RankProducts},
+      {Http::Method::Get, "/v1/customers/:id/offers", "customer_offers", Auth::kClient, &HttpServer::CustomerOffers},
+      {Http::Method::Post, "/v1/customers/:id/offers/impressions", "offer_impressions", Auth::kClient,
+       &HttpServer::RecordImpressions},
       {Http::Method::Post, "/v1/admin/reload", "admin_reload", Auth::kAdmin, &HttpServer::AdminReload},
   };
   for (const R& r : routes) {
@@ -520,6 +526,117 @@ HttpServer::Reply HttpServer::AdminReload(const Request&) {
                  "application/json", version};
   }
   return Reply{200, json{{"reloaded", changed}, {"model_version", version}}.dump(), "application/json", version};
+}
+
+namespace {
+
+size_t CountParam(const Params& p, size_t def, size_t max_count) {
+  auto c = p.Number("count");
+  if (!c) return def;
+  if (*c < 1 || *c > static_cast<double>(max_count) || *c != std::floor(*c)) {
+    Fail(400, "invalid_argument", absl::StrCat("count must be an integer in [1, ", max_count, "]"));
+  }
+  return static_cast<size_t>(*c);
+}
+
+json DiscountJson(const Offer& o) {
+  json d;
+  if (o.discount_kind == Offer::DiscountKind::kPercent) {
+    d["percent"] = o.discount;
+  } else {
+    d["amount"] = o.discount;
+    if (!o.currency.empty()) d["currency"] = o.currency;
+  }
+  return d;
+}
+
+}  // namespace
+
+std::shared_ptr<const OfferRanker> HttpServer::ServingOffers() const {
+  if (!options_.offers) Fail(404, "not_found", "offers are not enabled on this server (start it with --offers)");
+  auto r = source_->CurrentOffers();
+  if (!r) Fail(503, "unavailable", "no offer catalog loaded yet");
+  return r;
+}
+
+HttpServer::Reply HttpServer::CustomerOffers(const Request& req) {
+  const std::string id = PathId(req, options_.max_id_length);
+  Params p(req);
+  OfferOptions o;
+  o.count = CountParam(p, 3, options_.max_count);
+  o.audience.country = p.String("country").value_or("");
+  o.audience.channel = p.String("channel").value_or("");
+  o.audience.segments = p.List("segments", options_.max_count, options_.max_id_length);
+  if (o.audience.country.size() > options_.max_id_length || o.audience.channel.size() > options_.max_id_length) {
+    Fail(400, "invalid_argument", absl::StrCat("country and channel are at most ", options_.max_id_length, " bytes"));
+  }
+  if (auto at = p.String("at")) {
+    auto t = ParseOfferTime(*at);
+    if (!t) Fail(400, "invalid_argument", "'at' must be a date, an RFC 3339 time or Unix seconds");
+    o.now = *t;
+  } else {
+    o.now = absl::Now();
+  }
+  auto ranker = ServingOffers();
+  const absl::Span<const Offer> offers = ranker->catalog().offers();
+  absl::flat_hash_map<std::string, uint32_t> shown;
+  if (options_.impressions != nullptr) shown = options_.impressions->CountsFor(id);
+  o.impressions = [&](uint32_t offer) {
+    auto it = shown.find(offers[offer].id);
+    return it == shown.end() ? 0u : it->second;
+  };
+  auto res = ranker->ForCustomer(id, o);
+  if (!res.ok()) FailStatus(res.status());
+  const Recommender& r = ranker->recommender();
+  json items = json::array();
+  for (const RankedOffer& x : res->offers) {
+    const Offer& offer = offers[x.offer];
+    json because = json::array();
+    for (const OfferDriver& d : x.drivers) {
+      json b = {{"product_id", r.model().products.id(d.product)}, {"affinity", d.affinity}};
+      if (const CatalogEntry* e = r.Entry(d.product)) {
+        if (!e->name.empty()) b["name"] = e->name;
+        if (!e->category.empty()) b["category"] = e->category;
+      }
+      because.push_back(std::move(b));
+    }
+    json j = {{"offer_id", offer.id},
+              {"title", offer.title},
+              {"discount", DiscountJson(offer)},
+              {"score", x.score},
+              {"because", std::move(because)}};
+    if (offer.valid_until != absl::InfiniteFuture()) {
+      j["valid_until"] = absl::FormatTime(absl::RFC3339_sec, offer.valid_until, absl::UTCTimeZone());
+    }
+    if (offer.max_impressions > 0) {
+      j["impressions_left"] = offer.max_impressions - o.impressions(x.offer);
+    }
+    items.push_back(std::move(j));
+  }
+  json j = {{"model_version", r.model_id()},
+            {"customer_id", id},
+            {"fallback", res->fallback ? "popularity" : json(nullptr)},
+            {"offers", std::move(items)}};
+  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r.model_id()};
+}
+
+HttpServer::Reply HttpServer::RecordImpressions(const Request& req) {
+  const std::string id = PathId(req, options_.max_id_length);
+  json body = ParseBody(req, options_.max_body_bytes);
+  std::vector<std::string> ids = Params(body).List("offers", options_.max_count, options_.max_id_length);
+  if (ids.empty()) Fail(400, "invalid_argument", "'offers' must list at least one offer id");
+  auto ranker = ServingOffers();
+  std::vector<std::string> known, ignored;
+  for (std::string& o : ids) (ranker->catalog().Find(o) ? known : ignored).push_back(std::move(o));
+  if (!known.empty()) {
+    if (absl::Status s = options_.impressions->Record(id, known, absl::Now()); !s.ok()) {
+      Fail(503, "unavailable", absl::StrCat("impressions not recorded: ", s.message()));
+    }
+    metrics_->RecordImpressions(known.size());
+  }
+  const std::string& version = ranker->recommender().model_id();
+  json j = {{"model_version", version}, {"customer_id", id}, {"recorded", known.size()}, {"ignored", ignored}};
+  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", version};
 }
 
 }  // namespace aisle

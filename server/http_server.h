@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "server/api_keys.h"
+#include "server/impression_log.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
 #include "server/recommend_batcher.h"
@@ -38,6 +39,8 @@ struct HttpServerOptions {
   FILE* access_log = stdout;          // JSON lines; nullptr: none
   int batch_threads = 1;              // threads scoring batched requests; 0: score in the handler
   size_t max_batch = 64;              // requests per batch at most
+  bool offers = false;                // the offer endpoints are enabled (ModelSource has an offer catalog)
+  ImpressionLog* impressions = nullptr;  // required with offers
 };
 
 class HttpServer {
@@ -84,12 +87,15 @@ class HttpServer {
   Reply SimilarProducts(const Pistache::Rest::Request& req);
   Reply RankProducts(const Pistache::Rest::Request& req);
   Reply AdminReload(const Pistache::Rest::Request& req);
+  Reply CustomerOffers(const Pistache::Rest::Request& req);
+  Reply RecordImpressions(const Pistache::Rest::Request& req);
   // Customer recommendations through the batcher: true when the request was
   // handed over (the reply is sent later), false to answer now (`*reply`).
   bool DeferCustomerRecommendations(const Pistache::Rest::Request& req,
                                     std::shared_ptr<Pistache::Http::ResponseWriter> writer,
                                     std::chrono::steady_clock::time_point start, Reply* reply);
   void Send(Pistache::Http::ResponseWriter& writer, const Reply& reply);
+  std::shared_ptr<const OfferRanker> ServingOffers() const;
 
   ModelSource* source_;
   Metrics* metrics_;

@@ -27,6 +27,17 @@ void Metrics::SetModel(const std::string& model_id, double loaded_at_unix) {
   loaded_at_ = loaded_at_unix;
 }
 
+void Metrics::RecordOffersReload(bool ok, size_t offers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++(ok ? offer_reloads_ok_ : offer_reloads_failed_);
+  offers_ = offers;
+}
+
+void Metrics::RecordImpressions(uint64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  impressions_ += n;
+}
+
 std::string Metrics::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -54,6 +65,15 @@ std::string Metrics::Render() const {
   out += "# HELP aisle_model_reloads_total Model reload attempts, by result.\n# TYPE aisle_model_reloads_total counter\n";
   absl::StrAppendFormat(&out, "aisle_model_reloads_total{result=\"ok\"} %d\n", reloads_ok_);
   absl::StrAppendFormat(&out, "aisle_model_reloads_total{result=\"failed\"} %d\n", reloads_failed_);
+  out += "# HELP aisle_offer_catalog_reloads_total Offer catalog loads, by result.\n";
+  out += "# TYPE aisle_offer_catalog_reloads_total counter\n";
+  absl::StrAppendFormat(&out, "aisle_offer_catalog_reloads_total{result=\"ok\"} %d\n", offer_reloads_ok_);
+  absl::StrAppendFormat(&out, "aisle_offer_catalog_reloads_total{result=\"failed\"} %d\n", offer_reloads_failed_);
+  out += "# HELP aisle_offers Offers in the serving offer catalog.\n# TYPE aisle_offers gauge\n";
+  absl::StrAppendFormat(&out, "aisle_offers %d\n", offers_);
+  out += "# HELP aisle_offer_impressions_total Offer impressions recorded.\n";
+  out += "# TYPE aisle_offer_impressions_total counter\n";
+  absl::StrAppendFormat(&out, "aisle_offer_impressions_total %d\n", impressions_);
   return out;
 }
 

@@ -20,6 +20,8 @@ class Metrics {
   void Record(const std::string& endpoint, int status, double seconds);
   void RecordReload(bool ok);
   void SetModel(const std::string& model_id, double loaded_at_unix);
+  void RecordOffersReload(bool ok, size_t offers);  // offers: in the catalog now serving
+  void RecordImpressions(uint64_t n);
   std::string Render() const;
 
  private:
@@ -32,6 +34,7 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
+  uint64_t offer_reloads_ok_ = 0, offer_reloads_failed_ = 0, offers_ = 0, impressions_ = 0;
   std::string model_id_;
   double loaded_at_ = 0;
 };

@@ -48,6 +48,7 @@ absl::StatusOr<ModelSource::Signature> ModelSource::Probe() const {
   }
   s.model_stat = StatString(s.model_path);
   if (!catalog_.empty()) s.catalog_stat = StatString(catalog_);
+  if (!offers_path_.empty()) s.offers_stat = StatString(offers_path_);
   return s;
 }
 
@@ -59,48 +60,94 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     if (metrics_) metrics_->RecordReload(false);
     return sig.status();
   }
+  Signature old;
+  std::shared_ptr<const Recommender> rec;
+  std::shared_ptr<const OfferCatalog> offer_catalog;
+  bool loaded;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!force && loaded_ && *sig == signature_) return absl::OkStatus();
+    old = signature_;
+    rec = current_;
+    offer_catalog = offer_catalog_;
+    loaded = loaded_;
   }
-  auto fail = [&](const absl::Status& s) {
-    if (metrics_) metrics_->RecordReload(false);
-    Log(absl::StrCat("reload refused, the previous model keeps serving: ", s.message()));
-    // Remember the refused files, so the watcher does not retry them every tick.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (loaded_) signature_ = *sig;
-    return s;
-  };
-  auto model = ReadModel(sig->model_path);
-  if (!model.ok()) return fail(model.status());
-  std::shared_ptr<const Catalog> catalog;
-  if (!catalog_.empty()) {
-    auto c = Catalog::Load(catalog_);
-    if (!c.ok()) return fail(c.status());
-    catalog = std::make_shared<const Catalog>(std::move(*c));
+  const bool model_due = force || !loaded || sig->model_path != old.model_path || sig->model_stat != old.model_stat ||
+                         sig->catalog_stat != old.catalog_stat;
+  const bool offers_due = !offers_path_.empty() && (force || !loaded || sig->offers_stat != old.offers_stat);
+  absl::Status status;
+  bool model_swapped = false, offers_swapped = false;
+  if (model_due) {
+    absl::Status s = [&]() -> absl::Status {
+      auto model = ReadModel(sig->model_path);
+      if (!model.ok()) return model.status();
+      std::shared_ptr<const Catalog> catalog;
+      if (!catalog_.empty()) {
+        auto c = Catalog::Load(catalog_);
+        if (!c.ok()) return c.status();
+        catalog = std::make_shared<const Catalog>(std::move(*c));
+      }
+      auto r = Recommender::Create(std::make_shared<const Model>(std::move(*model)), catalog, recommender_options_);
+      if (!r.ok()) return r.status();
+      rec = *r;
+      Log(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (", rec->model().customers.size(),
+                       " customers, ", rec->model().products.size(), " products",
+                       catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", ")"));
+      return absl::OkStatus();
+    }();
+    if (metrics_) metrics_->RecordReload(s.ok());
+    if (s.ok()) {
+      model_swapped = true;
+      if (metrics_) metrics_->SetModel(rec->model_id(), absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+    } else {
+      Log(absl::StrCat("reload refused, the previous model keeps serving: ", s.message()));
+      status = s;
+    }
   }
-  auto rec = Recommender::Create(std::make_shared<const Model>(std::move(*model)), catalog, recommender_options_);
-  if (!rec.ok()) return fail(rec.status());
+  if (offers_due) {
+    auto c = OfferCatalog::Load(offers_path_);
+    if (c.ok()) {
+      offer_catalog = std::make_shared<const OfferCatalog>(std::move(*c));
+      offers_swapped = true;
+      Log(absl::StrCat("serving offer catalog ", offers_path_, " (", offer_catalog->offers().size(), " offers)"));
+    } else {
+      Log(absl::StrCat("offer catalog refused, the previous one keeps serving: ", c.status().message()));
+      if (status.ok()) status = c.status();
+    }
+    if (metrics_) metrics_->RecordOffersReload(c.ok(), offer_catalog ? offer_catalog->offers().size() : 0);
+  }
+  std::shared_ptr<const OfferRanker> ranker;
+  if ((model_swapped || offers_swapped) && rec && offer_catalog) {
+    auto r = OfferRanker::Create(rec, offer_catalog);
+    if (r.ok()) {
+      ranker = *r;
+    } else if (status.ok()) {
+      status = r.status();
+    }
+  }
   {
+    // Remember refused files too, so the watcher does not retry them every tick.
     std::lock_guard<std::mutex> lock(mu_);
-    current_ = *rec;
-    signature_ = *sig;
-    loaded_ = true;
+    if (model_swapped) current_ = rec;
+    if (offers_swapped) offer_catalog_ = offer_catalog;
+    if (ranker) offers_ = ranker;
+    if (current_) {
+      signature_ = *sig;
+      loaded_ = true;
+    }
   }
-  if (metrics_) {
-    metrics_->RecordReload(true);
-    metrics_->SetModel((*rec)->model_id(), absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
-  }
-  Log(absl::StrCat("serving model ", (*rec)->model_id(), " from ", sig->model_path, " (",
-                   (*rec)->model().customers.size(), " customers, ", (*rec)->model().products.size(), " products",
-                   catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", ")"));
-  if (changed != nullptr) *changed = true;
-  return absl::OkStatus();
+  if (changed != nullptr) *changed = model_swapped || offers_swapped;
+  return status;
 }
 
 std::shared_ptr<const Recommender> ModelSource::Current() const {
   std::lock_guard<std::mutex> lock(mu_);
   return current_;
+}
+
+std::shared_ptr<const OfferRanker> ModelSource::CurrentOffers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return offers_;
 }
 
 void ModelSource::StartWatching(int interval_ms) {

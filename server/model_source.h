@@ -1,10 +1,13 @@
 // ModelSource: the served Recommender, loaded from a model file or from a
 // publish directory's `current` (engine/model_registry.h), with an optional
-// catalog, and reloaded when those files change, on request or on a timer.
-// A reload builds the new Recommender completely before swapping a
-// shared_ptr, so requests in flight finish on the old one; a new file that
-// fails to load (corrupt, incompatible) is refused, logged, and the old one
-// keeps serving. Thread-safe.
+// product catalog and an optional offer catalog, all reloaded when their
+// files change, on request or on a timer.
+// A reload builds the new Recommender (and OfferRanker) completely before
+// swapping a shared_ptr, so requests in flight finish on the old one; a new
+// file that fails to load (corrupt, incompatible, malformed) is refused,
+// logged, and the old one keeps serving. The offer catalog is independent:
+// a bad offer file does not hold back a new model, nor the reverse.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -15,6 +18,8 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "engine/offer_catalog.h"
+#include "engine/offer_ranker.h"
 #include "engine/recommender.h"
 #include "server/metrics.h"
 
@@ -26,6 +31,8 @@ class ModelSource {
   ModelSource(std::string model, std::string catalog, Metrics* metrics,
               Recommender::Options recommender_options = {});
   ~ModelSource();
+  // Also serve offers from this offer catalog file (call before the first Reload).
+  void SetOfferCatalog(std::string path) { offers_path_ = std::move(path); }
 
   // Loads the files when they changed since the last load (or always when
   // `force`). OK when nothing changed or the new model now serves; the load
@@ -35,6 +42,9 @@ class ModelSource {
 
   // The model serving now; null before the first successful load.
   std::shared_ptr<const Recommender> Current() const;
+  // The offer ranker serving now (for the current model); null without an
+  // offer catalog or before both loaded.
+  std::shared_ptr<const OfferRanker> CurrentOffers() const;
 
   // Polls for changes every `interval_ms` on a background thread until
   // StopWatching() (or destruction).
@@ -49,6 +59,7 @@ class ModelSource {
     std::string model_path;
     std::string model_stat;
     std::string catalog_stat;
+    std::string offers_stat;
     bool operator==(const Signature&) const = default;
   };
   absl::StatusOr<Signature> Probe() const;
@@ -60,6 +71,9 @@ class ModelSource {
   std::mutex load_mu_;          // one reload at a time
   mutable std::mutex mu_;       // guards current_ and signature_
   std::shared_ptr<const Recommender> current_;
+  std::shared_ptr<const OfferCatalog> offer_catalog_;
+  std::shared_ptr<const OfferRanker> offers_;
+  std::string offers_path_;
   Signature signature_;
   bool loaded_ = false;
 

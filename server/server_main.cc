@@ -1,5 +1,6 @@
 // aisle-server: serves recommendations from a model file or a publish
-// directory over HTTP/JSON (docs/API.md). SIGHUP reloads the model,
+// directory over HTTP/JSON (docs/API.md), and offers from an offer catalog
+// (--offers). SIGHUP reloads the model and catalogs,
 // SIGTERM/SIGINT stop gracefully. Exit status 0 after a clean stop, 1 when
 // the model or keys cannot be loaded or the port cannot be bound, 2 on bad flags.
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "engine/batch_scoring.h"
 #include "server/http_server.h"
+#include "server/impression_log.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
 
@@ -42,6 +44,15 @@ ABSL_FLAG(bool, reduced_precision, aisle::Bf16ScoringIsNative(),
           "Score batches with bfloat16 product factors (AVX512_BF16) and re-rank each request's top "
           "candidates exactly in float32; the answers are the float32 ones. Default: on when the "
           "CPU and build support it.");
+ABSL_FLAG(std::string, offers, "",
+          "Offer catalog (JSON, data/FORMATS.md) for GET /v1/customers/{id}/offers; reloaded when it "
+          "changes (a malformed new version is refused and the previous one keeps serving).");
+ABSL_FLAG(std::string, impressions_log, "",
+          "Append-only log of offer impressions (POST /v1/customers/{id}/offers/impressions), "
+          "replayed at start so per-customer caps survive restarts. Without it, with --offers, "
+          "impressions are counted in memory only (and a warning says so).");
+ABSL_FLAG(bool, impressions_fsync, true,
+          "fdatasync the impression log before answering each impression request.");
 ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
 
 namespace aisle {
@@ -115,8 +126,31 @@ int Main() {
   Recommender::Options ro;
   ro.reduced_precision = absl::GetFlag(FLAGS_reduced_precision);
   ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics, ro);
+  std::unique_ptr<ImpressionLog> impressions;
+  if (const std::string f = absl::GetFlag(FLAGS_offers); !f.empty()) {
+    source.SetOfferCatalog(f);
+    o.offers = true;
+    if (const std::string path = absl::GetFlag(FLAGS_impressions_log); !path.empty()) {
+      ImpressionLog::Options io;
+      io.sync = absl::GetFlag(FLAGS_impressions_fsync);
+      ImpressionLog::OpenStats st;
+      auto l = ImpressionLog::Open(path, io, &st);
+      if (!l.ok()) {
+        std::fprintf(stderr, "aisle-server: %s\n", std::string(l.status().message()).c_str());
+        return 1;
+      }
+      std::fprintf(stderr, "aisle-server: impression log %s: %llu records replayed%s\n", path.c_str(),
+                   static_cast<unsigned long long>(st.records),
+                   st.torn_bytes > 0 ? ", a torn last record cut off" : "");
+      impressions = std::move(*l);
+    } else {
+      std::fprintf(stderr, "aisle-server: no --impressions_log: offer impressions are kept in memory only\n");
+      impressions = ImpressionLog::InMemory();
+    }
+    o.impressions = impressions.get();
+  }
   if (absl::Status s = source.Reload(/*force=*/true); !s.ok()) {
-    std::fprintf(stderr, "aisle-server: cannot load the model: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "aisle-server: cannot load the model or catalogs: %s\n", std::string(s.message()).c_str());
     return 1;
   }
   HttpServer server(&source, &metrics, o);

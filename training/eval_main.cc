@@ -3,6 +3,7 @@
 //   compare  --a M1 --b M2 --test FILE  paired comparison with bootstrap intervals; gating
 //   split    --input FILE --train_out F --test_out F [--validation_out F]
 //   ncf      --model M --test NAME.test.rating --negatives NAME.test.negative
+//   offers   --model M --offers FILE --test FILE  offer hit rate vs popular and random offers
 //   info     --model M                  model metadata
 //   recommend --model M [--customers a,b] [--count N]
 // JSON schemas: docs/EVALUATION.md. Exit status: 0 success, 1 failure, 2 bad
@@ -26,7 +27,9 @@
 #include "training/bootstrap.h"
 #include "training/evaluation.h"
 #include "training/event_loader.h"
+#include "engine/offer_ranker.h"
 #include "training/ncf_protocol.h"
+#include "training/offer_evaluation.h"
 #include "training/scorer.h"
 #include "training/split.h"
 #include "training/timestamp.h"
@@ -59,6 +62,15 @@ ABSL_FLAG(std::string, train_out, "", "split: where to write the training rows."
 ABSL_FLAG(std::string, test_out, "", "split: where to write the test rows.");
 ABSL_FLAG(std::string, validation_out, "",
           "split: where to write validation rows carved from the training part (optional).");
+ABSL_FLAG(std::string, offers, "", "offers: the offer catalog (JSON).");
+ABSL_FLAG(std::string, catalog, "",
+          "offers: product catalog, for offers defined by category and for repurchasable categories.");
+ABSL_FLAG(int, n, 3, "offers: offers shown per customer.");
+ABSL_FLAG(std::string, at, "",
+          "offers: when the offers are shown, for validity windows (ISO-8601 or Unix seconds); "
+          "default: the time of the first test event.");
+ABSL_FLAG(bool, use_country, true,
+          "offers: pass each customer's most frequent test country as the request's country.");
 ABSL_FLAG(std::string, customers, "", "recommend: comma-separated customer ids.");
 ABSL_FLAG(int, sample, 3, "recommend: how many customers to show when --customers is empty.");
 ABSL_FLAG(int, count, 5, "recommend: products per customer.");
@@ -104,6 +116,94 @@ absl::StatusOr<EventLog> LoadTest(const std::string& path) {
 
 const char* kSchemaEvaluate = "aisle.evaluate.v1";
 const char* kSchemaCompare = "aisle.compare.v1";
+const char* kSchemaOffers = "aisle.offers.v1";
+
+nlohmann::json DifferenceJson(const PairedDifference& d) {
+  return {{"diff", d.diff}, {"ci_low", d.ci_low}, {"ci_high", d.ci_high}, {"p_value", d.p_value}};
+}
+
+int OffersCommand() {
+  const std::string offers_path = absl::GetFlag(FLAGS_offers);
+  if (absl::GetFlag(FLAGS_model).empty() || offers_path.empty()) return Usage("offers needs --model, --offers and --test");
+  if (absl::GetFlag(FLAGS_n) < 1) return Usage("--n must be at least 1");
+  auto model = ReadModel(absl::GetFlag(FLAGS_model));
+  if (!model.ok()) return Fail(model.status());
+  auto offer_catalog = OfferCatalog::Load(offers_path);
+  if (!offer_catalog.ok()) return Fail(offer_catalog.status());
+  std::shared_ptr<const Catalog> catalog;
+  if (const std::string c = absl::GetFlag(FLAGS_catalog); !c.empty()) {
+    auto cat = Catalog::Load(c);
+    if (!cat.ok()) return Fail(cat.status());
+    catalog = std::make_shared<const Catalog>(std::move(*cat));
+  }
+  auto shared_model = std::make_shared<const Model>(std::move(*model));
+  auto rec = Recommender::Create(shared_model, catalog);
+  if (!rec.ok()) return Fail(rec.status());
+  auto ranker = OfferRanker::Create(*rec, std::make_shared<const OfferCatalog>(std::move(*offer_catalog)));
+  if (!ranker.ok()) return Fail(ranker.status());
+  auto test = LoadTest(absl::GetFlag(FLAGS_test));
+  if (!test.ok()) return Fail(test.status());
+  OfferEvaluationOptions o;
+  o.n = static_cast<size_t>(absl::GetFlag(FLAGS_n));
+  o.use_country = absl::GetFlag(FLAGS_use_country);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.resamples = absl::GetFlag(FLAGS_resamples);
+  if (const std::string at = absl::GetFlag(FLAGS_at); !at.empty()) {
+    auto t = ParseTimestamp(at);
+    if (!t) return Usage(absl::StrCat("bad --at '", at, "'"));
+    o.at = absl::FromUnixSeconds(*t);
+  } else {
+    int64_t first = INT64_MAX;
+    for (const Event& e : test->events) first = std::min(first, e.timestamp);
+    o.at = first == INT64_MAX ? absl::Now() : absl::FromUnixSeconds(first);
+  }
+  // Relevant: every product bought in the test period, repurchases included
+  // (an offer on a product the customer buys again is used all the same).
+  TestSet ts = BuildTestSet(*shared_model, *test, /*exclude_train=*/false,
+                            o.use_country ? Segmentation::kCountry : Segmentation::kNone);
+  if (ts.customers.empty()) return Fail(absl::FailedPreconditionError("no test customer is known to the model"));
+  OfferEvaluationResult r = EvaluateOffers(**ranker, ts, o);
+  const std::string at_text = absl::FormatTime(absl::RFC3339_sec, o.at, absl::UTCTimeZone());
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::json j = {
+        {"schema", kSchemaOffers},
+        {"model_id", shared_model->metadata.value("model_id", "")},
+        {"offers", offers_path},
+        {"test", absl::GetFlag(FLAGS_test)},
+        {"n", o.n},
+        {"at", at_text},
+        {"customers", r.customers},
+        {"unknown_customers", ts.unknown_customers},
+        {"hit_rate_personalized", r.hit_personalized},
+        {"hit_rate_popular", r.hit_popular},
+        {"hit_rate_random", r.hit_random},
+        {"personalized_vs_popular", DifferenceJson(r.vs_popular)},
+        {"personalized_vs_random", DifferenceJson(r.vs_random)},
+        {"distinct_offers_personalized", r.offers_shown_personalized},
+        {"distinct_offers_popular", r.offers_shown_popular},
+        {"mean_offers_per_customer", r.mean_offers_personalized},
+        {"resamples", o.resamples},
+        {"confidence", 0.95},
+    };
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("offer hit rate @%zu on %llu test customers (offers shown at %s; %llu test customers unknown to "
+                "the model left out)\n",
+                o.n, static_cast<unsigned long long>(r.customers), at_text.c_str(),
+                static_cast<unsigned long long>(ts.unknown_customers));
+    std::printf("  %-13s %8s %8s\n", "ranking", "hit rate", "offers");
+    std::printf("  %-13s %8.4f %8llu\n", "personalized", r.hit_personalized,
+                static_cast<unsigned long long>(r.offers_shown_personalized));
+    std::printf("  %-13s %8.4f %8llu\n", "popular", r.hit_popular,
+                static_cast<unsigned long long>(r.offers_shown_popular));
+    std::printf("  %-13s %8.4f\n", "random", r.hit_random);
+    std::printf("  personalized - popular: %+.4f  95%% interval [%+.4f, %+.4f]  p %.4f\n", r.vs_popular.diff,
+                r.vs_popular.ci_low, r.vs_popular.ci_high, r.vs_popular.p_value);
+    std::printf("  personalized - random:  %+.4f  95%% interval [%+.4f, %+.4f]  p %.4f\n", r.vs_random.diff,
+                r.vs_random.ci_low, r.vs_random.ci_high, r.vs_random.p_value);
+  }
+  return 0;
+}
 
 int EvaluateCommand() {
   auto model = ReadModel(absl::GetFlag(FLAGS_model));
@@ -437,6 +537,7 @@ int main(int argc, char** argv) {
       "       aisle-eval compare --a M1 --b M2 --test FILE [--segment country] [--fail_if_worse ndcg@10]\n"
       "       aisle-eval split --input FILE --method time|last_basket|leave_one_out --train_out F --test_out F\n"
       "       aisle-eval ncf --model M --test NAME.test.rating --negatives NAME.test.negative\n"
+      "       aisle-eval offers --model M --offers FILE --test FILE [--n 3] [--at TIME] [--json]\n"
       "       aisle-eval info --model M\n"
       "       aisle-eval recommend --model M [--customers ID,...] [--count N]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -446,6 +547,7 @@ int main(int argc, char** argv) {
   if (cmd == "compare") return aisle::Compare();
   if (cmd == "split") return aisle::Split();
   if (cmd == "ncf") return aisle::Ncf();
+  if (cmd == "offers") return aisle::OffersCommand();
   if (cmd == "info" || cmd == "recommend") {
     auto model = aisle::ReadModel(absl::GetFlag(FLAGS_model));
     if (!model.ok()) return aisle::Fail(model.status());

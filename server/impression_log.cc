@@ -1,0 +1,141 @@
+#include "server/impression_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "engine/atomic_file.h"
+
+namespace aisle {
+namespace {
+
+using json = nlohmann::json;
+
+absl::Status Errno(const std::string& what, const std::string& path) {
+  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<ImpressionLog> ImpressionLog::InMemory() { return std::unique_ptr<ImpressionLog>(new ImpressionLog()); }
+
+absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::string& path, Options options,
+                                                                   OpenStats* stats) {
+  std::unique_ptr<ImpressionLog> log(new ImpressionLog());
+  log->path_ = path;
+  log->options_ = options;
+  log->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log->fd_ < 0) return Errno("cannot open impression log", path);
+  std::string data;
+  if (absl::Status s = ReadFileToString(path, &data); !s.ok()) return s;
+  OpenStats st;
+  size_t pos = 0, line = 0;
+  while (pos < data.size()) {
+    const size_t nl = data.find('\n', pos);
+    if (nl == std::string::npos) break;  // torn tail, cut below
+    ++line;
+    absl::string_view text(data.data() + pos, nl - pos);
+    pos = nl + 1;
+    if (text.empty()) continue;
+    json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    bool ok = j.is_object() && j.contains("customer") && j["customer"].is_string() && j.contains("offers") &&
+              j["offers"].is_array();
+    std::vector<std::string> offers;
+    if (ok) {
+      for (const json& o : j["offers"]) {
+        if (!o.is_string()) {
+          ok = false;
+          break;
+        }
+        offers.push_back(o.get<std::string>());
+      }
+    }
+    if (!ok) {
+      return absl::DataLossError(absl::StrCat(path, ":", line,
+                                              ": not an impression record ({\"customer\": ..., \"offers\": [...]})"));
+    }
+    log->Apply(j["customer"].get<std::string>(), offers);
+    ++st.records;
+  }
+  if (pos < data.size()) {
+    st.torn_bytes = data.size() - pos;
+    if (::ftruncate(log->fd_, static_cast<off_t>(pos)) != 0) return Errno("cannot cut the torn end of", path);
+    if (::fdatasync(log->fd_) != 0) return Errno("cannot sync", path);
+  }
+  log->size_ = pos;
+  log->records_ = st.records;
+  if (stats != nullptr) *stats = st;
+  if (absl::Status s = SyncParentDirectory(path); !s.ok()) return s;  // a new file's name is durable
+  return log;
+}
+
+ImpressionLog::~ImpressionLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ImpressionLog::Apply(absl::string_view customer, absl::Span<const std::string> offers) {
+  auto& per = counts_[customer];
+  for (const std::string& o : offers) ++per[o];
+}
+
+absl::Status ImpressionLog::Record(absl::string_view customer, absl::Span<const std::string> offers, absl::Time at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fd_ >= 0) {
+    json j = {{"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", at, absl::UTCTimeZone())},
+              {"customer", customer},
+              {"offers", offers}};
+    const std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    if (!WriteAll(fd_, line) || (options_.sync && ::fdatasync(fd_) != 0)) {
+      absl::Status s = Errno("cannot append to impression log", path_);
+      // Cut back whatever part was written, so the next record starts a line.
+      if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+        s = absl::DataLossError(absl::StrCat(s.message(), "; and cannot cut the partial record: ", std::strerror(errno)));
+      }
+      return s;
+    }
+    size_ += line.size();
+  }
+  Apply(customer, offers);
+  ++records_;
+  return absl::OkStatus();
+}
+
+uint32_t ImpressionLog::Count(absl::string_view customer, absl::string_view offer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counts_.find(customer);
+  if (it == counts_.end()) return 0;
+  auto jt = it->second.find(offer);
+  return jt == it->second.end() ? 0 : jt->second;
+}
+
+absl::flat_hash_map<std::string, uint32_t> ImpressionLog::CountsFor(absl::string_view customer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counts_.find(customer);
+  if (it == counts_.end()) return {};
+  return it->second;
+}
+
+uint64_t ImpressionLog::records() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return records_;
+}
+
+}  // namespace aisle
