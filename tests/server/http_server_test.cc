@@ -80,12 +80,34 @@ class ServerTest : public ::testing::Test {
     dir_->Write("keys", "# clients\nclient-key-0123456789abcdef\n");
     dir_->Write("admin", "admin-key-0123456789abcdef\n");
   }
+  // Offers over the catalog's three categories, one capped at 2 impressions,
+  // one for the UK only.
+  static std::string OffersJson(const std::string& suffix = "") {
+    return R"({"offers": [
+      {"id": "cat0-deal)" + suffix + R"(", "title": "Category 0: 10% off", "categories": ["cat0"], "discount": {"percent": 10}},
+      {"id": "cat1-deal", "title": "Category 1: 2 off", "categories": ["cat1"], "discount": {"amount": 2, "currency": "GBP"},
+       "max_impressions_per_customer": 2},
+      {"id": "cat2-deal", "title": "Category 2: 5% off", "categories": ["cat2"], "discount": {"percent": 5},
+       "valid_until": "2100-01-01"},
+      {"id": "uk-only", "title": "UK: 20% off", "products": ["p1", "p2", "p3", "p4", "p5"], "discount": {"percent": 20},
+       "eligibility": {"countries": ["UK"]}, "weight": 50}]})";
+  }
   static void TearDownTestSuite() { delete dir_; }
 
-  void Start(bool with_keys) {
+  // With `offers`, the offer endpoints serve that file, impressions logged
+  // to `impressions` (a path).
+  void Start(bool with_keys, const std::string& offers = "", const std::string& impressions = "") {
     source_ = std::make_unique<ModelSource>(pub_, catalog_, &metrics_);
+    if (!offers.empty()) source_->SetOfferCatalog(offers);
     ASSERT_TRUE(source_->Reload(true).ok());
     HttpServerOptions o;
+    if (!offers.empty()) {
+      auto log = ImpressionLog::Open(impressions);
+      ASSERT_TRUE(log.ok()) << log.status();
+      impressions_ = std::move(*log);
+      o.offers = true;
+      o.impressions = impressions_.get();
+    }
     o.port = 0;
     o.threads = 2;
     o.access_log = nullptr;
@@ -99,8 +121,13 @@ class ServerTest : public ::testing::Test {
     port_ = server_->port();
     ASSERT_GT(port_, 0);
   }
-  void TearDown() override {
+  void Stop() {
     if (server_) server_->Shutdown();
+    server_.reset();
+    impressions_.reset();
+  }
+  void TearDown() override {
+    Stop();
     // Leave the publish directory as the suite found it.
     ASSERT_TRUE(PublishModel(TrainModel(1, "model-v1"), pub_, 10).ok());
   }
@@ -113,6 +140,7 @@ class ServerTest : public ::testing::Test {
   static std::string pub_, catalog_;
   Metrics metrics_;
   std::unique_ptr<ModelSource> source_;
+  std::unique_ptr<ImpressionLog> impressions_;
   std::unique_ptr<HttpServer> server_;
   uint16_t port_ = 0;
 };
@@ -311,6 +339,121 @@ TEST_F(ServerTest, CorruptModelIsRefusedAndTheOldOneServes) {
   dir_->Write("pub/models/model-999999.model", bytes.substr(0, 100));
   EXPECT_EQ(Post("/v1/admin/reload", "", admin).status, 422);
   std::filesystem::remove(bad);
+}
+
+std::vector<std::string> OfferIds(const json& j) {
+  std::vector<std::string> ids;
+  for (const auto& o : j["offers"]) ids.push_back(o["offer_id"]);
+  return ids;
+}
+
+TEST_F(ServerTest, CustomerOffers) {
+  const std::string offers = dir_->Write("offers.json", OffersJson());
+  Start(false, offers, dir_->Path("impressions-a.log"));
+  HttpResponse r = Get("/v1/customers/c3/offers?count=3");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.at("x-model-version"), "model-v1");
+  json j = Body(r);
+  EXPECT_EQ(j["model_version"], "model-v1");
+  EXPECT_TRUE(j["fallback"].is_null());
+  // No country given: the UK offer is not eligible; the three category offers are.
+  std::vector<std::string> ids = OfferIds(j);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()),
+            (std::set<std::string>{"cat0-deal", "cat1-deal", "cat2-deal"}));
+  auto rec = Recommender::Create(std::make_shared<Model>(*ReadModel(*CurrentModelPath(pub_))), nullptr);
+  const Model& m = (*rec)->model();
+  std::set<std::string> bought;
+  for (uint32_t p : m.purchased.RowIndices(*m.customers.Find("c3"))) bought.insert(m.products.id(p));
+  double last = 1e30;
+  for (const auto& o : j["offers"]) {
+    EXPECT_LE(o["score"].get<double>(), last);
+    last = o["score"].get<double>();
+    ASSERT_FALSE(o["because"].empty());
+    for (const auto& b : o["because"]) {
+      EXPECT_FALSE(bought.count(b["product_id"])) << "a bought product drives an offer";
+      // Each category offer is explained by products of its category.
+      EXPECT_EQ(b["category"].get<std::string>() + "-deal", o["offer_id"].get<std::string>());
+      EXPECT_TRUE(b.contains("name"));
+    }
+  }
+  json cat1 = j["offers"][std::find(ids.begin(), ids.end(), "cat1-deal") - ids.begin()];
+  EXPECT_EQ(cat1["discount"]["amount"], 2);
+  EXPECT_EQ(cat1["discount"]["currency"], "GBP");
+  EXPECT_EQ(cat1["impressions_left"], 2);
+  // The UK sees the UK offer (weighted to the top).
+  EXPECT_EQ(OfferIds(Body(Get("/v1/customers/c3/offers?count=4&country=UK")))[0], "uk-only");
+  EXPECT_EQ(Body(Get("/v1/customers/c3/offers?count=1"))["offers"].size(), 1u);
+  // Validity: at a time after cat2-deal ends, it is gone.
+  ids = OfferIds(Body(Get("/v1/customers/c3/offers?count=4&at=2100-01-02")));
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), "cat2-deal"), ids.end());
+  // Unknown customers: popularity, flagged.
+  json unknown = Body(Get("/v1/customers/new-person/offers"));
+  EXPECT_EQ(unknown["fallback"], "popularity");
+  EXPECT_FALSE(unknown["offers"].empty());
+  // Errors.
+  ExpectError(Get("/v1/customers/c3/offers?count=0"), 400, "invalid_argument");
+  ExpectError(Get("/v1/customers/c3/offers?at=yesterday"), 400, "invalid_argument");
+  ExpectError(Post("/v1/customers/c3/offers/impressions", "{oops"), 400, "invalid_json");
+  ExpectError(Post("/v1/customers/c3/offers/impressions", R"({"offers": []})"), 400, "invalid_argument");
+  ExpectError(Post("/v1/customers/c3/offers/impressions", R"({"offers": [7]})"), 400, "invalid_argument");
+  ExpectError(Get("/v1/customers/c3/offers/impressions"), 405, "method_not_allowed");
+}
+
+TEST_F(ServerTest, ImpressionCapsHoldAcrossARestart) {
+  const std::string offers = dir_->Write("offers.json", OffersJson());
+  const std::string log = dir_->Path("impressions-b.log");
+  Start(false, offers, log);
+  auto shown = [&] {
+    std::vector<std::string> ids = OfferIds(Body(Get("/v1/customers/c7/offers?count=5")));
+    return std::set<std::string>(ids.begin(), ids.end());
+  };
+  ASSERT_TRUE(shown().count("cat1-deal"));
+  HttpResponse r = Post("/v1/customers/c7/offers/impressions", R"({"offers": ["cat1-deal", "cat0-deal", "gone"]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["recorded"], 2);
+  EXPECT_EQ(Body(r)["ignored"], json::array({"gone"}));
+  EXPECT_TRUE(shown().count("cat1-deal"));  // 1 of 2
+  ASSERT_EQ(Post("/v1/customers/c7/offers/impressions", R"({"offers": ["cat1-deal"]})").status, 200);
+  EXPECT_FALSE(shown().count("cat1-deal"));  // cap reached
+  EXPECT_TRUE(shown().count("cat0-deal"));   // uncapped
+  // Another customer is not affected.
+  std::vector<std::string> other = OfferIds(Body(Get("/v1/customers/c8/offers?count=5")));
+  EXPECT_NE(std::find(other.begin(), other.end(), "cat1-deal"), other.end());
+  EXPECT_NE(Get("/metrics").body.find("aisle_offer_impressions_total 3"), std::string::npos);
+  // Restart: the log is replayed and the cap still holds.
+  Stop();
+  Start(false, offers, log);
+  EXPECT_EQ(impressions_->records(), 2u);
+  EXPECT_FALSE(shown().count("cat1-deal"));
+  EXPECT_EQ(impressions_->Count("c7", "cat1-deal"), 2u);
+}
+
+TEST_F(ServerTest, MalformedOfferCatalogIsRefusedAndThePreviousOneServes) {
+  const std::string offers = dir_->Write("offers.json", OffersJson());
+  Start(false, offers, dir_->Path("impressions-c.log"));
+  ASSERT_EQ(Get("/v1/customers/c3/offers").status, 200);
+  // An offer with a percent over 100: refused, with the file and the offer named.
+  std::string bad = OffersJson();
+  bad.replace(bad.find("\"percent\": 10"), 13, "\"percent\": 110");
+  dir_->Write("offers.json", bad);
+  absl::Status s = source_->Reload(false);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("offers.json: offers[0] (id 'cat0-deal')"), std::string::npos) << s;
+  std::vector<std::string> ids = OfferIds(Body(Get("/v1/customers/c3/offers?count=5")));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "cat0-deal"), ids.end());
+  EXPECT_NE(Get("/metrics").body.find("aisle_offer_catalog_reloads_total{result=\"failed\"} 1"), std::string::npos);
+  EXPECT_EQ(Body(Get("/v1/model"))["model_version"], "model-v1");  // the model is untouched
+  // A good new version is picked up.
+  dir_->Write("offers.json", OffersJson("-v2"));
+  EXPECT_TRUE(source_->Reload(false).ok());
+  ids = OfferIds(Body(Get("/v1/customers/c3/offers?count=5")));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "cat0-deal-v2"), ids.end());
+}
+
+TEST_F(ServerTest, OffersAreNotFoundWithoutAnOfferCatalog) {
+  Start(false);
+  ExpectError(Get("/v1/customers/c3/offers"), 404, "not_found");
+  ExpectError(Post("/v1/customers/c3/offers/impressions", R"({"offers": ["x"]})"), 404, "not_found");
 }
 
 }  // namespace
