@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, trains a model
 # on the bundled Online Retail sample, starts aisle-server on it (with a
-# product catalog and throwaway API keys) and calls every endpoint with curl.
+# product catalog, the example offer catalog and throwaway API keys) and calls every endpoint with curl.
 # The server is stopped at the end; pass --keep-running to leave it up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ echo "$KEY" > models/keys/clients
 echo "$ADMIN" > models/keys/admins
 PORT=${PORT:-8080}
 ./build/bin/aisle-server --model models/sample --catalog data/sample/catalog.csv --port "$PORT" \
+  --offers data/offers/online_retail_offers.json --impressions_log models/impressions.log \
   --api_keys models/keys/clients --admin_keys models/keys/admins --bind 127.0.0.1 \
   --access_log models/access.log 2> models/server.log &
 SERVER=$!
@@ -41,6 +42,9 @@ show curl -s -H "$H" "localhost:$PORT/v1/customers/new-visitor/recommendations?c
 show curl -s -H "$H" "localhost:$PORT/v1/products/85123A/similar?count=3"
 show curl -s -H "$H" -X POST "localhost:$PORT/v1/recommendations" -d '{"products": ["85123A", "71053"], "count": 3}'
 show curl -s -H "$H" -X POST "localhost:$PORT/v1/customers/17850/rank" -d '{"products": ["22423", "85099B", "47566"]}'
+show curl -s -H "$H" "localhost:$PORT/v1/customers/17850/offers?count=2&country=United%20Kingdom"
+show curl -s -H "$H" -X POST "localhost:$PORT/v1/customers/17850/offers/impressions" -d '{"offers": ["jewellery"]}'
+show curl -s -H "$H" "localhost:$PORT/v1/customers/new-visitor/offers?count=2"
 show curl -s -H "$H" "localhost:$PORT/v1/model"
 show curl -s -H "X-API-Key: $ADMIN" -X POST "localhost:$PORT/v1/admin/reload"
 show curl -s "localhost:$PORT/v1/customers/17850/recommendations"

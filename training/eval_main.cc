@@ -66,6 +66,7 @@ ABSL_FLAG(std::string, offers, "", "offers: the offer catalog (JSON).");
 ABSL_FLAG(std::string, catalog, "",
           "offers: product catalog, for offers defined by category and for repurchasable categories.");
 ABSL_FLAG(int, n, 3, "offers: offers shown per customer.");
+ABSL_FLAG(int, drivers, 3, "offers: driving products per offer (its score and explanation).");
 ABSL_FLAG(std::string, at, "",
           "offers: when the offers are shown, for validity windows (ISO-8601 or Unix seconds); "
           "default: the time of the first test event.");
@@ -125,7 +126,7 @@ nlohmann::json DifferenceJson(const PairedDifference& d) {
 int OffersCommand() {
   const std::string offers_path = absl::GetFlag(FLAGS_offers);
   if (absl::GetFlag(FLAGS_model).empty() || offers_path.empty()) return Usage("offers needs --model, --offers and --test");
-  if (absl::GetFlag(FLAGS_n) < 1) return Usage("--n must be at least 1");
+  if (absl::GetFlag(FLAGS_n) < 1 || absl::GetFlag(FLAGS_drivers) < 1) return Usage("--n and --drivers must be at least 1");
   auto model = ReadModel(absl::GetFlag(FLAGS_model));
   if (!model.ok()) return Fail(model.status());
   auto offer_catalog = OfferCatalog::Load(offers_path);
@@ -145,6 +146,7 @@ int OffersCommand() {
   if (!test.ok()) return Fail(test.status());
   OfferEvaluationOptions o;
   o.n = static_cast<size_t>(absl::GetFlag(FLAGS_n));
+  o.drivers = static_cast<size_t>(absl::GetFlag(FLAGS_drivers));
   o.use_country = absl::GetFlag(FLAGS_use_country);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.resamples = absl::GetFlag(FLAGS_resamples);
@@ -171,6 +173,7 @@ int OffersCommand() {
         {"offers", offers_path},
         {"test", absl::GetFlag(FLAGS_test)},
         {"n", o.n},
+        {"drivers", o.drivers},
         {"at", at_text},
         {"customers", r.customers},
         {"unknown_customers", ts.unknown_customers},

@@ -54,6 +54,7 @@ OfferEvaluationResult EvaluateOffers(const OfferRanker& ranker, const TestSet& t
     const TestCustomer& c = test.customers[i];
     OfferOptions o;
     o.count = options.n;
+    o.drivers = options.drivers;
     o.now = options.at;
     if (options.use_country) o.audience.country = c.segment;
     auto personal = ranker.ForCustomer(c.id, o);

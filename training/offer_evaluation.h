@@ -20,6 +20,7 @@ namespace aisle {
 
 struct OfferEvaluationOptions {
   size_t n = 3;              // offers shown per customer
+  size_t drivers = 3;        // OfferOptions::drivers
   absl::Time at;             // when the offers are shown (validity windows)
   bool use_country = true;   // the customer's most frequent test country is the request's country
   uint64_t seed = 1;         // random ranking and bootstrap
