@@ -10,9 +10,46 @@
 namespace aisle {
 namespace {
 
+// Where a kernel's block results go. A sink gets, for user j (of the pass)
+// and block b, the 16 scores as a vector (AVX-512) or as floats.
+struct StoreSink {
+  float* scores;  // user 0 of the pass
+  size_t stride;
+#if defined(__AVX512F__)
+  void Vector(int j, size_t b, __m512 v) { _mm512_storeu_ps(scores + j * stride + b * kScoreBlock, v); }
+#endif
+  void Lanes(int j, size_t b, const float* v) { std::copy(v, v + kScoreBlock, scores + j * stride + b * kScoreBlock); }
+};
+
+// Offers the lanes that reach each user's threshold to that user's collector.
+struct SelectSink {
+  TopKCollector* collectors;  // user 0 of the pass
+  size_t n;                   // real products (the last block may be padding)
+#if defined(__AVX512F__)
+  void Vector(int j, size_t b, __m512 v) {
+    TopKCollector& c = collectors[j];
+    __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_set1_ps(c.threshold()), _CMP_GE_OQ);
+    if (m == 0) return;
+    const size_t base = b * kScoreBlock;
+    if (base + kScoreBlock > n) m &= static_cast<__mmask16>((1u << (n - base)) - 1);
+    alignas(64) float lanes[kScoreBlock];
+    _mm512_store_ps(lanes, v);
+    while (m != 0) {
+      const int lane = __builtin_ctz(m);
+      m &= m - 1;
+      c.Offer(static_cast<uint32_t>(base + lane), lanes[lane]);
+    }
+  }
+#endif
+  void Lanes(int j, size_t b, const float* v) {
+    const size_t base = b * kScoreBlock;
+    for (size_t l = 0; l < kScoreBlock && base + l < n; ++l) collectors[j].Offer(static_cast<uint32_t>(base + l), v[l]);
+  }
+};
+
 // M users against one block of 16 products.
-template <int M>
-inline void Block(const float* block, size_t k, const float* users, float* const* out) {
+template <int M, class Sink>
+inline void Block(const float* block, size_t k, const float* users, size_t b, Sink& sink) {
 #if defined(__AVX512F__)
   __m512 acc[M];
   for (int j = 0; j < M; ++j) acc[j] = _mm512_setzero_ps();
@@ -20,7 +57,7 @@ inline void Block(const float* block, size_t k, const float* users, float* const
     const __m512 y = _mm512_loadu_ps(block + f * kScoreBlock);
     for (int j = 0; j < M; ++j) acc[j] = _mm512_fmadd_ps(y, _mm512_set1_ps(users[j * k + f]), acc[j]);
   }
-  for (int j = 0; j < M; ++j) _mm512_storeu_ps(out[j], acc[j]);
+  for (int j = 0; j < M; ++j) sink.Vector(j, b, acc[j]);
 #else
   float acc[M][kScoreBlock] = {};
   for (size_t f = 0; f < k; ++f) {
@@ -29,18 +66,105 @@ inline void Block(const float* block, size_t k, const float* users, float* const
       for (size_t l = 0; l < kScoreBlock; ++l) acc[j][l] += block[f * kScoreBlock + l] * u;
     }
   }
-  for (int j = 0; j < M; ++j) std::copy(acc[j], acc[j] + kScoreBlock, out[j]);
+  for (int j = 0; j < M; ++j) sink.Lanes(j, b, acc[j]);
 #endif
 }
 
-template <int M>
-void Users(const float* packed, size_t n, size_t k, const float* users, float* scores, size_t stride) {
+template <int M, class Sink>
+void Users(const float* packed, size_t n, size_t k, const float* users, Sink& sink) {
   const size_t blocks = PaddedProducts(n) / kScoreBlock;
-  float* out[M];
-  for (size_t b = 0; b < blocks; ++b) {
-    for (int j = 0; j < M; ++j) out[j] = scores + j * stride + b * kScoreBlock;
-    Block<M>(packed + b * k * kScoreBlock, k, users, out);
+  for (size_t b = 0; b < blocks; ++b) Block<M>(packed + b * k * kScoreBlock, k, users, b, sink);
+}
+
+// float -> bfloat16, round to nearest even (NaN kept a NaN).
+inline uint16_t ToBf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x7FFFFFu) != 0) return static_cast<uint16_t>((u >> 16) | 0x40);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+[[maybe_unused]] inline float FromBf16(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// M users against one block: pairs = k / 2 rounded up; user pairs packed
+// as 32-bit words (low half: even factor).
+template <int M, class Sink>
+inline void BlockBf16(const uint16_t* block, size_t pairs, const uint32_t* users, size_t b, Sink& sink) {
+#if defined(__AVX512BF16__)
+  __m512 acc[M];
+  for (int j = 0; j < M; ++j) acc[j] = _mm512_setzero_ps();
+  for (size_t p = 0; p < pairs; ++p) {
+    const __m512bh y = (__m512bh)_mm512_loadu_si512(block + p * 2 * kScoreBlock);
+    for (int j = 0; j < M; ++j) {
+      acc[j] = _mm512_dpbf16_ps(acc[j], y, (__m512bh)_mm512_set1_epi32(static_cast<int>(users[j * pairs + p])));
+    }
   }
+  for (int j = 0; j < M; ++j) sink.Vector(j, b, acc[j]);
+#else
+  for (int j = 0; j < M; ++j) {
+    float out[kScoreBlock];
+    for (size_t l = 0; l < kScoreBlock; ++l) {
+      float acc = 0;
+      for (size_t p = 0; p < pairs; ++p) {
+        const uint32_t u = users[j * pairs + p];
+        acc += FromBf16(block[(p * kScoreBlock + l) * 2]) * FromBf16(static_cast<uint16_t>(u & 0xFFFF)) +
+               FromBf16(block[(p * kScoreBlock + l) * 2 + 1]) * FromBf16(static_cast<uint16_t>(u >> 16));
+      }
+      out[l] = acc;
+    }
+    sink.Lanes(j, b, out);
+  }
+#endif
+}
+
+template <int M, class Sink>
+void UsersBf16(const uint16_t* packed, size_t n, size_t pairs, const uint32_t* users, Sink& sink) {
+  const size_t blocks = PaddedProducts(n) / kScoreBlock;
+  for (size_t b = 0; b < blocks; ++b) BlockBf16<M>(packed + b * pairs * 2 * kScoreBlock, pairs, users, b, sink);
+}
+
+// Runs `pass(M, user offset)` over the users, up to 8 per pass over the
+// products (8 accumulators, 1 load, broadcasts).
+template <class Pass>
+void InPasses(size_t num_users, Pass pass) {
+  for (size_t j = 0; j < num_users; j += 8) pass(std::min<size_t>(8, num_users - j), j);
+}
+
+#define AISLE_DISPATCH_M(m, call)        \
+  switch (m) {                           \
+    case 1: { constexpr int M = 1; call; } break; \
+    case 2: { constexpr int M = 2; call; } break; \
+    case 3: { constexpr int M = 3; call; } break; \
+    case 4: { constexpr int M = 4; call; } break; \
+    case 5: { constexpr int M = 5; call; } break; \
+    case 6: { constexpr int M = 6; call; } break; \
+    case 7: { constexpr int M = 7; call; } break; \
+    default: { constexpr int M = 8; call; } break; \
+  }
+
+std::vector<uint32_t> PackUsersBf16(const float* users, size_t num_users, size_t k) {
+  const size_t pairs = (k + 1) / 2;
+  std::vector<uint32_t> u(num_users * pairs, 0);
+  for (size_t j = 0; j < num_users; ++j) {
+    for (size_t f = 0; f < k; ++f) {
+      u[j * pairs + f / 2] |= static_cast<uint32_t>(ToBf16(users[j * k + f])) << (16 * (f % 2));
+    }
+  }
+  return u;
+}
+
+std::vector<TopKCollector> MakeCollectors(absl::Span<const size_t> pool,
+                                          absl::Span<const absl::Span<const uint32_t>> excluded) {
+  std::vector<TopKCollector> c;
+  c.reserve(pool.size());
+  for (size_t j = 0; j < pool.size(); ++j) c.emplace_back(pool[j], excluded.empty() ? absl::Span<const uint32_t>() : excluded[j]);
+  return c;
 }
 
 }  // namespace
@@ -57,81 +181,23 @@ std::vector<float> PackForScoring(const FactorMatrix& items) {
 
 void ScorePacked(const float* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores) {
   const size_t stride = PaddedProducts(n);
-  // Up to 8 users per pass over the products: 8 accumulators, 1 load, broadcasts.
-  for (size_t j = 0; j < num_users; j += 8) {
-    const float* u = users + j * k;
-    float* s = scores + j * stride;
-    switch (std::min<size_t>(8, num_users - j)) {
-      case 1: Users<1>(packed, n, k, u, s, stride); break;
-      case 2: Users<2>(packed, n, k, u, s, stride); break;
-      case 3: Users<3>(packed, n, k, u, s, stride); break;
-      case 4: Users<4>(packed, n, k, u, s, stride); break;
-      case 5: Users<5>(packed, n, k, u, s, stride); break;
-      case 6: Users<6>(packed, n, k, u, s, stride); break;
-      case 7: Users<7>(packed, n, k, u, s, stride); break;
-      default: Users<8>(packed, n, k, u, s, stride); break;
-    }
-  }
+  InPasses(num_users, [&](size_t m, size_t j) {
+    StoreSink sink{scores + j * stride, stride};
+    AISLE_DISPATCH_M(m, (Users<M>(packed, n, k, users + j * k, sink)));
+  });
 }
 
-namespace {
-
-// float -> bfloat16, round to nearest even (NaN kept a NaN).
-inline uint16_t ToBf16(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x7FFFFFu) != 0) return static_cast<uint16_t>((u >> 16) | 0x40);
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
+void SelectPacked(const float* packed, size_t n, size_t k, const float* users, size_t num_users,
+                  absl::Span<const size_t> pool, absl::Span<const absl::Span<const uint32_t>> excluded,
+                  std::vector<std::vector<ScoredItem>>* out) {
+  std::vector<TopKCollector> c = MakeCollectors(pool, excluded);
+  InPasses(num_users, [&](size_t m, size_t j) {
+    SelectSink sink{c.data() + j, n};
+    AISLE_DISPATCH_M(m, (Users<M>(packed, n, k, users + j * k, sink)));
+  });
+  out->resize(num_users);
+  for (size_t j = 0; j < num_users; ++j) (*out)[j] = c[j].Take();
 }
-
-inline float FromBf16(uint16_t b) {
-  const uint32_t u = static_cast<uint32_t>(b) << 16;
-  float x;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
-
-// M users against one block: pairs = k / 2 rounded up; user pairs packed
-// as 32-bit words (low half: even factor).
-template <int M>
-inline void BlockBf16(const uint16_t* block, size_t pairs, const uint32_t* users, float* const* out) {
-#if defined(__AVX512BF16__)
-  __m512 acc[M];
-  for (int j = 0; j < M; ++j) acc[j] = _mm512_setzero_ps();
-  for (size_t p = 0; p < pairs; ++p) {
-    const __m512bh y = (__m512bh)_mm512_loadu_si512(block + p * 2 * kScoreBlock);
-    for (int j = 0; j < M; ++j) {
-      acc[j] = _mm512_dpbf16_ps(acc[j], y, (__m512bh)_mm512_set1_epi32(static_cast<int>(users[j * pairs + p])));
-    }
-  }
-  for (int j = 0; j < M; ++j) _mm512_storeu_ps(out[j], acc[j]);
-#else
-  for (int j = 0; j < M; ++j) {
-    for (size_t l = 0; l < kScoreBlock; ++l) {
-      float acc = 0;
-      for (size_t p = 0; p < pairs; ++p) {
-        const uint32_t u = users[j * pairs + p];
-        acc += FromBf16(block[(p * kScoreBlock + l) * 2]) * FromBf16(static_cast<uint16_t>(u & 0xFFFF)) +
-               FromBf16(block[(p * kScoreBlock + l) * 2 + 1]) * FromBf16(static_cast<uint16_t>(u >> 16));
-      }
-      out[j][l] = acc;
-    }
-  }
-#endif
-}
-
-template <int M>
-void UsersBf16(const uint16_t* packed, size_t n, size_t pairs, const uint32_t* users, float* scores, size_t stride) {
-  const size_t blocks = PaddedProducts(n) / kScoreBlock;
-  float* out[M];
-  for (size_t b = 0; b < blocks; ++b) {
-    for (int j = 0; j < M; ++j) out[j] = scores + j * stride + b * kScoreBlock;
-    BlockBf16<M>(packed + b * pairs * 2 * kScoreBlock, pairs, users, out);
-  }
-}
-
-}  // namespace
 
 bool Bf16ScoringIsNative() {
 #if defined(__AVX512BF16__)
@@ -156,26 +222,25 @@ std::vector<uint16_t> PackForScoringBf16(const FactorMatrix& items) {
 
 void ScorePackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores) {
   const size_t stride = PaddedProducts(n), pairs = (k + 1) / 2;
-  std::vector<uint32_t> u(num_users * pairs, 0);
-  for (size_t j = 0; j < num_users; ++j) {
-    for (size_t f = 0; f < k; ++f) {
-      u[j * pairs + f / 2] |= static_cast<uint32_t>(ToBf16(users[j * k + f])) << (16 * (f % 2));
-    }
-  }
-  for (size_t j = 0; j < num_users; j += 8) {
-    const uint32_t* uj = u.data() + j * pairs;
-    float* s = scores + j * stride;
-    switch (std::min<size_t>(8, num_users - j)) {
-      case 1: UsersBf16<1>(packed, n, pairs, uj, s, stride); break;
-      case 2: UsersBf16<2>(packed, n, pairs, uj, s, stride); break;
-      case 3: UsersBf16<3>(packed, n, pairs, uj, s, stride); break;
-      case 4: UsersBf16<4>(packed, n, pairs, uj, s, stride); break;
-      case 5: UsersBf16<5>(packed, n, pairs, uj, s, stride); break;
-      case 6: UsersBf16<6>(packed, n, pairs, uj, s, stride); break;
-      case 7: UsersBf16<7>(packed, n, pairs, uj, s, stride); break;
-      default: UsersBf16<8>(packed, n, pairs, uj, s, stride); break;
-    }
-  }
+  const std::vector<uint32_t> u = PackUsersBf16(users, num_users, k);
+  InPasses(num_users, [&](size_t m, size_t j) {
+    StoreSink sink{scores + j * stride, stride};
+    AISLE_DISPATCH_M(m, (UsersBf16<M>(packed, n, pairs, u.data() + j * pairs, sink)));
+  });
+}
+
+void SelectPackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users,
+                      absl::Span<const size_t> pool, absl::Span<const absl::Span<const uint32_t>> excluded,
+                      std::vector<std::vector<ScoredItem>>* out) {
+  const size_t pairs = (k + 1) / 2;
+  const std::vector<uint32_t> u = PackUsersBf16(users, num_users, k);
+  std::vector<TopKCollector> c = MakeCollectors(pool, excluded);
+  InPasses(num_users, [&](size_t m, size_t j) {
+    SelectSink sink{c.data() + j, n};
+    AISLE_DISPATCH_M(m, (UsersBf16<M>(packed, n, pairs, u.data() + j * pairs, sink)));
+  });
+  out->resize(num_users);
+  for (size_t j = 0; j < num_users; ++j) (*out)[j] = c[j].Take();
 }
 
 }  // namespace aisle

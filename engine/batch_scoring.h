@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "engine/model.h"
+#include "engine/topk.h"
 
 namespace aisle {
 
@@ -29,6 +31,15 @@ std::vector<float> PackForScoring(const FactorMatrix& items);
 // i < n (padding entries score 0). `users` holds num_users rows of k floats.
 void ScorePacked(const float* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores);
 
+// Scoring fused with selection: for each user j, the pool[j] products with
+// the highest scores (ties to the lower index), best first, skipping the
+// sorted indexes in excluded[j] (or none when `excluded` is empty). No score
+// array is written: each block's scores are compared, in registers, with
+// the user's current k-th best and only the lanes that reach it are kept.
+void SelectPacked(const float* packed, size_t n, size_t k, const float* users, size_t num_users,
+                  absl::Span<const size_t> pool, absl::Span<const absl::Span<const uint32_t>> excluded,
+                  std::vector<std::vector<ScoredItem>>* out);
+
 // Reduced precision: the same layout with bfloat16 factor pairs (2 factors
 // per 32-bit lane), scored with the AVX512_BF16 dot-product instruction:
 // half the instructions and half the bytes of float32. Scores are
@@ -38,5 +49,8 @@ void ScorePacked(const float* packed, size_t n, size_t k, const float* users, si
 bool Bf16ScoringIsNative();
 std::vector<uint16_t> PackForScoringBf16(const FactorMatrix& items);
 void ScorePackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores);
+void SelectPackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users,
+                      absl::Span<const size_t> pool, absl::Span<const absl::Span<const uint32_t>> excluded,
+                      std::vector<std::vector<ScoredItem>>* out);
 
 }  // namespace aisle

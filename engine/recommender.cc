@@ -193,11 +193,52 @@ std::vector<Recommendation> Recommender::Rerank(uint32_t customer, std::vector<R
   return candidates;
 }
 
+bool Recommender::IsFiltered(const RecommendOptions& o) {
+  return !o.categories.empty() || !o.exclude_categories.empty() || !std::isnan(o.min_price) ||
+         !std::isnan(o.max_price) || o.in_stock_only || !o.exclude.empty();
+}
+
+std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span<const uint32_t> customers,
+                                                                     absl::Span<const RecommendOptions> options) const {
+  const size_t k = model_->num_factors(), n = customers.size();
+  const bool approximate = !packed_bf16_.empty();
+  std::vector<float> users(n * k);
+  std::vector<size_t> pool(n);
+  std::vector<absl::Span<const uint32_t>> excluded(n);
+  for (size_t j = 0; j < n; ++j) {
+    std::copy_n(model_->user_factors.row(customers[j]).data(), k, users.data() + j * k);
+    const size_t c = options[j].count;
+    pool[j] = approximate ? std::max(4 * c, c + 32) : c;
+    if (c == 0) pool[j] = 0;
+    if (options[j].exclude_purchased) excluded[j] = model_->purchased.RowIndices(customers[j]);
+  }
+  std::vector<std::vector<ScoredItem>> candidates;
+  if (approximate) {
+    SelectPackedBf16(packed_bf16_.data(), model_->products.size(), k, users.data(), n, pool, excluded, &candidates);
+  } else {
+    SelectPacked(packed_items_.data(), model_->products.size(), k, users.data(), n, pool, excluded, &candidates);
+  }
+  std::vector<absl::StatusOr<RecommendResult>> out;
+  out.reserve(n);
+  for (size_t j = 0; j < n; ++j) {
+    const RecommendOptions& o = options[j];
+    if (o.count == 0) {
+      out.push_back(absl::InvalidArgumentError("count must be at least 1"));
+      continue;
+    }
+    RecommendResult r;
+    for (const ScoredItem& s : candidates[j]) r.items.push_back({s.index, s.score, {}});
+    if (approximate) r.items = Rerank(customers[j], std::move(r.items), o.count);
+    if (o.explain) Explain(model_->purchased.RowIndices(customers[j]), {}, o.explain_count, &r.items);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 absl::StatusOr<RecommendResult> Recommender::SelectForCustomer(uint32_t customer, const float* scores,
                                                                const RecommendOptions& o, bool approximate) const {
   absl::Span<const uint32_t> bought = model_->purchased.RowIndices(customer);
-  const bool filtered = !o.categories.empty() || !o.exclude_categories.empty() || !std::isnan(o.min_price) ||
-                        !std::isnan(o.max_price) || o.in_stock_only || !o.exclude.empty();
+  const bool filtered = IsFiltered(o);
   // Approximate scores: a wider pool of candidates, re-scored exactly.
   const size_t pool = approximate ? std::max(4 * o.count, o.count + 32) : o.count;
   RecommendResult result;

@@ -110,6 +110,16 @@ class Recommender {
   absl::StatusOr<RecommendResult> SelectForCustomer(uint32_t customer, const float* scores,
                                                     const RecommendOptions& options, bool approximate = false) const;
 
+  // True when a request needs the catalog filters (category, price, stock,
+  // exclude list): SelectBatch serves only the others.
+  static bool IsFiltered(const RecommendOptions& options);
+  // The batch path for unfiltered requests: scoring fused with top-K
+  // selection for several customers in one pass over the product factors
+  // (no score arrays; engine/batch_scoring.h). Answers are ForCustomer's,
+  // also with reduced precision (the candidates are re-ranked exactly).
+  std::vector<absl::StatusOr<RecommendResult>> SelectBatch(absl::Span<const uint32_t> customers,
+                                                           absl::Span<const RecommendOptions> options) const;
+
   // The fold-in of a customer's own training purchases: the vector ForBasket
   // uses (exposed for tests and tools).
   Eigen::VectorXf FoldIn(absl::Span<const uint32_t> products, absl::Span<const float> weights) const;

@@ -60,4 +60,28 @@ std::vector<ScoredItem> SelectTopK(absl::Span<const float> scores, size_t k,
   return heap;
 }
 
+bool TopKCollector::Excluded(uint32_t index) const {
+  return std::binary_search(excluded_.begin(), excluded_.end(), index);
+}
+
+void TopKCollector::Cut() {
+  if (k_ == 0) {
+    buffer_.clear();
+    threshold_ = __builtin_inff();
+    return;
+  }
+  if (buffer_.size() <= k_) return;
+  std::nth_element(buffer_.begin(), buffer_.begin() + (k_ - 1), buffer_.end(), Better);
+  buffer_.resize(k_);
+  // Items scoring exactly the k-th score may still win on a lower index, so
+  // they must still be offered: the threshold is inclusive.
+  threshold_ = buffer_[k_ - 1].score;
+}
+
+std::vector<ScoredItem> TopKCollector::Take() {
+  Cut();
+  std::sort(buffer_.begin(), buffer_.end(), Better);
+  return std::move(buffer_);
+}
+
 }  // namespace aisle

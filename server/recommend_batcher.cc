@@ -23,10 +23,20 @@ void RecommendBatcher::Submit(Job job) {
   cv_.notify_one();
 }
 
+void RecommendBatcher::Answer(Job& job, absl::StatusOr<RecommendResult> result) {
+  try {
+    job.done(std::move(result));
+  } catch (...) {
+    // A callback must not take the batcher down; it reports its own errors.
+  }
+}
+
 void RecommendBatcher::Run() {
   std::vector<Job> batch;
   std::vector<uint32_t> customers;
   std::vector<float> scores;
+  std::vector<RecommendOptions> options;
+  std::vector<Job*> plain, filtered;
   while (true) {
     batch.clear();
     {
@@ -44,17 +54,29 @@ void RecommendBatcher::Run() {
         }
       }
     }
-    customers.clear();
-    for (const Job& j : batch) customers.push_back(j.customer);
-    const bool approximate = batch.front().recommender->ScoreBatch(customers, &scores);
-    for (size_t j = 0; j < batch.size(); ++j) {
-      const Recommender& r = *batch[j].recommender;
-      auto result =
-          r.SelectForCustomer(batch[j].customer, scores.data() + j * r.ScoreStride(), batch[j].options, approximate);
-      try {
-        batch[j].done(std::move(result));
-      } catch (...) {
-        // A callback must not take the batcher down; it reports its own errors.
+    const Recommender& r = *batch.front().recommender;
+    // Unfiltered requests (the common ones): scoring fused with selection.
+    // Filtered ones: scores first, then the catalog masks.
+    plain.clear();
+    filtered.clear();
+    for (Job& j : batch) (Recommender::IsFiltered(j.options) ? filtered : plain).push_back(&j);
+    if (!plain.empty()) {
+      customers.clear();
+      options.clear();
+      for (const Job* j : plain) {
+        customers.push_back(j->customer);
+        options.push_back(j->options);
+      }
+      std::vector<absl::StatusOr<RecommendResult>> results = r.SelectBatch(customers, options);
+      for (size_t j = 0; j < plain.size(); ++j) Answer(*plain[j], std::move(results[j]));
+    }
+    if (!filtered.empty()) {
+      customers.clear();
+      for (const Job* j : filtered) customers.push_back(j->customer);
+      const bool approximate = r.ScoreBatch(customers, &scores);
+      for (size_t j = 0; j < filtered.size(); ++j) {
+        Answer(*filtered[j], r.SelectForCustomer(filtered[j]->customer, scores.data() + j * r.ScoreStride(),
+                                                 filtered[j]->options, approximate));
       }
     }
   }

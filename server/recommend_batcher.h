@@ -36,6 +36,7 @@ class RecommendBatcher {
 
  private:
   void Run();
+  static void Answer(Job& job, absl::StatusOr<RecommendResult> result);
 
   const size_t max_batch_;
   std::mutex mu_;

@@ -66,3 +66,56 @@ TEST(BatchScoringTest, Bf16ScoresAreCloseToExact) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+// The fused path selects exactly what scoring everything and selecting does:
+// any shape, exclusions, ties (repeated products), pools larger than n.
+TEST(BatchScoringTest, FusedSelectionMatchesScoreThenSelect) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd;
+  for (size_t n : {1, 15, 16, 17, 300, 2000}) {
+    for (size_t k : {3, 16, 64}) {
+      FactorMatrix items = FactorMatrix::NullaryExpr(n, k, [&] { return nd(rng); });
+      // Duplicate rows make exact ties, which must go to the lower index.
+      for (size_t i = 1; i < n; i += 7) items.row(i) = items.row(i - 1);
+      const std::vector<float> packed = PackForScoring(items);
+      const std::vector<uint16_t> packed16 = PackForScoringBf16(items);
+      for (size_t b : {1, 8, 11}) {
+        FactorMatrix users = FactorMatrix::NullaryExpr(b, k, [&] { return nd(rng); });
+        std::vector<size_t> pool(b);
+        std::vector<std::vector<uint32_t>> excl(b);
+        std::vector<absl::Span<const uint32_t>> spans(b);
+        for (size_t j = 0; j < b; ++j) {
+          pool[j] = std::vector<size_t>{1, 10, 42, 5000}[j % 4];
+          for (uint32_t i = static_cast<uint32_t>(j); i < n; i += 5) excl[j].push_back(i);
+          spans[j] = excl[j];
+        }
+        for (bool bf16 : {false, true}) {
+          std::vector<float> scores(b * PaddedProducts(n));
+          std::vector<std::vector<ScoredItem>> got;
+          if (bf16) {
+            ScorePackedBf16(packed16.data(), n, k, users.data(), b, scores.data());
+            SelectPackedBf16(packed16.data(), n, k, users.data(), b, pool, spans, &got);
+          } else {
+            ScorePacked(packed.data(), n, k, users.data(), b, scores.data());
+            SelectPacked(packed.data(), n, k, users.data(), b, pool, spans, &got);
+          }
+          ASSERT_EQ(got.size(), b);
+          for (size_t j = 0; j < b; ++j) {
+            auto want = SelectTopK(absl::MakeConstSpan(scores.data() + j * PaddedProducts(n), n), pool[j], spans[j]);
+            ASSERT_EQ(got[j].size(), want.size()) << "n=" << n << " k=" << k << " user " << j;
+            for (size_t i = 0; i < want.size(); ++i) {
+              ASSERT_EQ(got[j][i].index, want[i].index) << "n=" << n << " k=" << k << " user " << j << " rank " << i;
+              ASSERT_EQ(got[j][i].score, want[i].score);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aisle

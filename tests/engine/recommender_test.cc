@@ -345,3 +345,46 @@ TEST(RecommenderTest, BatchScoringGivesTheSameAnswers) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+// The server's batch path for unfiltered requests gives ForCustomer's
+// answers, in float32 and in reduced precision, with and without
+// purchases excluded and explanations.
+TEST(RecommenderTest, FusedBatchSelectionGivesTheSameAnswers) {
+  for (bool reduced : {false, true}) {
+    Recommender::Options ro;
+    ro.reduced_precision = reduced;
+    auto r = *Recommender::Create(TrainedModel(), MakeCatalog(), ro);
+    const Model& m = r->model();
+    std::vector<uint32_t> customers;
+    std::vector<RecommendOptions> options;
+    for (uint32_t c = 0; c < 60; ++c) {
+      customers.push_back(c % 50);
+      RecommendOptions o;
+      o.count = 1 + c % 23;
+      o.exclude_purchased = c % 5 != 0;
+      o.explain = c % 7 == 0;
+      options.push_back(o);
+    }
+    options[3].count = 0;
+    auto results = r->SelectBatch(customers, options);
+    ASSERT_EQ(results.size(), customers.size());
+    EXPECT_FALSE(results[3].ok());
+    for (size_t j = 0; j < customers.size(); ++j) {
+      if (j == 3) continue;
+      auto want = r->ForCustomer(m.customers.id(customers[j]), options[j]);
+      ASSERT_TRUE(results[j].ok() && want.ok());
+      ASSERT_EQ(results[j]->items.size(), want->items.size()) << j;
+      for (size_t i = 0; i < want->items.size(); ++i) {
+        EXPECT_EQ(results[j]->items[i].product, want->items[i].product) << "request " << j << " rank " << i;
+        EXPECT_NEAR(results[j]->items[i].score, want->items[i].score, 1e-5);
+        EXPECT_EQ(results[j]->items[i].because.size(), want->items[i].because.size());
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aisle
