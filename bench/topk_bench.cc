@@ -105,6 +105,39 @@ BENCHMARK(BM_TopKBatchBf16)
     ->ArgsProduct({{50000}, {64, 128}, {1, 8, 16, 32}})
     ->Unit(benchmark::kMicrosecond);
 
+// The server's path for unfiltered requests: scoring fused with selection
+// (SelectPacked / SelectPackedBf16: no score arrays), float32 with a pool of
+// 10, or bf16 with the pool of 42 re-ranked exactly.
+void BM_SelectBatchFused(benchmark::State& state) {
+  const Batch d(state);
+  const size_t n = d.n, k = d.k, b = d.b;
+  const bool bf16 = state.range(3) != 0;
+  const std::vector<float> packed = PackForScoring(d.items);
+  const std::vector<uint16_t> packed16 = PackForScoringBf16(d.items);
+  const std::vector<size_t> pool(b, bf16 ? 42 : 10);
+  std::vector<std::vector<ScoredItem>> out;
+  for (auto _ : state) {
+    if (bf16) {
+      SelectPackedBf16(packed16.data(), n, k, d.users.data(), b, pool, {}, &out);
+      float best = 0;
+      for (size_t j = 0; j < b; ++j) {
+        for (const ScoredItem& s : out[j]) best = std::max(best, d.users.row(j).dot(d.items.row(s.index)));
+      }
+      benchmark::DoNotOptimize(best);
+    } else {
+      SelectPacked(packed.data(), n, k, d.users.data(), b, pool, {}, &out);
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.counters["requests/s"] = benchmark::Counter(static_cast<double>(b), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * k * b / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(BM_SelectBatchFused)
+    ->ArgNames({"products", "factors", "batch", "bf16"})
+    ->ArgsProduct({{50000}, {64, 128}, {1, 8, 16, 32}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace aisle
 

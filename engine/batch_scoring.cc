@@ -16,6 +16,7 @@ struct StoreSink {
   float* scores;  // user 0 of the pass
   size_t stride;
 #if defined(__AVX512F__)
+  static constexpr bool kFromTile = false;
   void Vector(int j, size_t b, __m512 v) { _mm512_storeu_ps(scores + j * stride + b * kScoreBlock, v); }
 #endif
   void Lanes(int j, size_t b, const float* v) { std::copy(v, v + kScoreBlock, scores + j * stride + b * kScoreBlock); }
@@ -26,10 +27,13 @@ struct SelectSink {
   TopKCollector* collectors;  // user 0 of the pass
   size_t n;                   // real products (the last block may be padding)
 #if defined(__AVX512F__)
+  // Offering may call out of line, so the kernel first parks its
+  // accumulators in an L1 tile (otherwise the compiler keeps them in memory
+  // for the whole block): see Emit().
+  static constexpr bool kFromTile = true;
   void Vector(int j, size_t b, __m512 v) {
-    TopKCollector& c = collectors[j];
-    __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_set1_ps(c.threshold()), _CMP_GE_OQ);
-    if (m == 0) return;
+    __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_set1_ps(collectors[j].threshold()), _CMP_GE_OQ);
+    if (__builtin_expect(m == 0, 1)) return;
     const size_t base = b * kScoreBlock;
     if (base + kScoreBlock > n) m &= static_cast<__mmask16>((1u << (n - base)) - 1);
     alignas(64) float lanes[kScoreBlock];
@@ -37,7 +41,7 @@ struct SelectSink {
     while (m != 0) {
       const int lane = __builtin_ctz(m);
       m &= m - 1;
-      c.Offer(static_cast<uint32_t>(base + lane), lanes[lane]);
+      collectors[j].Offer(static_cast<uint32_t>(base + lane), lanes[lane]);
     }
   }
 #endif
@@ -46,6 +50,20 @@ struct SelectSink {
     for (size_t l = 0; l < kScoreBlock && base + l < n; ++l) collectors[j].Offer(static_cast<uint32_t>(base + l), v[l]);
   }
 };
+
+#if defined(__AVX512F__)
+// Hands a block's M accumulators to the sink.
+template <int M, class Sink>
+inline void Emit(__m512 (&acc)[M], size_t b, Sink& sink) {
+  if constexpr (Sink::kFromTile) {
+    alignas(64) float tile[M][kScoreBlock];
+    for (int j = 0; j < M; ++j) _mm512_store_ps(tile[j], acc[j]);
+    for (int j = 0; j < M; ++j) sink.Vector(j, b, _mm512_load_ps(tile[j]));
+  } else {
+    for (int j = 0; j < M; ++j) sink.Vector(j, b, acc[j]);
+  }
+}
+#endif
 
 // M users against one block of 16 products.
 template <int M, class Sink>
@@ -57,7 +75,7 @@ inline void Block(const float* block, size_t k, const float* users, size_t b, Si
     const __m512 y = _mm512_loadu_ps(block + f * kScoreBlock);
     for (int j = 0; j < M; ++j) acc[j] = _mm512_fmadd_ps(y, _mm512_set1_ps(users[j * k + f]), acc[j]);
   }
-  for (int j = 0; j < M; ++j) sink.Vector(j, b, acc[j]);
+  Emit<M>(acc, b, sink);
 #else
   float acc[M][kScoreBlock] = {};
   for (size_t f = 0; f < k; ++f) {
@@ -70,10 +88,10 @@ inline void Block(const float* block, size_t k, const float* users, size_t b, Si
 #endif
 }
 
+// Blocks [b0, b1) for M users.
 template <int M, class Sink>
-void Users(const float* packed, size_t n, size_t k, const float* users, Sink& sink) {
-  const size_t blocks = PaddedProducts(n) / kScoreBlock;
-  for (size_t b = 0; b < blocks; ++b) Block<M>(packed + b * k * kScoreBlock, k, users, b, sink);
+void Users(const float* packed, size_t b0, size_t b1, size_t k, const float* users, Sink& sink) {
+  for (size_t b = b0; b < b1; ++b) Block<M>(packed + b * k * kScoreBlock, k, users, b, sink);
 }
 
 // float -> bfloat16, round to nearest even (NaN kept a NaN).
@@ -105,7 +123,7 @@ inline void BlockBf16(const uint16_t* block, size_t pairs, const uint32_t* users
       acc[j] = _mm512_dpbf16_ps(acc[j], y, (__m512bh)_mm512_set1_epi32(static_cast<int>(users[j * pairs + p])));
     }
   }
-  for (int j = 0; j < M; ++j) sink.Vector(j, b, acc[j]);
+  Emit<M>(acc, b, sink);
 #else
   for (int j = 0; j < M; ++j) {
     float out[kScoreBlock];
@@ -124,16 +142,25 @@ inline void BlockBf16(const uint16_t* block, size_t pairs, const uint32_t* users
 }
 
 template <int M, class Sink>
-void UsersBf16(const uint16_t* packed, size_t n, size_t pairs, const uint32_t* users, Sink& sink) {
-  const size_t blocks = PaddedProducts(n) / kScoreBlock;
-  for (size_t b = 0; b < blocks; ++b) BlockBf16<M>(packed + b * pairs * 2 * kScoreBlock, pairs, users, b, sink);
+void UsersBf16(const uint16_t* packed, size_t b0, size_t b1, size_t pairs, const uint32_t* users, Sink& sink) {
+  for (size_t b = b0; b < b1; ++b) BlockBf16<M>(packed + b * pairs * 2 * kScoreBlock, pairs, users, b, sink);
 }
 
-// Runs `pass(M, user offset)` over the users, up to 8 per pass over the
-// products (8 accumulators, 1 load, broadcasts).
+// Runs `pass(M, user offset, b0, b1)` over the users, up to 8 users per pass
+// (8 accumulators, 1 load, broadcasts), product chunk by product chunk: all
+// passes over one chunk of blocks (64 blocks, 1024 products: 128-256 KB,
+// L2-resident) before the next, so a batch of any size streams the product
+// factors from memory once.
+// Chunking pays only when selecting: writing scores, the chunks would jump
+// between the users' score arrays (measured: bench/topk_bench.cc).
 template <class Pass>
-void InPasses(size_t num_users, Pass pass) {
-  for (size_t j = 0; j < num_users; j += 8) pass(std::min<size_t>(8, num_users - j), j);
+void InPasses(size_t n, size_t num_users, bool chunked, Pass pass) {
+  const size_t blocks = PaddedProducts(n) / kScoreBlock;
+  const size_t chunk = chunked ? 64 : blocks;
+  for (size_t b0 = 0; b0 < blocks; b0 += chunk) {
+    const size_t b1 = std::min(blocks, b0 + chunk);
+    for (size_t j = 0; j < num_users; j += 8) pass(std::min<size_t>(8, num_users - j), j, b0, b1);
+  }
 }
 
 #define AISLE_DISPATCH_M(m, call)        \
@@ -181,9 +208,9 @@ std::vector<float> PackForScoring(const FactorMatrix& items) {
 
 void ScorePacked(const float* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores) {
   const size_t stride = PaddedProducts(n);
-  InPasses(num_users, [&](size_t m, size_t j) {
+  InPasses(n, num_users, /*chunked=*/false, [&](size_t m, size_t j, size_t b0, size_t b1) {
     StoreSink sink{scores + j * stride, stride};
-    AISLE_DISPATCH_M(m, (Users<M>(packed, n, k, users + j * k, sink)));
+    AISLE_DISPATCH_M(m, (Users<M>(packed, b0, b1, k, users + j * k, sink)));
   });
 }
 
@@ -191,9 +218,9 @@ void SelectPacked(const float* packed, size_t n, size_t k, const float* users, s
                   absl::Span<const size_t> pool, absl::Span<const absl::Span<const uint32_t>> excluded,
                   std::vector<std::vector<ScoredItem>>* out) {
   std::vector<TopKCollector> c = MakeCollectors(pool, excluded);
-  InPasses(num_users, [&](size_t m, size_t j) {
+  InPasses(n, num_users, /*chunked=*/true, [&](size_t m, size_t j, size_t b0, size_t b1) {
     SelectSink sink{c.data() + j, n};
-    AISLE_DISPATCH_M(m, (Users<M>(packed, n, k, users + j * k, sink)));
+    AISLE_DISPATCH_M(m, (Users<M>(packed, b0, b1, k, users + j * k, sink)));
   });
   out->resize(num_users);
   for (size_t j = 0; j < num_users; ++j) (*out)[j] = c[j].Take();
@@ -223,9 +250,9 @@ std::vector<uint16_t> PackForScoringBf16(const FactorMatrix& items) {
 void ScorePackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores) {
   const size_t stride = PaddedProducts(n), pairs = (k + 1) / 2;
   const std::vector<uint32_t> u = PackUsersBf16(users, num_users, k);
-  InPasses(num_users, [&](size_t m, size_t j) {
+  InPasses(n, num_users, /*chunked=*/false, [&](size_t m, size_t j, size_t b0, size_t b1) {
     StoreSink sink{scores + j * stride, stride};
-    AISLE_DISPATCH_M(m, (UsersBf16<M>(packed, n, pairs, u.data() + j * pairs, sink)));
+    AISLE_DISPATCH_M(m, (UsersBf16<M>(packed, b0, b1, pairs, u.data() + j * pairs, sink)));
   });
 }
 
@@ -235,9 +262,9 @@ void SelectPackedBf16(const uint16_t* packed, size_t n, size_t k, const float* u
   const size_t pairs = (k + 1) / 2;
   const std::vector<uint32_t> u = PackUsersBf16(users, num_users, k);
   std::vector<TopKCollector> c = MakeCollectors(pool, excluded);
-  InPasses(num_users, [&](size_t m, size_t j) {
+  InPasses(n, num_users, /*chunked=*/true, [&](size_t m, size_t j, size_t b0, size_t b1) {
     SelectSink sink{c.data() + j, n};
-    AISLE_DISPATCH_M(m, (UsersBf16<M>(packed, n, pairs, u.data() + j * pairs, sink)));
+    AISLE_DISPATCH_M(m, (UsersBf16<M>(packed, b0, b1, pairs, u.data() + j * pairs, sink)));
   });
   out->resize(num_users);
   for (size_t j = 0; j < num_users; ++j) (*out)[j] = c[j].Take();
