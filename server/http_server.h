@@ -38,7 +38,7 @@ struct HttpServerOptions {
   std::optional<ApiKeys> admin_keys;  // none: the admin endpoint is disabled
   FILE* access_log = stdout;          // JSON lines; nullptr: none
   int batch_threads = 1;              // threads scoring batched requests; 0: score in the handler
-  size_t max_batch = 64;              // requests per batch at most
+  size_t max_batch = 8;               // requests per batch at most
   bool offers = false;                // the offer endpoints are enabled (ModelSource has an offer catalog)
   ImpressionLog* impressions = nullptr;  // required with offers
 };

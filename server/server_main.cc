@@ -39,7 +39,9 @@ ABSL_FLAG(int, max_body_bytes, 1 << 20, "Largest request body accepted.");
 ABSL_FLAG(int, batch_threads, 1,
           "Threads scoring customer recommendations in batches (concurrent requests share one matrix "
           "product); 0 scores each request on its HTTP thread.");
-ABSL_FLAG(int, max_batch, 64, "Most customer requests scored in one batch.");
+ABSL_FLAG(int, max_batch, 8,
+          "Most customer requests scored in one batch (8: one pass of the fused kernel; larger batches "
+          "measured slower per request, docs/BENCHMARKS.md).");
 ABSL_FLAG(bool, reduced_precision, aisle::Bf16ScoringIsNative(),
           "Score batches with bfloat16 product factors (AVX512_BF16) and re-rank each request's top "
           "candidates exactly in float32; the answers are the float32 ones. Default: on when the "
