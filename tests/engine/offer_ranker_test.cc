@@ -36,18 +36,7 @@ const SyntheticData& Data() {
 std::shared_ptr<const Recommender> Rec() {
   static std::shared_ptr<const Recommender> rec = [] {
     EventLog log = ::aisle::testing::ToEventLog(Data());
-    WeightingOptions w;
-    w.quantity_scaling = QuantityScaling::kNone;
-    Interactions in = BuildInteractions(log, w);
-    IalsOptions io;
-    io.factors = 16;
-    io.iterations = 8;
-    io.objective.regularization = 0.5f;
-    io.solve.solver = AlsSolver::kCholesky;
-    IalsTrainer t(in.user_items, in.item_users, io);
-    EXPECT_TRUE(t.Init().ok());
-    for (int i = 0; i < io.iterations; ++i) t.Iterate(false);
-    auto m = std::make_shared<Model>(AssembleModel(log, std::move(in), t.TakeUserFactors(), t.TakeItemFactors()));
+    auto m = std::make_shared<Model>(::aisle::testing::TrainSmallModel(log));
     m->metadata = {{"model_id", "offers-test"}};
     // Product catalog: the planted category of each product.
     std::string csv = "product_id,name,category\n";

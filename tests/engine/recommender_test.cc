@@ -23,18 +23,7 @@ std::shared_ptr<const Model> TrainedModel() {
     o.purchases = 8000;
     o.seed = 9;
     EventLog log = ::aisle::testing::ToEventLog(GenerateSynthetic(o));
-    WeightingOptions w;
-    w.quantity_scaling = QuantityScaling::kNone;
-    Interactions in = BuildInteractions(log, w);
-    IalsOptions io;
-    io.factors = 16;
-    io.iterations = 8;
-    io.objective.regularization = 0.5f;
-    io.solve.solver = AlsSolver::kCholesky;
-    IalsTrainer t(in.user_items, in.item_users, io);
-    EXPECT_TRUE(t.Init().ok());
-    for (int i = 0; i < io.iterations; ++i) t.Iterate(false);
-    auto m = std::make_shared<Model>(AssembleModel(log, std::move(in), t.TakeUserFactors(), t.TakeItemFactors()));
+    auto m = std::make_shared<Model>(::aisle::testing::TrainSmallModel(log));
     m->metadata = {{"model_id", "test-model"},
                    {"hyperparameters", {{"alpha", 1.0}, {"unobserved_weight", 1.0}, {"regularization", 0.5},
                                         {"regularization_exponent", 0.0}}}};

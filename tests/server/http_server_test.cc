@@ -36,16 +36,12 @@ Model TrainModel(uint64_t seed, const std::string& id) {
   o.purchases = 5000;
   o.seed = 5;
   EventLog log = ::aisle::testing::ToEventLog(GenerateSynthetic(o));
-  Interactions in = BuildInteractions(log, WeightingOptions());
   IalsOptions io;
   io.factors = 8;
   io.iterations = 4;
   io.seed = seed;
   io.objective.regularization = 0.5f;
-  IalsTrainer t(in.user_items, in.item_users, io);
-  EXPECT_TRUE(t.Init().ok());
-  for (int i = 0; i < io.iterations; ++i) t.Iterate(false);
-  Model m = AssembleModel(log, std::move(in), t.TakeUserFactors(), t.TakeItemFactors());
+  Model m = ::aisle::testing::TrainModel(log, io);
   m.metadata = {{"model_id", id}, {"hyperparameters", {{"alpha", 1.0}, {"regularization", 0.5}}}};
   return m;
 }

@@ -52,17 +52,7 @@ const PlantedData& Planted() {
     test.events.erase(test.events.begin(), test.events.begin() + cut);
     EventLog log = ::aisle::testing::ToEventLog(train);
     s.test = ::aisle::testing::ToEventLog(test);
-    WeightingOptions w;
-    w.quantity_scaling = QuantityScaling::kNone;
-    Interactions in = BuildInteractions(log, w);
-    IalsOptions io;
-    io.factors = 16;
-    io.iterations = 8;
-    io.objective.regularization = 0.5f;
-    IalsTrainer t(in.user_items, in.item_users, io);
-    EXPECT_TRUE(t.Init().ok());
-    for (int i = 0; i < io.iterations; ++i) t.Iterate(false);
-    auto m = std::make_shared<Model>(AssembleModel(log, std::move(in), t.TakeUserFactors(), t.TakeItemFactors()));
+    auto m = std::make_shared<Model>(::aisle::testing::TrainSmallModel(log, AlsSolver::kConjugateGradient));
     m->metadata = {{"model_id", "planted"}};
     s.model = m;
     // One offer per planted category, listing its products.
