@@ -106,19 +106,25 @@ BENCHMARK(BM_TopKBatchBf16)
     ->Unit(benchmark::kMicrosecond);
 
 // The server's path for unfiltered requests: scoring fused with selection
-// (SelectPacked / SelectPackedBf16: no score arrays), float32 with a pool of
-// 10, or bf16 with the pool of 42 re-ranked exactly.
+// (SelectPacked / SelectPackedBf16 / SelectPackedInt8: no score arrays),
+// precision 0: float32 with a pool of 10; 1: bf16, 2: int8, each with the
+// pool of 42 re-ranked exactly.
 void BM_SelectBatchFused(benchmark::State& state) {
   const Batch d(state);
   const size_t n = d.n, k = d.k, b = d.b;
-  const bool bf16 = state.range(3) != 0;
+  const int precision = static_cast<int>(state.range(3));
   const std::vector<float> packed = PackForScoring(d.items);
   const std::vector<uint16_t> packed16 = PackForScoringBf16(d.items);
-  const std::vector<size_t> pool(b, bf16 ? 42 : 10);
+  const Int8Packed packed8 = PackForScoringInt8(d.items);
+  const std::vector<size_t> pool(b, precision > 0 ? 42 : 10);
   std::vector<std::vector<ScoredItem>> out;
   for (auto _ : state) {
-    if (bf16) {
-      SelectPackedBf16(packed16.data(), n, k, d.users.data(), b, pool, {}, &out);
+    if (precision > 0) {
+      if (precision == 1) {
+        SelectPackedBf16(packed16.data(), n, k, d.users.data(), b, pool, {}, &out);
+      } else {
+        SelectPackedInt8(packed8, d.users.data(), b, pool, {}, &out);
+      }
       float best = 0;
       for (size_t j = 0; j < b; ++j) {
         for (const ScoredItem& s : out[j]) best = std::max(best, d.users.row(j).dot(d.items.row(s.index)));
@@ -134,8 +140,8 @@ void BM_SelectBatchFused(benchmark::State& state) {
 }
 
 BENCHMARK(BM_SelectBatchFused)
-    ->ArgNames({"products", "factors", "batch", "bf16"})
-    ->ArgsProduct({{50000}, {64, 128}, {1, 8, 16, 32}, {0, 1}})
+    ->ArgNames({"products", "factors", "batch", "precision"})
+    ->ArgsProduct({{50000}, {64, 128}, {1, 8, 16, 32}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "engine/batch_scoring.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #if defined(__AVX512F__)
@@ -146,6 +147,56 @@ void UsersBf16(const uint16_t* packed, size_t b0, size_t b1, size_t pairs, const
   for (size_t b = b0; b < b1; ++b) BlockBf16<M>(packed + b * pairs * 2 * kScoreBlock, pairs, users, b, sink);
 }
 
+// int8 (AVX512_VNNI): M users against one block. Block layout: quads =
+// k / 4 rounded up rows of 64 bytes, row q holding factors 4q..4q+3 of the
+// 16 products (signed, per-product scale). Users come as unsigned bytes
+// (value + 128) packed 4 to a word; the +128 is taken back with the
+// per-product correction 128 * sum(q).
+template <int M, class Sink>
+inline void BlockInt8(const int8_t* block, size_t quads, const uint32_t* users, const float* scale,
+                      const int32_t* correction, const float* user_scale, size_t b, Sink& sink) {
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+  __m512i acc[M];
+  for (int j = 0; j < M; ++j) acc[j] = _mm512_setzero_si512();
+  for (size_t q = 0; q < quads; ++q) {
+    const __m512i y = _mm512_loadu_si512(block + q * 4 * kScoreBlock);
+    for (int j = 0; j < M; ++j) {
+      acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_set1_epi32(static_cast<int>(users[j * quads + q])), y);
+    }
+  }
+  const __m512 s = _mm512_loadu_ps(scale);
+  const __m512i c = _mm512_loadu_si512(correction);
+  __m512 out[M];
+  for (int j = 0; j < M; ++j) {
+    out[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j], c)), _mm512_mul_ps(s, _mm512_set1_ps(user_scale[j])));
+  }
+  Emit<M>(out, b, sink);
+#else
+  for (int j = 0; j < M; ++j) {
+    float out[kScoreBlock];
+    for (size_t l = 0; l < kScoreBlock; ++l) {
+      int32_t acc = 0;
+      for (size_t q = 0; q < quads; ++q) {
+        const uint32_t u = users[j * quads + q];
+        for (int f = 0; f < 4; ++f) {
+          acc += static_cast<int32_t>((u >> (8 * f)) & 0xFF) * block[(q * kScoreBlock + l) * 4 + f];
+        }
+      }
+      out[l] = static_cast<float>(acc - correction[l]) * (scale[l] * user_scale[j]);
+    }
+    sink.Lanes(j, b, out);
+  }
+#endif
+}
+
+template <int M, class Sink>
+void UsersInt8(const Int8Packed& p, size_t b0, size_t b1, const uint32_t* users, const float* user_scale, Sink& sink) {
+  for (size_t b = b0; b < b1; ++b) {
+    BlockInt8<M>(p.values.data() + b * p.quads * 4 * kScoreBlock, p.quads, users, p.scale.data() + b * kScoreBlock,
+                 p.correction.data() + b * kScoreBlock, user_scale, b, sink);
+  }
+}
+
 // Runs `pass(M, user offset, b0, b1)` over the users, up to 8 users per pass
 // (8 accumulators, 1 load, broadcasts), product chunk by product chunk: all
 // passes over one chunk of blocks (64 blocks, 1024 products: 128-256 KB,
@@ -265,6 +316,69 @@ void SelectPackedBf16(const uint16_t* packed, size_t n, size_t k, const float* u
   InPasses(n, num_users, /*chunked=*/true, [&](size_t m, size_t j, size_t b0, size_t b1) {
     SelectSink sink{c.data() + j, n};
     AISLE_DISPATCH_M(m, (UsersBf16<M>(packed, b0, b1, pairs, u.data() + j * pairs, sink)));
+  });
+  out->resize(num_users);
+  for (size_t j = 0; j < num_users; ++j) (*out)[j] = c[j].Take();
+}
+
+bool Int8ScoringIsNative() {
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+Int8Packed PackForScoringInt8(const FactorMatrix& items) {
+  Int8Packed p;
+  p.n = static_cast<size_t>(items.rows());
+  p.k = static_cast<size_t>(items.cols());
+  p.quads = (p.k + 3) / 4;
+  const size_t padded = PaddedProducts(p.n);
+  p.values.assign(padded * p.quads * 4, 0);
+  p.scale.assign(padded, 0.0f);
+  p.correction.assign(padded, 0);
+  for (size_t i = 0; i < p.n; ++i) {
+    const float max = items.row(i).cwiseAbs().maxCoeff();
+    if (!(max > 0)) continue;
+    const float inv = 127.0f / max;
+    p.scale[i] = max / 127.0f;
+    const size_t b = i / kScoreBlock, lane = i % kScoreBlock;
+    int32_t sum = 0;
+    for (size_t f = 0; f < p.k; ++f) {
+      const int v = static_cast<int>(std::lrintf(items(i, f) * inv));
+      const int8_t q = static_cast<int8_t>(std::clamp(v, -127, 127));
+      p.values[((b * p.quads + f / 4) * kScoreBlock + lane) * 4 + f % 4] = q;
+      sum += q;
+    }
+    p.correction[i] = 128 * sum;
+  }
+  return p;
+}
+
+void SelectPackedInt8(const Int8Packed& packed, const float* users, size_t num_users, absl::Span<const size_t> pool,
+                      absl::Span<const absl::Span<const uint32_t>> excluded,
+                      std::vector<std::vector<ScoredItem>>* out) {
+  const size_t k = packed.k, quads = packed.quads;
+  // Users: symmetric 8-bit, one scale each, shifted to unsigned; padding
+  // factors are 0 (+128).
+  std::vector<uint32_t> u(num_users * quads, 0);
+  std::vector<float> user_scale(num_users, 0.0f);
+  for (size_t j = 0; j < num_users; ++j) {
+    float max = 0;
+    for (size_t f = 0; f < k; ++f) max = std::max(max, std::abs(users[j * k + f]));
+    const float inv = max > 0 ? 127.0f / max : 0.0f;
+    user_scale[j] = max / 127.0f;
+    for (size_t f = 0; f < quads * 4; ++f) {
+      int v = 0;
+      if (f < k) v = std::clamp(static_cast<int>(std::lrintf(users[j * k + f] * inv)), -127, 127);
+      u[j * quads + f / 4] |= static_cast<uint32_t>(v + 128) << (8 * (f % 4));
+    }
+  }
+  std::vector<TopKCollector> c = MakeCollectors(pool, excluded);
+  InPasses(packed.n, num_users, /*chunked=*/true, [&](size_t m, size_t j, size_t b0, size_t b1) {
+    SelectSink sink{c.data() + j, packed.n};
+    AISLE_DISPATCH_M(m, (UsersInt8<M>(packed, b0, b1, u.data() + j * quads, user_scale.data() + j, sink)));
   });
   out->resize(num_users);
   for (size_t j = 0; j < num_users; ++j) (*out)[j] = c[j].Take();

@@ -38,10 +38,17 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shar
   }
   if (r->objective_.regularization <= 0 && r->objective_.unobserved_weight <= 0) r->objective_.regularization = 0.01f;
   r->gram_ = ComputeGram(model->item_factors, 0);
-  if (options.reduced_precision) {
-    r->packed_bf16_ = PackForScoringBf16(model->item_factors);
-  } else {
-    r->packed_items_ = PackForScoring(model->item_factors);
+  switch (options.scoring) {
+    case Scoring::kBf16:
+      r->packed_bf16_ = PackForScoringBf16(model->item_factors);
+      break;
+    case Scoring::kInt8:
+      r->packed_int8_ = PackForScoringInt8(model->item_factors);
+      r->packed_items_ = PackForScoring(model->item_factors);  // filtered requests (ScoreBatch)
+      break;
+    case Scoring::kFloat32:
+      r->packed_items_ = PackForScoring(model->item_factors);
+      break;
   }
   r->normalized_items_ = model->item_factors;
   for (Eigen::Index i = 0; i < r->normalized_items_.rows(); ++i) {
@@ -201,7 +208,8 @@ bool Recommender::IsFiltered(const RecommendOptions& o) {
 std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span<const uint32_t> customers,
                                                                      absl::Span<const RecommendOptions> options) const {
   const size_t k = model_->num_factors(), n = customers.size();
-  const bool approximate = !packed_bf16_.empty();
+  const bool int8 = packed_int8_.n > 0;
+  const bool approximate = int8 || !packed_bf16_.empty();
   std::vector<float> users(n * k);
   std::vector<size_t> pool(n);
   std::vector<absl::Span<const uint32_t>> excluded(n);
@@ -213,7 +221,9 @@ std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span
     if (options[j].exclude_purchased) excluded[j] = model_->purchased.RowIndices(customers[j]);
   }
   std::vector<std::vector<ScoredItem>> candidates;
-  if (approximate) {
+  if (int8) {
+    SelectPackedInt8(packed_int8_, users.data(), n, pool, excluded, &candidates);
+  } else if (approximate) {
     SelectPackedBf16(packed_bf16_.data(), model_->products.size(), k, users.data(), n, pool, excluded, &candidates);
   } else {
     SelectPacked(packed_items_.data(), model_->products.size(), k, users.data(), n, pool, excluded, &candidates);

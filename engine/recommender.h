@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/als_solver.h"
+#include "engine/batch_scoring.h"
 #include "engine/catalog.h"
 #include "engine/model.h"
 
@@ -59,10 +60,12 @@ struct RecommendResult {
 
 class Recommender {
  public:
+  // How the batch path scores (engine/batch_scoring.h). The reduced
+  // precisions select a wider pool of candidates that is re-ranked exactly
+  // in float32, so answers are float32's.
+  enum class Scoring { kFloat32, kBf16, kInt8 };
   struct Options {
-    // Batch scoring in bfloat16 (AVX512_BF16) with an exact float32 re-rank
-    // of each request's top candidates; off: float32 throughout.
-    bool reduced_precision = false;
+    Scoring scoring = Scoring::kFloat32;
   };
   // `catalog` may be null. InvalidArgument when the model fails Validate().
   static absl::StatusOr<std::shared_ptr<const Recommender>> Create(std::shared_ptr<const Model> model,
@@ -149,7 +152,8 @@ class Recommender {
   Eigen::MatrixXf gram_;              // Y^T Y, for fold-in and explanations
   FactorMatrix normalized_items_;     // rows of Y scaled to unit length, for Similar
   std::vector<float> packed_items_;   // Y packed for ScoreBatch (float32)
-  std::vector<uint16_t> packed_bf16_; // Y packed for ScoreBatch (bfloat16), when reduced precision
+  std::vector<uint16_t> packed_bf16_; // Y packed for ScoreBatch (bfloat16), with Scoring::kBf16
+  Int8Packed packed_int8_;            // Y packed for SelectBatch, with Scoring::kInt8
   std::vector<Recommendation> Rerank(uint32_t customer, std::vector<Recommendation> candidates, size_t count) const;
   std::vector<int32_t> category_;     // per product: index into categories_, -1 none
   std::vector<std::string> categories_;

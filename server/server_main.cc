@@ -42,10 +42,11 @@ ABSL_FLAG(int, batch_threads, 1,
 ABSL_FLAG(int, max_batch, 8,
           "Most customer requests scored in one batch (8: one pass of the fused kernel; larger batches "
           "measured slower per request, docs/BENCHMARKS.md).");
-ABSL_FLAG(bool, reduced_precision, aisle::Bf16ScoringIsNative(),
-          "Score batches with bfloat16 product factors (AVX512_BF16) and re-rank each request's top "
-          "candidates exactly in float32; the answers are the float32 ones. Default: on when the "
-          "CPU and build support it.");
+ABSL_FLAG(std::string, scoring, aisle::Bf16ScoringIsNative() ? "bf16" : "float32",
+          "How batches of customer requests are scored: float32; bf16 (AVX512_BF16 dot products) or "
+          "int8 (AVX512_VNNI), each selecting a wider pool of candidates that is re-ranked exactly "
+          "in float32, so the answers are the float32 ones. Default: bf16 when the CPU and build "
+          "support it.");
 ABSL_FLAG(std::string, offers, "",
           "Offer catalog (JSON, data/FORMATS.md) for GET /v1/customers/{id}/offers; reloaded when it "
           "changes (a malformed new version is refused and the previous one keeps serving).");
@@ -126,7 +127,16 @@ int Main() {
 
   Metrics metrics;
   Recommender::Options ro;
-  ro.reduced_precision = absl::GetFlag(FLAGS_reduced_precision);
+  if (const std::string s = absl::GetFlag(FLAGS_scoring); s == "float32") {
+    ro.scoring = Recommender::Scoring::kFloat32;
+  } else if (s == "bf16") {
+    ro.scoring = Recommender::Scoring::kBf16;
+  } else if (s == "int8") {
+    ro.scoring = Recommender::Scoring::kInt8;
+  } else {
+    std::fprintf(stderr, "aisle-server: --scoring must be float32, bf16 or int8\n");
+    return 2;
+  }
   ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics, ro);
   std::unique_ptr<ImpressionLog> impressions;
   if (const std::string f = absl::GetFlag(FLAGS_offers); !f.empty()) {

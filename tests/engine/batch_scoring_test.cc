@@ -119,3 +119,47 @@ TEST(BatchScoringTest, FusedSelectionMatchesScoreThenSelect) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+// int8: every score within the quantization bound of the exact one, and
+// the exact top 10 inside the int8 pool of 42 that the server re-ranks.
+TEST(BatchScoringTest, Int8SelectionKeepsTheExactTopInItsPool) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  for (size_t n : {5, 17, 3000}) {
+    for (size_t k : {3, 64}) {
+      FactorMatrix items = FactorMatrix::NullaryExpr(n, k, [&] { return nd(rng); });
+      const Int8Packed packed = PackForScoringInt8(items);
+      const size_t b = 20;
+      FactorMatrix users = FactorMatrix::NullaryExpr(b, k, [&] { return nd(rng); });
+      std::vector<size_t> all(b, n), pool(b, 42);
+      std::vector<std::vector<ScoredItem>> scored, selected;
+      SelectPackedInt8(packed, users.data(), b, all, {}, &scored);
+      SelectPackedInt8(packed, users.data(), b, pool, {}, &selected);
+      size_t missed = 0;
+      for (size_t j = 0; j < b; ++j) {
+        ASSERT_EQ(scored[j].size(), n);
+        for (const ScoredItem& s : scored[j]) {
+          const float exact = users.row(j).dot(items.row(s.index));
+          // Each side rounds to half a step of max/127: bound by both maxima.
+          const float bound = 0.5f / 127 * (users.row(j).cwiseAbs().maxCoeff() * items.row(s.index).cwiseAbs().sum() +
+                                            items.row(s.index).cwiseAbs().maxCoeff() * users.row(j).cwiseAbs().sum()) +
+                              1e-4f;
+          ASSERT_NEAR(s.score, exact, bound) << "n=" << n << " k=" << k;
+        }
+        Eigen::VectorXf exact = items * users.row(j).transpose();
+        auto top = SelectTopK(absl::MakeConstSpan(exact.data(), n), 10);
+        for (const ScoredItem& t : top) {
+          missed += std::none_of(selected[j].begin(), selected[j].end(),
+                                 [&](const ScoredItem& s) { return s.index == t.index; });
+        }
+      }
+      EXPECT_EQ(missed, 0u) << "n=" << n << " k=" << k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aisle

@@ -278,7 +278,7 @@ TEST(CatalogTest, CsvAndJsonLines) {
 
 TEST(RecommenderTest, ReducedPrecisionBatchesGiveTheExactAnswers) {
   Recommender::Options ro;
-  ro.reduced_precision = true;
+  ro.scoring = Recommender::Scoring::kBf16;
   auto r = *Recommender::Create(TrainedModel(), MakeCatalog(), ro);
   const Model& m = r->model();
   std::vector<uint32_t> customers;
@@ -342,9 +342,9 @@ namespace {
 // answers, in float32 and in reduced precision, with and without
 // purchases excluded and explanations.
 TEST(RecommenderTest, FusedBatchSelectionGivesTheSameAnswers) {
-  for (bool reduced : {false, true}) {
+  for (auto scoring : {Recommender::Scoring::kFloat32, Recommender::Scoring::kBf16, Recommender::Scoring::kInt8}) {
     Recommender::Options ro;
-    ro.reduced_precision = reduced;
+    ro.scoring = scoring;
     auto r = *Recommender::Create(TrainedModel(), MakeCatalog(), ro);
     const Model& m = r->model();
     std::vector<uint32_t> customers;
