@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/recommendation_json.h"
 
 namespace aisle {
 
@@ -341,34 +342,6 @@ RecommendOptions OptionsFrom(const Params& p, size_t max_count, size_t max_id) {
   return o;
 }
 
-json ProductJson(const Recommender& r, uint32_t product, float score) {
-  json j = {{"product_id", r.model().products.id(product)}, {"score", score}};
-  if (const CatalogEntry* e = r.Entry(product)) {
-    if (!e->name.empty()) j["name"] = e->name;
-    if (!e->category.empty()) j["category"] = e->category;
-    // The float price as written in the catalog (2.95, not 2.950000047683716).
-    if (!std::isnan(e->price)) j["price"] = std::strtod(absl::StrFormat("%.7g", e->price).c_str(), nullptr);
-    j["in_stock"] = e->in_stock;
-  }
-  return j;
-}
-
-json RecommendationsJson(const Recommender& r, const RecommendResult& res, bool explain) {
-  json items = json::array();
-  for (const Recommendation& x : res.items) {
-    json j = ProductJson(r, x.product, x.score);
-    if (explain) {
-      json because = json::array();
-      for (const Contribution& c : x.because) {
-        because.push_back({{"product_id", r.model().products.id(c.product)}, {"weight", c.weight}});
-      }
-      j["because"] = because;
-    }
-    items.push_back(std::move(j));
-  }
-  return items;
-}
-
 std::string PathId(const Request& req, size_t max_len) {
   std::string id = PercentDecode(req.param(":id").as<std::string>());
   if (id.empty()) Fail(400, "invalid_argument", "empty id");
@@ -408,11 +381,7 @@ HttpServer::Reply HttpServer::CustomerRecommendations(const Request& req) {
   auto r = Serving(source_);
   auto res = r->ForCustomer(id, o);
   if (!res.ok()) FailStatus(res.status());
-  json j = {{"model_version", r->model_id()},
-            {"customer_id", id},
-            {"fallback", res->fallback ? "popularity" : json(nullptr)},
-            {"recommendations", RecommendationsJson(*r, *res, o.explain)}};
-  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+  return Reply{200, RecommendationsBody(*r, &id, *res, o.explain), "application/json", r->model_id()};
 }
 
 bool HttpServer::DeferCustomerRecommendations(const Request& req, std::shared_ptr<Http::ResponseWriter> writer,
@@ -437,11 +406,7 @@ bool HttpServer::DeferCustomerRecommendations(const Request& req, std::shared_pt
       const int status = res.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 500;
       out = Reply{status, ErrorBody(status == 400 ? "invalid_argument" : "internal", std::string(res.status().message()))};
     } else {
-      json j = {{"model_version", r->model_id()},
-                {"customer_id", id},
-                {"fallback", nullptr},
-                {"recommendations", RecommendationsJson(*r, *res, explain)}};
-      out = Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+      out = Reply{200, RecommendationsBody(*r, &id, *res, explain), "application/json", r->model_id()};
     }
     Send(*writer, out);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -468,10 +433,7 @@ HttpServer::Reply HttpServer::BasketRecommendations(const Request& req) {
   auto r = Serving(source_);
   auto res = r->ForBasket(products, weights, o);
   if (!res.ok()) FailStatus(res.status());
-  json j = {{"model_version", r->model_id()},
-            {"fallback", res->fallback ? "popularity" : json(nullptr)},
-            {"recommendations", RecommendationsJson(*r, *res, o.explain)}};
-  return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
+  return Reply{200, RecommendationsBody(*r, nullptr, *res, o.explain), "application/json", r->model_id()};
 }
 
 HttpServer::Reply HttpServer::SimilarProducts(const Request& req) {

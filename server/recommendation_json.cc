@@ -1,0 +1,188 @@
+#include "server/recommendation_json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "absl/strings/str_format.h"
+
+namespace aisle {
+namespace {
+
+// At s[i], a byte >= 0x80: the length of the valid UTF-8 sequence there
+// (> 0), or minus the length of its maximal invalid prefix (what one U+FFFD
+// replaces, as Unicode recommends and nlohmann's "replace" does).
+int Utf8Sequence(absl::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  int len;
+  unsigned char lo = 0x80, hi = 0xBF;  // range of the first continuation byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;  // at most U+10FFFF
+  } else {
+    return -1;
+  }
+  for (int k = 1; k < len; ++k) {
+    if (i + k >= s.size()) return -k;
+    const unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) return -k;
+  }
+  return len;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string* out, absl::string_view s) {
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      out->push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    switch (c) {
+      case '"': out->append("\\\""); ++i; continue;
+      case '\\': out->append("\\\\"); ++i; continue;
+      case '\n': out->append("\\n"); ++i; continue;
+      case '\r': out->append("\\r"); ++i; continue;
+      case '\t': out->append("\\t"); ++i; continue;
+      case '\b': out->append("\\b"); ++i; continue;
+      case '\f': out->append("\\f"); ++i; continue;
+      default: break;
+    }
+    if (c < 0x20) {
+      static const char kHex[] = "0123456789abcdef";
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+      ++i;
+      continue;
+    }
+    const int len = Utf8Sequence(s, i);
+    if (len < 0) {
+      out->append("\xEF\xBF\xBD");  // U+FFFD for an invalid sequence
+      i += static_cast<size_t>(-len);
+    } else {
+      out->append(s.data() + i, static_cast<size_t>(len));
+      i += static_cast<size_t>(len);
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonFloat(std::string* out, float x) {
+  if (!std::isfinite(x)) {
+    out->append("null");
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), x);
+  (void)ec;  // 32 bytes always suffice for a float
+  out->append(buf, end);
+}
+
+std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
+                                bool explain) {
+  std::string out;
+  out.reserve(128 + res.items.size() * (explain ? 280 : 140));
+  out.append("{");
+  if (customer_id != nullptr) {
+    out.append("\"customer_id\":");
+    AppendJsonString(&out, *customer_id);
+    out.append(",");
+  }
+  out.append(res.fallback ? "\"fallback\":\"popularity\"" : "\"fallback\":null");
+  out.append(",\"model_version\":");
+  AppendJsonString(&out, r.model_id());
+  out.append(",\"recommendations\":[");
+  const IdMap& products = r.model().products;
+  for (size_t i = 0; i < res.items.size(); ++i) {
+    const Recommendation& x = res.items[i];
+    if (i > 0) out.push_back(',');
+    out.push_back('{');
+    if (explain) {
+      out.append("\"because\":[");
+      for (size_t j = 0; j < x.because.size(); ++j) {
+        if (j > 0) out.push_back(',');
+        out.append("{\"product_id\":");
+        AppendJsonString(&out, products.id(x.because[j].product));
+        out.append(",\"weight\":");
+        AppendJsonFloat(&out, x.because[j].weight);
+        out.push_back('}');
+      }
+      out.append("],");
+    }
+    if (const CatalogEntry* e = r.Entry(x.product)) {
+      if (!e->category.empty()) {
+        out.append("\"category\":");
+        AppendJsonString(&out, e->category);
+        out.push_back(',');
+      }
+      out.append(e->in_stock ? "\"in_stock\":true," : "\"in_stock\":false,");
+      if (!e->name.empty()) {
+        out.append("\"name\":");
+        AppendJsonString(&out, e->name);
+        out.push_back(',');
+      }
+      if (!std::isnan(e->price)) {
+        out.append("\"price\":");
+        AppendJsonFloat(&out, e->price);
+        out.push_back(',');
+      }
+    }
+    out.append("\"product_id\":");
+    AppendJsonString(&out, products.id(x.product));
+    out.append(",\"score\":");
+    AppendJsonFloat(&out, x.score);
+    out.push_back('}');
+  }
+  out.append("]}");
+  return out;
+}
+
+nlohmann::json ProductJson(const Recommender& r, uint32_t product, float score) {
+  nlohmann::json j = {{"product_id", r.model().products.id(product)}, {"score", score}};
+  if (const CatalogEntry* e = r.Entry(product)) {
+    if (!e->name.empty()) j["name"] = e->name;
+    if (!e->category.empty()) j["category"] = e->category;
+    // The float price as written in the catalog (2.95, not 2.950000047683716).
+    if (!std::isnan(e->price)) j["price"] = std::strtod(absl::StrFormat("%.7g", e->price).c_str(), nullptr);
+    j["in_stock"] = e->in_stock;
+  }
+  return j;
+}
+
+nlohmann::json RecommendationsJsonTree(const Recommender& r, const RecommendResult& res, bool explain) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const Recommendation& x : res.items) {
+    nlohmann::json j = ProductJson(r, x.product, x.score);
+    if (explain) {
+      nlohmann::json because = nlohmann::json::array();
+      for (const Contribution& c : x.because) {
+        because.push_back({{"product_id", r.model().products.id(c.product)}, {"weight", c.weight}});
+      }
+      j["because"] = because;
+    }
+    items.push_back(std::move(j));
+  }
+  return items;
+}
+
+std::string RecommendationsBodyReference(const Recommender& r, const std::string* customer_id,
+                                         const RecommendResult& res, bool explain) {
+  nlohmann::json j = {{"model_version", r.model_id()},
+                      {"fallback", res.fallback ? "popularity" : nlohmann::json(nullptr)},
+                      {"recommendations", RecommendationsJsonTree(r, res, explain)}};
+  if (customer_id != nullptr) j["customer_id"] = *customer_id;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace aisle
