@@ -124,9 +124,18 @@ OfferResult OfferRanker::Rank(absl::Span<const float> affinity, absl::Span<const
   return result;
 }
 
-absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_id, const OfferOptions& o) const {
+namespace {
+
+absl::Status CheckOptions(const OfferOptions& o) {
   if (o.count == 0) return absl::InvalidArgumentError("count must be at least 1");
   if (o.drivers == 0) return absl::InvalidArgumentError("drivers must be at least 1");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_id, const OfferOptions& o) const {
+  if (absl::Status s = CheckOptions(o); !s.ok()) return s;
   const Model& m = recommender_->model();
   auto c = m.customers.Find(customer_id);
   if (!c) return Popular(o);
@@ -136,8 +145,7 @@ absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_
 }
 
 absl::StatusOr<OfferResult> OfferRanker::Popular(const OfferOptions& o, bool new_customer) const {
-  if (o.count == 0) return absl::InvalidArgumentError("count must be at least 1");
-  if (o.drivers == 0) return absl::InvalidArgumentError("drivers must be at least 1");
+  if (absl::Status s = CheckOptions(o); !s.ok()) return s;
   OfferResult r = Rank(popularity_, {}, o, new_customer);
   r.fallback = true;
   return r;

@@ -14,6 +14,13 @@ namespace {
 
 constexpr float kExcluded = -std::numeric_limits<float>::infinity();
 
+// Candidates to select for `count` results: with approximate scores, a
+// wider pool that is then re-scored exactly.
+size_t CandidatePool(size_t count, bool approximate) {
+  if (count == 0 || !approximate) return count;
+  return std::max(4 * count, count + 32);
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shared_ptr<const Model> model,
@@ -174,12 +181,18 @@ absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view custo
 
 size_t Recommender::ScoreStride() const { return PaddedProducts(model_->products.size()); }
 
-bool Recommender::ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const {
+std::vector<float> Recommender::GatherUsers(absl::Span<const uint32_t> customers) const {
   const size_t k = model_->num_factors();
   std::vector<float> users(customers.size() * k);
   for (size_t j = 0; j < customers.size(); ++j) {
     std::copy_n(model_->user_factors.row(customers[j]).data(), k, users.data() + j * k);
   }
+  return users;
+}
+
+bool Recommender::ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const {
+  const size_t k = model_->num_factors();
+  const std::vector<float> users = GatherUsers(customers);
   scores->resize(customers.size() * ScoreStride());
   if (!packed_bf16_.empty()) {
     ScorePackedBf16(packed_bf16_.data(), model_->products.size(), k, users.data(), customers.size(), scores->data());
@@ -210,14 +223,11 @@ std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span
   const size_t k = model_->num_factors(), n = customers.size();
   const bool int8 = packed_int8_.n > 0;
   const bool approximate = int8 || !packed_bf16_.empty();
-  std::vector<float> users(n * k);
+  const std::vector<float> users = GatherUsers(customers);
   std::vector<size_t> pool(n);
   std::vector<absl::Span<const uint32_t>> excluded(n);
   for (size_t j = 0; j < n; ++j) {
-    std::copy_n(model_->user_factors.row(customers[j]).data(), k, users.data() + j * k);
-    const size_t c = options[j].count;
-    pool[j] = approximate ? std::max(4 * c, c + 32) : c;
-    if (c == 0) pool[j] = 0;
+    pool[j] = CandidatePool(options[j].count, approximate);
     if (options[j].exclude_purchased) excluded[j] = model_->purchased.RowIndices(customers[j]);
   }
   std::vector<std::vector<ScoredItem>> candidates;
@@ -250,7 +260,7 @@ absl::StatusOr<RecommendResult> Recommender::SelectForCustomer(uint32_t customer
   absl::Span<const uint32_t> bought = model_->purchased.RowIndices(customer);
   const bool filtered = IsFiltered(o);
   // Approximate scores: a wider pool of candidates, re-scored exactly.
-  const size_t pool = approximate ? std::max(4 * o.count, o.count + 32) : o.count;
+  const size_t pool = CandidatePool(o.count, approximate);
   RecommendResult result;
   if (!filtered) {
     // The common request: no mask to build, the purchases skipped in the scan.

@@ -141,6 +141,7 @@ class Recommender {
  private:
   Recommender() = default;
   absl::StatusOr<std::vector<char>> Allowed(const RecommendOptions& o, absl::Span<const uint32_t> extra_excluded) const;
+  std::vector<float> GatherUsers(absl::Span<const uint32_t> customers) const;  // their factor rows, packed
   std::vector<Recommendation> Select(const float* scores, const std::vector<char>& allowed, size_t count) const;
   void Explain(absl::Span<const uint32_t> history, absl::Span<const float> weights, size_t count,
                std::vector<Recommendation>* items) const;

@@ -324,14 +324,18 @@ std::shared_ptr<const Recommender> Serving(ModelSource* source) {
   return r;
 }
 
+size_t CountParam(const Params& p, size_t def, size_t max_count) {
+  auto c = p.Number("count");
+  if (!c) return def;
+  if (*c < 1 || *c > static_cast<double>(max_count) || *c != std::floor(*c)) {
+    Fail(400, "invalid_argument", absl::StrCat("count must be an integer in [1, ", max_count, "]"));
+  }
+  return static_cast<size_t>(*c);
+}
+
 RecommendOptions OptionsFrom(const Params& p, size_t max_count, size_t max_id) {
   RecommendOptions o;
-  if (auto c = p.Number("count")) {
-    if (*c < 1 || *c > static_cast<double>(max_count) || *c != std::floor(*c)) {
-      Fail(400, "invalid_argument", absl::StrCat("count must be an integer in [1, ", max_count, "]"));
-    }
-    o.count = static_cast<size_t>(*c);
-  }
+  o.count = CountParam(p, o.count, max_count);
   o.categories = p.List("category", max_count, max_id);
   o.exclude_categories = p.List("exclude_category", max_count, max_id);
   if (auto v = p.Number("min_price")) o.min_price = static_cast<float>(*v);
@@ -438,14 +442,7 @@ HttpServer::Reply HttpServer::BasketRecommendations(const Request& req) {
 
 HttpServer::Reply HttpServer::SimilarProducts(const Request& req) {
   const std::string id = PathId(req, options_.max_id_length);
-  Params p(req);
-  size_t count = 10;
-  if (auto c = p.Number("count")) {
-    if (*c < 1 || *c > static_cast<double>(options_.max_count) || *c != std::floor(*c)) {
-      Fail(400, "invalid_argument", absl::StrCat("count must be an integer in [1, ", options_.max_count, "]"));
-    }
-    count = static_cast<size_t>(*c);
-  }
+  const size_t count = CountParam(Params(req), 10, options_.max_count);
   auto r = Serving(source_);
   auto res = r->Similar(id, count);
   if (!res.ok()) FailStatus(res.status());
@@ -492,14 +489,6 @@ HttpServer::Reply HttpServer::AdminReload(const Request&) {
 
 namespace {
 
-size_t CountParam(const Params& p, size_t def, size_t max_count) {
-  auto c = p.Number("count");
-  if (!c) return def;
-  if (*c < 1 || *c > static_cast<double>(max_count) || *c != std::floor(*c)) {
-    Fail(400, "invalid_argument", absl::StrCat("count must be an integer in [1, ", max_count, "]"));
-  }
-  return static_cast<size_t>(*c);
-}
 
 json DiscountJson(const Offer& o) {
   json d;
