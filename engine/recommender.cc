@@ -1,5 +1,7 @@
 #include "engine/recommender.h"
 
+#include <omp.h>
+
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <limits>
@@ -80,15 +82,15 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shar
       }
     }
   }
+  if (options.top_list_length > 0) {
+    r->BuildTopLists(options.top_list_length, options.top_list_max_bytes, options.top_list_threads);
+  }
   return std::shared_ptr<const Recommender>(std::move(r));
 }
 
-absl::StatusOr<std::vector<char>> Recommender::Allowed(const RecommendOptions& o,
-                                                       absl::Span<const uint32_t> extra_excluded) const {
+absl::StatusOr<Recommender::Filter> Recommender::MakeFilter(const RecommendOptions& o) const {
   if (o.count == 0) return absl::InvalidArgumentError("count must be at least 1");
   if (o.min_price > o.max_price) return absl::InvalidArgumentError("min_price is above max_price");
-  const size_t np = model_->products.size();
-  std::vector<char> allowed(np, 1);
   auto category_ids = [&](const std::vector<std::string>& names) {
     std::vector<int32_t> ids;
     for (const std::string& n : names) {
@@ -97,28 +99,103 @@ absl::StatusOr<std::vector<char>> Recommender::Allowed(const RecommendOptions& o
     }
     return ids;
   };
-  const std::vector<int32_t> include = category_ids(o.categories), exclude = category_ids(o.exclude_categories);
-  const bool price_filter = !std::isnan(o.min_price) || !std::isnan(o.max_price);
-  if (!include.empty() || !exclude.empty() || price_filter || o.in_stock_only) {
-    for (size_t p = 0; p < np; ++p) {
-      const int32_t c = category_[p];
-      if (!include.empty() && std::find(include.begin(), include.end(), c) == include.end()) allowed[p] = 0;
-      if (c >= 0 && std::find(exclude.begin(), exclude.end(), c) != exclude.end()) allowed[p] = 0;
-      if (price_filter) {
-        const float pr = price_[p];
-        if (std::isnan(pr) || (!std::isnan(o.min_price) && pr < o.min_price) ||
-            (!std::isnan(o.max_price) && pr > o.max_price)) {
-          allowed[p] = 0;
-        }
-      }
-      if (o.in_stock_only && !in_stock_[p]) allowed[p] = 0;
+  Filter f;
+  f.include = category_ids(o.categories);
+  f.exclude = category_ids(o.exclude_categories);
+  f.min_price = o.min_price;
+  f.max_price = o.max_price;
+  f.in_stock_only = o.in_stock_only;
+  for (const std::string& id : o.exclude) {
+    if (auto p = model_->products.Find(id)) f.excluded.push_back(*p);
+  }
+  std::sort(f.excluded.begin(), f.excluded.end());
+  return f;
+}
+
+bool Recommender::PassesAttributes(const Filter& f, uint32_t p) const {
+  const int32_t c = category_[p];
+  if (!f.include.empty() && std::find(f.include.begin(), f.include.end(), c) == f.include.end()) return false;
+  if (c >= 0 && std::find(f.exclude.begin(), f.exclude.end(), c) != f.exclude.end()) return false;
+  if (!std::isnan(f.min_price) || !std::isnan(f.max_price)) {
+    const float pr = price_[p];
+    if (std::isnan(pr) || (!std::isnan(f.min_price) && pr < f.min_price) ||
+        (!std::isnan(f.max_price) && pr > f.max_price)) {
+      return false;
     }
   }
-  for (const std::string& id : o.exclude) {
-    if (auto p = model_->products.Find(id)) allowed[*p] = 0;
+  return !f.in_stock_only || in_stock_[p];
+}
+
+absl::StatusOr<std::vector<char>> Recommender::Allowed(const RecommendOptions& o,
+                                                       absl::Span<const uint32_t> extra_excluded) const {
+  auto f = MakeFilter(o);
+  if (!f.ok()) return f.status();
+  const size_t np = model_->products.size();
+  std::vector<char> allowed(np, 1);
+  if (f->ByAttributes()) {
+    for (uint32_t p = 0; p < np; ++p) allowed[p] = PassesAttributes(*f, p);
   }
+  for (uint32_t p : f->excluded) allowed[p] = 0;
   for (uint32_t p : extra_excluded) allowed[p] = 0;
   return allowed;
+}
+
+std::optional<std::vector<Recommendation>> Recommender::FromList(const TopLists& lists, size_t i,
+                                                                 const RecommendOptions& o) const {
+  auto f = MakeFilter(o);
+  if (!f.ok()) return std::nullopt;  // the full path reports the error
+  const bool attributes = f->ByAttributes();
+  absl::Span<const uint32_t> products = lists.products(i);
+  absl::Span<const float> scores = lists.scores(i);
+  std::vector<Recommendation> out;
+  for (size_t j = 0; j < products.size() && out.size() < o.count; ++j) {
+    const uint32_t p = products[j];
+    if (attributes && !PassesAttributes(*f, p)) continue;
+    if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
+    out.push_back({p, scores[j], {}});
+  }
+  // Every product outside a full list ranks below every product in it, so
+  // `count` passing products from the list are the answer; a short list
+  // holds every candidate there was.
+  if (out.size() == o.count || lists.complete(i)) return out;
+  return std::nullopt;
+}
+
+std::optional<RecommendResult> Recommender::FromTopList(uint32_t customer, const RecommendOptions& o) const {
+  if (!customer_lists_ || !o.exclude_purchased || o.count > customer_lists_->k()) return std::nullopt;
+  auto items = FromList(*customer_lists_, customer, o);
+  if (!items) return std::nullopt;
+  RecommendResult result;
+  result.items = std::move(*items);
+  if (o.explain) Explain(model_->purchased.RowIndices(customer), {}, o.explain_count, &result.items);
+  return result;
+}
+
+void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
+  popular_list_ = std::make_unique<TopLists>(1, length);
+  popular_list_->Set(0, SelectTopK(model_->item_popularity, length));
+  const size_t n = model_->customers.size();
+  if (n * length * (sizeof(uint32_t) + sizeof(float)) > max_bytes) return;
+  auto lists = std::make_unique<TopLists>(n, length);
+  // Batches of 8 customers: one pass of the fused kernel (engine/batch_scoring.h).
+  constexpr size_t kBatch = 8;
+  RecommendOptions o;
+  o.count = length;
+  const std::vector<RecommendOptions> options(kBatch, o);
+  const long batches = static_cast<long>((n + kBatch - 1) / kBatch);
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads > 0 ? threads : omp_get_max_threads())
+  for (long b = 0; b < batches; ++b) {
+    std::vector<uint32_t> customers;
+    for (size_t c = b * kBatch; c < std::min(n, (b + 1) * kBatch); ++c) customers.push_back(static_cast<uint32_t>(c));
+    auto results = SelectBatch(customers, absl::MakeConstSpan(options).first(customers.size()));
+    std::vector<ScoredItem> items;
+    for (size_t j = 0; j < customers.size(); ++j) {
+      items.clear();
+      for (const Recommendation& r : results[j]->items) items.push_back({r.product, r.score});
+      lists->Set(customers[j], items);
+    }
+  }
+  customer_lists_ = std::move(lists);
 }
 
 std::vector<Recommendation> Recommender::Select(const float* scores, const std::vector<char>& allowed,
@@ -168,15 +245,25 @@ absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view custo
                                                          const RecommendOptions& o) const {
   RecommendResult result;
   auto c = model_->customers.Find(customer_id);
-  if (!c) {
-    auto allowed = Allowed(o, {});
-    if (!allowed.ok()) return allowed.status();
-    result.fallback = true;
-    result.items = Select(model_->item_popularity.data(), *allowed, o.count);
-    return result;
-  }
+  if (!c) return Popular(o);
+  if (auto listed = FromTopList(*c, o)) return *std::move(listed);
   Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(*c).transpose();
   return SelectForCustomer(*c, scores.data(), o);
+}
+
+absl::StatusOr<RecommendResult> Recommender::Popular(const RecommendOptions& o) const {
+  RecommendResult result;
+  result.fallback = true;
+  if (popular_list_) {
+    if (auto items = FromList(*popular_list_, 0, o)) {
+      result.items = std::move(*items);
+      return result;
+    }
+  }
+  auto allowed = Allowed(o, {});
+  if (!allowed.ok()) return allowed.status();
+  result.items = Select(model_->item_popularity.data(), *allowed, o.count);
+  return result;
 }
 
 size_t Recommender::ScoreStride() const { return PaddedProducts(model_->products.size()); }
@@ -316,14 +403,10 @@ absl::StatusOr<RecommendResult> Recommender::ForBasket(absl::Span<const std::str
       known_w.push_back(weights.empty() ? 1.0f : weights[j]);
     }
   }
+  if (known.empty()) return Popular(o);
   auto allowed = Allowed(o, o.exclude_purchased ? absl::MakeConstSpan(known) : absl::Span<const uint32_t>());
   if (!allowed.ok()) return allowed.status();
   RecommendResult result;
-  if (known.empty()) {
-    result.fallback = true;
-    result.items = Select(model_->item_popularity.data(), *allowed, o.count);
-    return result;
-  }
   Eigen::VectorXf user = FoldIn(known, known_w);
   Eigen::VectorXf scores = model_->item_factors * user;
   result.items = Select(scores.data(), *allowed, o.count);

@@ -26,6 +26,7 @@
 #include "engine/batch_scoring.h"
 #include "engine/catalog.h"
 #include "engine/model.h"
+#include "engine/top_lists.h"
 
 namespace aisle {
 
@@ -66,6 +67,16 @@ class Recommender {
   enum class Scoring { kFloat32, kBf16, kInt8 };
   struct Options {
     Scoring scoring = Scoring::kFloat32;
+    // Precomputed lists (engine/top_lists.h): each known customer's best
+    // `top_list_length` products and the most popular ones, computed by
+    // Create() with the batch path on `top_list_threads` threads (0: all
+    // OpenMP threads). A request these lists determine (unfiltered, or
+    // filters leaving `count` of the list) is answered from them exactly,
+    // without scoring. 0 builds none; skipped when the customer lists would
+    // take more than `top_list_max_bytes`.
+    size_t top_list_length = 0;
+    size_t top_list_max_bytes = size_t{1} << 30;
+    int top_list_threads = 0;
   };
   // `catalog` may be null. InvalidArgument when the model fails Validate().
   static absl::StatusOr<std::shared_ptr<const Recommender>> Create(std::shared_ptr<const Model> model,
@@ -96,6 +107,15 @@ class Recommender {
   // for an unknown customer).
   absl::StatusOr<std::vector<Ranked>> Rank(absl::string_view customer_id, absl::Span<const std::string> product_ids,
                                            bool* fallback) const;
+
+  // The answer from the precomputed lists (Options::top_list_length) for a
+  // known customer, the same as ForCustomer's (up to float rounding of the
+  // scores); nullopt when the lists do not determine it: none built,
+  // purchases not excluded, invalid options, or fewer than `count` products
+  // of a full list passing the filters. ForCustomer tries it first.
+  std::optional<RecommendResult> FromTopList(uint32_t customer, const RecommendOptions& options) const;
+  // The customer lists, or null (not built, or over the memory limit).
+  const TopLists* customer_lists() const { return customer_lists_.get(); }
 
   // Batch path (the server's): a known customer's factor row index, or nullopt.
   std::optional<uint32_t> CustomerIndex(absl::string_view customer_id) const {
@@ -140,6 +160,24 @@ class Recommender {
 
  private:
   Recommender() = default;
+  // A request's filters, resolved to model indexes.
+  struct Filter {
+    std::vector<int32_t> include, exclude;  // category indexes (-2: a category no product has)
+    float min_price = NAN, max_price = NAN;
+    bool in_stock_only = false;
+    std::vector<uint32_t> excluded;  // product indexes, sorted
+    bool ByAttributes() const {
+      return !include.empty() || !exclude.empty() || !std::isnan(min_price) || !std::isnan(max_price) || in_stock_only;
+    }
+  };
+  absl::StatusOr<Filter> MakeFilter(const RecommendOptions& o) const;
+  bool PassesAttributes(const Filter& f, uint32_t product) const;
+  // The first `o.count` products of list i passing o's filters, or nullopt
+  // when the list does not determine them.
+  std::optional<std::vector<Recommendation>> FromList(const TopLists& lists, size_t i, const RecommendOptions& o) const;
+  void BuildTopLists(size_t length, size_t max_bytes, int threads);
+  // The popularity fallback (fallback = true).
+  absl::StatusOr<RecommendResult> Popular(const RecommendOptions& o) const;
   absl::StatusOr<std::vector<char>> Allowed(const RecommendOptions& o, absl::Span<const uint32_t> extra_excluded) const;
   std::vector<float> GatherUsers(absl::Span<const uint32_t> customers) const;  // their factor rows, packed
   std::vector<Recommendation> Select(const float* scores, const std::vector<char>& allowed, size_t count) const;
@@ -160,6 +198,8 @@ class Recommender {
   std::vector<std::string> categories_;
   std::vector<float> price_;          // per product, NaN unknown
   std::vector<char> in_stock_;        // per product
+  std::unique_ptr<TopLists> customer_lists_;  // with Options::top_list_length
+  std::unique_ptr<TopLists> popular_list_;    // one list: by popularity
 };
 
 }  // namespace aisle

@@ -375,7 +375,11 @@ HttpServer::Reply HttpServer::ModelInfo(const Request&) {
             {"products", m.products.size()},
             {"factors", m.num_factors()},
             {"catalog_products", r->catalog() ? r->catalog()->size() : 0},
+            {"top_lists", nullptr},
             {"metadata", m.metadata}};
+  if (const TopLists* l = r->customer_lists()) {
+    j["top_lists"] = {{"length", l->k()}, {"customers", l->size()}, {"bytes", l->bytes()}};
+  }
   return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
 }
 
@@ -383,9 +387,28 @@ HttpServer::Reply HttpServer::CustomerRecommendations(const Request& req) {
   const std::string id = PathId(req, options_.max_id_length);
   RecommendOptions o = OptionsFrom(Params(req), options_.max_count, options_.max_id_length);
   auto r = Serving(source_);
+  if (auto now = AnswerNow(*r, id, o)) return *std::move(now);
   auto res = r->ForCustomer(id, o);
   if (!res.ok()) FailStatus(res.status());
+  metrics_->RecordAnswer(Metrics::Answer::kScored);
   return Reply{200, RecommendationsBody(*r, &id, *res, o.explain), "application/json", r->model_id()};
+}
+
+std::optional<HttpServer::Reply> HttpServer::AnswerNow(const Recommender& r, const std::string& id,
+                                                       const RecommendOptions& o) {
+  std::optional<RecommendResult> res;
+  auto customer = r.CustomerIndex(id);
+  if (!customer) {
+    auto popular = r.ForCustomer(id, o);
+    if (!popular.ok()) FailStatus(popular.status());
+    metrics_->RecordAnswer(Metrics::Answer::kPopularity);
+    res = *std::move(popular);
+  } else {
+    res = r.FromTopList(*customer, o);
+    if (!res) return std::nullopt;
+    metrics_->RecordAnswer(Metrics::Answer::kTopList);
+  }
+  return Reply{200, RecommendationsBody(r, &id, *res, o.explain), "application/json", r.model_id()};
 }
 
 bool HttpServer::DeferCustomerRecommendations(const Request& req, std::shared_ptr<Http::ResponseWriter> writer,
@@ -393,16 +416,18 @@ bool HttpServer::DeferCustomerRecommendations(const Request& req, std::shared_pt
   const std::string id = PathId(req, options_.max_id_length);
   RecommendOptions o = OptionsFrom(Params(req), options_.max_count, options_.max_id_length);
   auto r = Serving(source_);
-  auto customer = r->CustomerIndex(id);
-  if (!customer) {  // the popularity fallback is cheap: answer now
-    *reply = CustomerRecommendations(req);
+  // Unknown customers (popularity) and requests the top lists determine are
+  // cheap: answer now.
+  if (auto now = AnswerNow(*r, id, o)) {
+    *reply = *std::move(now);
     return false;
   }
+  const uint32_t customer = *r->CustomerIndex(id);
   // What the access log needs, copied: the request is gone when the batch answers.
   RequestInfo info{Http::methodString(req.method()), req.resource(), req.address().host()};
   RecommendBatcher::Job job;
   job.recommender = r;
-  job.customer = *customer;
+  job.customer = customer;
   job.options = o;
   job.done = [this, r, id, writer, start, info, explain = o.explain](absl::StatusOr<RecommendResult> res) {
     Reply out;
@@ -411,6 +436,7 @@ bool HttpServer::DeferCustomerRecommendations(const Request& req, std::shared_pt
       out = Reply{status, ErrorBody(status == 400 ? "invalid_argument" : "internal", std::string(res.status().message()))};
     } else {
       out = Reply{200, RecommendationsBody(*r, &id, *res, explain), "application/json", r->model_id()};
+      metrics_->RecordAnswer(Metrics::Answer::kScored);
     }
     Send(*writer, out);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

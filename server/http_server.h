@@ -83,6 +83,9 @@ class HttpServer {
   Reply MetricsText(const Pistache::Rest::Request& req);
   Reply ModelInfo(const Pistache::Rest::Request& req);
   Reply CustomerRecommendations(const Pistache::Rest::Request& req);
+  // The answer without scoring: popularity for an unknown customer, or the
+  // precomputed top list when it determines the answer; nullopt otherwise.
+  std::optional<Reply> AnswerNow(const Recommender& r, const std::string& id, const RecommendOptions& o);
   Reply BasketRecommendations(const Pistache::Rest::Request& req);
   Reply SimilarProducts(const Pistache::Rest::Request& req);
   Reply RankProducts(const Pistache::Rest::Request& req);

@@ -74,6 +74,14 @@ std::string Metrics::Render() const {
   out += "# HELP aisle_offer_impressions_total Offer impressions recorded.\n";
   out += "# TYPE aisle_offer_impressions_total counter\n";
   absl::StrAppendFormat(&out, "aisle_offer_impressions_total %d\n", impressions_);
+  out += "# HELP aisle_customer_recommendations_answered_total Customer recommendation answers, by how they were "
+         "computed: from the precomputed top lists, by scoring the catalog, or by popularity (unknown customer).\n";
+  out += "# TYPE aisle_customer_recommendations_answered_total counter\n";
+  const char* names[] = {"top_list", "scoring", "popularity"};
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppendFormat(&out, "aisle_customer_recommendations_answered_total{by=\"%s\"} %d\n", names[i],
+                          answers_[i].load(std::memory_order_relaxed));
+  }
   return out;
 }
 

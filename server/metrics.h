@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -22,6 +23,9 @@ class Metrics {
   void SetModel(const std::string& model_id, double loaded_at_unix);
   void RecordOffersReload(bool ok, size_t offers);  // offers: in the catalog now serving
   void RecordImpressions(uint64_t n);
+  // How a customer recommendation request was answered.
+  enum class Answer { kTopList, kScored, kPopularity };
+  void RecordAnswer(Answer a) { answers_[static_cast<int>(a)].fetch_add(1, std::memory_order_relaxed); }
   std::string Render() const;
 
  private:
@@ -37,6 +41,7 @@ class Metrics {
   uint64_t offer_reloads_ok_ = 0, offer_reloads_failed_ = 0, offers_ = 0, impressions_ = 0;
   std::string model_id_;
   double loaded_at_ = 0;
+  std::array<std::atomic<uint64_t>, 3> answers_{};
 };
 
 }  // namespace aisle

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/model_io.h"
@@ -87,12 +88,24 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
         if (!c.ok()) return c.status();
         catalog = std::make_shared<const Catalog>(std::move(*c));
       }
-      auto r = Recommender::Create(std::make_shared<const Model>(std::move(*model)), catalog, recommender_options_);
+      Recommender::Options ro = recommender_options_;
+      // While a model serves, its successor's lists are built on one thread
+      // so the other cores keep answering.
+      if (rec) ro.top_list_threads = 1;
+      const absl::Time start = absl::Now();
+      auto r = Recommender::Create(std::make_shared<const Model>(std::move(*model)), catalog, ro);
       if (!r.ok()) return r.status();
       rec = *r;
+      std::string lists;
+      if (ro.top_list_length > 0) {
+        const TopLists* l = rec->customer_lists();
+        lists = l ? absl::StrFormat("; top %d lists, %.1f MB", l->k(), l->bytes() / 1e6)
+                  : "; no top lists: over --top_lists_max_mb";
+      }
       Log(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (", rec->model().customers.size(),
                        " customers, ", rec->model().products.size(), " products",
-                       catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", ")"));
+                       catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", lists,
+                       absl::StrFormat("; ready in %.2f s)", absl::ToDoubleSeconds(absl::Now() - start))));
       return absl::OkStatus();
     }();
     if (metrics_) metrics_->RecordReload(s.ok());

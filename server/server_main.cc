@@ -47,6 +47,13 @@ ABSL_FLAG(std::string, scoring, aisle::Bf16ScoringIsNative() ? "bf16" : "float32
           "int8 (AVX512_VNNI), each selecting a wider pool of candidates that is re-ranked exactly "
           "in float32, so the answers are the float32 ones. Default: bf16 when the CPU and build "
           "support it.");
+ABSL_FLAG(int, top_lists, 32,
+          "At model load, precompute each known customer's best N products (and the N most popular): "
+          "a request they determine (count <= N, unfiltered or with filters leaving count of them) "
+          "is answered from the list, exactly, without scoring. 0: score every request.");
+ABSL_FLAG(int, top_lists_max_mb, 1024,
+          "Skip the customer lists when they would take more memory than this (8 bytes per "
+          "customer and list entry).");
 ABSL_FLAG(std::string, offers, "",
           "Offer catalog (JSON, data/FORMATS.md) for GET /v1/customers/{id}/offers; reloaded when it "
           "changes (a malformed new version is refused and the previous one keeps serving).");
@@ -137,6 +144,12 @@ int Main() {
     std::fprintf(stderr, "aisle-server: --scoring must be float32, bf16 or int8\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_top_lists) < 0 || absl::GetFlag(FLAGS_top_lists_max_mb) < 0) {
+    std::fprintf(stderr, "aisle-server: --top_lists and --top_lists_max_mb must be >= 0\n");
+    return 2;
+  }
+  ro.top_list_length = static_cast<size_t>(absl::GetFlag(FLAGS_top_lists));
+  ro.top_list_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_top_lists_max_mb)) << 20;
   ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics, ro);
   std::unique_ptr<ImpressionLog> impressions;
   if (const std::string f = absl::GetFlag(FLAGS_offers); !f.empty()) {

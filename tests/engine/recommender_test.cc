@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "data/synthetic.h"
 #include "tests/synthetic_log.h"
 #include "training/ials_trainer.h"
@@ -372,6 +373,165 @@ TEST(RecommenderTest, FusedBatchSelectionGivesTheSameAnswers) {
         EXPECT_EQ(results[j]->items[i].because.size(), want->items[i].because.size());
       }
     }
+  }
+}
+
+}  // namespace
+}  // namespace aisle
+
+namespace aisle {
+namespace {
+
+// A Recommender with precomputed top lists of `length` (and `max_bytes`).
+std::shared_ptr<const Recommender> WithLists(size_t length, Recommender::Scoring scoring,
+                                             size_t max_bytes = size_t{1} << 30) {
+  Recommender::Options ro;
+  ro.scoring = scoring;
+  ro.top_list_length = length;
+  ro.top_list_max_bytes = max_bytes;
+  auto r = Recommender::Create(TrainedModel(), MakeCatalog(), ro);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return *r;
+}
+
+void ExpectSameItems(const std::vector<Recommendation>& got, const std::vector<Recommendation>& want,
+                     const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].product, want[i].product) << what << " rank " << i;
+    EXPECT_NEAR(got[i].score, want[i].score, 1e-5) << what << " rank " << i;
+    ASSERT_EQ(got[i].because.size(), want[i].because.size()) << what;
+    for (size_t b = 0; b < want[i].because.size(); ++b) {
+      EXPECT_EQ(got[i].because[b].product, want[i].because[b].product) << what;
+      EXPECT_NEAR(got[i].because[b].weight, want[i].because[b].weight, 1e-4) << what;
+    }
+  }
+}
+
+// Requests of every kind: unfiltered, filters that keep most of a list,
+// filters that keep few, counts beyond the lists, explanations.
+std::vector<RecommendOptions> Requests(const Recommender& r) {
+  std::vector<RecommendOptions> out;
+  for (size_t count : {1, 5, 12, 13}) {
+    RecommendOptions o;
+    o.count = count;
+    out.push_back(o);
+    o.in_stock_only = true;  // half the products
+    out.push_back(o);
+    o = RecommendOptions();
+    o.count = count;
+    o.exclude_categories = {"cat2"};
+    o.max_price = 100;
+    o.explain = count == 5;
+    out.push_back(o);
+    o = RecommendOptions();
+    o.count = count;
+    o.categories = {"cat1"};  // a third of the products
+    out.push_back(o);
+    o = RecommendOptions();
+    o.count = count;
+    o.exclude = {r.model().products.id(0), r.model().products.id(1), r.model().products.id(2), "unknown"};
+    out.push_back(o);
+  }
+  return out;
+}
+
+// Every answer the lists give is the scored answer, for every scoring mode;
+// they answer every unfiltered request up to their length and none beyond.
+TEST(TopListsTest, AnswersAreTheScoredAnswers) {
+  auto plain = Make();
+  for (auto scoring : {Recommender::Scoring::kFloat32, Recommender::Scoring::kBf16, Recommender::Scoring::kInt8}) {
+    auto r = WithLists(12, scoring);
+    ASSERT_NE(r->customer_lists(), nullptr);
+    EXPECT_EQ(r->customer_lists()->size(), r->model().customers.size());
+    EXPECT_EQ(r->customer_lists()->k(), 12u);
+    size_t answered = 0, asked = 0;
+    const std::vector<RecommendOptions> requests = Requests(*r);
+    for (uint32_t c = 0; c < r->model().customers.size(); c += 3) {
+      const std::string cid = r->model().customers.id(c);
+      for (size_t q = 0; q < requests.size(); ++q) {
+        const RecommendOptions& o = requests[q];
+        auto want = plain->ForCustomer(cid, o);
+        ASSERT_TRUE(want.ok());
+        auto listed = r->FromTopList(c, o);
+        if (!Recommender::IsFiltered(o)) EXPECT_EQ(listed.has_value(), o.count <= 12) << "count " << o.count;
+        if (o.count > 12) EXPECT_FALSE(listed.has_value());
+        ++asked;
+        if (listed) {
+          ++answered;
+          ExpectSameItems(listed->items, want->items, absl::StrCat("customer ", c, " request ", q));
+        }
+        // ForCustomer answers the same either way.
+        auto got = r->ForCustomer(cid, o);
+        ASSERT_TRUE(got.ok());
+        ExpectSameItems(got->items, want->items, absl::StrCat("ForCustomer: customer ", c, " request ", q));
+      }
+    }
+    // The lists answer more than the unfiltered requests (3 of 20 per
+    // customer) but not the ones that need scoring.
+    EXPECT_GT(answered, asked * 4 / 10);
+    EXPECT_LT(answered, asked * 8 / 10);
+  }
+}
+
+// A list shorter than its length holds every candidate, so it answers any
+// filter, even one that leaves fewer than `count` products.
+TEST(TopListsTest, CompleteListsAnswerEveryFilter) {
+  auto plain = Make();
+  auto r = WithLists(200, Recommender::Scoring::kFloat32);  // more than the 120 products
+  for (uint32_t c = 0; c < 50; ++c) {
+    EXPECT_TRUE(r->customer_lists()->complete(c));
+    RecommendOptions o;
+    o.count = 100;
+    o.categories = {"cat1"};
+    o.in_stock_only = true;
+    auto listed = r->FromTopList(c, o);
+    ASSERT_TRUE(listed.has_value());
+    ExpectSameItems(listed->items, plain->ForCustomer(r->model().customers.id(c), o)->items, "complete");
+    o.categories = {"no-such-category"};
+    listed = r->FromTopList(c, o);
+    ASSERT_TRUE(listed.has_value());
+    EXPECT_TRUE(listed->items.empty());
+  }
+}
+
+TEST(TopListsTest, RequestsTheListsCannotAnswer) {
+  auto r = WithLists(12, Recommender::Scoring::kFloat32);
+  RecommendOptions o;
+  o.exclude_purchased = false;  // the lists leave purchases out
+  EXPECT_FALSE(r->FromTopList(0, o).has_value());
+  o = RecommendOptions();
+  o.min_price = 5;
+  o.max_price = 1;
+  EXPECT_FALSE(r->FromTopList(0, o).has_value());
+  EXPECT_EQ(r->ForCustomer(r->model().customers.id(0), o).status().code(), absl::StatusCode::kInvalidArgument);
+  o = RecommendOptions();
+  o.count = 0;
+  EXPECT_FALSE(r->FromTopList(0, o).has_value());
+  EXPECT_EQ(r->ForCustomer(r->model().customers.id(0), o).status().code(), absl::StatusCode::kInvalidArgument);
+  // Over the memory limit: no customer lists, the same answers by scoring.
+  auto small = WithLists(12, Recommender::Scoring::kFloat32, /*max_bytes=*/1000);
+  EXPECT_EQ(small->customer_lists(), nullptr);
+  EXPECT_FALSE(small->FromTopList(0, RecommendOptions()).has_value());
+  ExpectSameItems(small->ForCustomer(r->model().customers.id(0), RecommendOptions())->items,
+                  r->ForCustomer(r->model().customers.id(0), RecommendOptions())->items, "no lists");
+}
+
+// Unknown customers and empty baskets: the popularity list gives the
+// popularity ranking, filtered.
+TEST(TopListsTest, PopularityFromTheList) {
+  auto plain = Make();
+  auto r = WithLists(12, Recommender::Scoring::kFloat32);
+  for (const RecommendOptions& o : Requests(*r)) {
+    auto want = plain->ForCustomer("nobody", o);
+    auto got = r->ForCustomer("nobody", o);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_TRUE(got->fallback);
+    ExpectSameItems(got->items, want->items, "popularity");
+    auto basket = r->ForBasket(std::vector<std::string>{"unknown"}, {}, o);
+    ASSERT_TRUE(basket.ok());
+    EXPECT_TRUE(basket->fallback);
+    ExpectSameItems(basket->items, want->items, "empty basket");
   }
 }
 

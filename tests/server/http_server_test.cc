@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "data/synthetic.h"
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
@@ -93,7 +94,7 @@ class ServerTest : public ::testing::Test {
   // With `offers`, the offer endpoints serve that file, impressions logged
   // to `impressions` (a path).
   void Start(bool with_keys, const std::string& offers = "", const std::string& impressions = "") {
-    source_ = std::make_unique<ModelSource>(pub_, catalog_, &metrics_);
+    source_ = std::make_unique<ModelSource>(pub_, catalog_, &metrics_, recommender_options_);
     if (!offers.empty()) source_->SetOfferCatalog(offers);
     ASSERT_TRUE(source_->Reload(true).ok());
     HttpServerOptions o;
@@ -128,12 +129,27 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(PublishModel(TrainModel(1, "model-v1"), pub_, 10).ok());
   }
   HttpResponse Get(const std::string& path, const std::string& key = "") { return Call(port_, "GET", path, "", key); }
+  // aisle_customer_recommendations_answered_total{by=...} from /metrics.
+  long Answered(const std::string& by) {
+    const std::string metrics = Get("/metrics").body;
+    const std::string key = "aisle_customer_recommendations_answered_total{by=\"" + by + "\"} ";
+    const size_t at = metrics.find(key);
+    EXPECT_NE(at, std::string::npos) << metrics;
+    return at == std::string::npos ? -1 : std::stol(metrics.substr(at + key.size()));
+  }
   HttpResponse Post(const std::string& path, const std::string& body, const std::string& key = "") {
     return Call(port_, "POST", path, body, key);
   }
 
   static TempDir* dir_;
   static std::string pub_, catalog_;
+  // As aisle-server runs by default: top lists (here of 8 products), so
+  // count <= 8 mostly comes from the lists and larger counts are scored.
+  Recommender::Options recommender_options_ = [] {
+    Recommender::Options o;
+    o.top_list_length = 8;
+    return o;
+  }();
   Metrics metrics_;
   std::unique_ptr<ModelSource> source_;
   std::unique_ptr<ImpressionLog> impressions_;
@@ -200,6 +216,43 @@ TEST_F(ServerTest, CustomerRecommendations) {
   json unknown = Body(Get("/v1/customers/somebody-new/recommendations?count=3"));
   EXPECT_EQ(unknown["fallback"], "popularity");
   EXPECT_EQ(unknown["recommendations"].size(), 3u);
+}
+
+// Each way of answering a customer (top list, scoring, popularity) gives
+// the answer of a Recommender that scores everything, and /metrics counts
+// them; without lists every known customer is scored.
+TEST_F(ServerTest, TopListsScoringAndPopularityAnswerAlike) {
+  for (size_t length : {8, 0}) {
+    recommender_options_.top_list_length = length;
+    Start(false);
+    auto plain = *Recommender::Create(std::make_shared<Model>(*ReadModel(*CurrentModelPath(pub_))), nullptr);
+    const Model& m = plain->model();
+    json info = Body(Get("/v1/model"));
+    if (length > 0) {
+      EXPECT_EQ(info["top_lists"]["length"], 8);
+      EXPECT_EQ(info["top_lists"]["customers"], m.customers.size());
+    } else {
+      EXPECT_TRUE(info["top_lists"].is_null());
+    }
+    for (uint32_t c = 0; c < 30; ++c) {
+      for (size_t count : {3, 8, 20}) {
+        json got = Body(Get(absl::StrCat("/v1/customers/", m.customers.id(c), "/recommendations?count=", count)));
+        RecommendOptions o;
+        o.count = count;
+        auto want = plain->ForCustomer(m.customers.id(c), o);
+        ASSERT_EQ(got["recommendations"].size(), want->items.size());
+        for (size_t i = 0; i < want->items.size(); ++i) {
+          EXPECT_EQ(got["recommendations"][i]["product_id"], m.products.id(want->items[i].product));
+        }
+      }
+    }
+    EXPECT_EQ(Body(Get("/v1/customers/somebody-new/recommendations?count=3"))["fallback"], "popularity");
+    // Counted since the start of this suite's metrics: the run with lists first.
+    EXPECT_EQ(Answered("top_list"), 60);
+    EXPECT_EQ(Answered("scoring"), length > 0 ? 30 : 30 + 90);
+    EXPECT_EQ(Answered("popularity"), length > 0 ? 1 : 2);
+    Stop();
+  }
 }
 
 TEST_F(ServerTest, SimilarBasketAndRank) {
