@@ -177,6 +177,12 @@ void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
   const size_t n = model_->customers.size();
   if (n * length * (sizeof(uint32_t) + sizeof(float)) > max_bytes) return;
   auto lists = std::make_unique<TopLists>(n, length);
+  // Exact float32 scoring: the reduced precisions would need a candidate pool
+  // of 4 x length re-ranked, which costs more than they save
+  // (bench/top_lists_bench.cc). Under bf16 the float32 packing is made for
+  // the build only.
+  const bool pack = packed_items_.empty();
+  if (pack) packed_items_ = PackForScoring(model_->item_factors);
   // Batches of 8 customers: one pass of the fused kernel (engine/batch_scoring.h).
   constexpr size_t kBatch = 8;
   RecommendOptions o;
@@ -187,7 +193,7 @@ void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
   for (long b = 0; b < batches; ++b) {
     std::vector<uint32_t> customers;
     for (size_t c = b * kBatch; c < std::min(n, (b + 1) * kBatch); ++c) customers.push_back(static_cast<uint32_t>(c));
-    auto results = SelectBatch(customers, absl::MakeConstSpan(options).first(customers.size()));
+    auto results = SelectBatchWith(Scoring::kFloat32, customers, absl::MakeConstSpan(options).first(customers.size()));
     std::vector<ScoredItem> items;
     for (size_t j = 0; j < customers.size(); ++j) {
       items.clear();
@@ -195,6 +201,7 @@ void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
       lists->Set(customers[j], items);
     }
   }
+  if (pack) std::vector<float>().swap(packed_items_);
   customer_lists_ = std::move(lists);
 }
 
@@ -307,9 +314,16 @@ bool Recommender::IsFiltered(const RecommendOptions& o) {
 
 std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span<const uint32_t> customers,
                                                                      absl::Span<const RecommendOptions> options) const {
+  const Scoring scoring =
+      packed_int8_.n > 0 ? Scoring::kInt8 : !packed_bf16_.empty() ? Scoring::kBf16 : Scoring::kFloat32;
+  return SelectBatchWith(scoring, customers, options);
+}
+
+std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatchWith(
+    Scoring scoring, absl::Span<const uint32_t> customers, absl::Span<const RecommendOptions> options) const {
   const size_t k = model_->num_factors(), n = customers.size();
-  const bool int8 = packed_int8_.n > 0;
-  const bool approximate = int8 || !packed_bf16_.empty();
+  const bool int8 = scoring == Scoring::kInt8;
+  const bool approximate = scoring != Scoring::kFloat32;
   const std::vector<float> users = GatherUsers(customers);
   std::vector<size_t> pool(n);
   std::vector<absl::Span<const uint32_t>> excluded(n);

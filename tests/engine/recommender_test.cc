@@ -454,8 +454,12 @@ TEST(TopListsTest, AnswersAreTheScoredAnswers) {
         auto want = plain->ForCustomer(cid, o);
         ASSERT_TRUE(want.ok());
         auto listed = r->FromTopList(c, o);
-        if (!Recommender::IsFiltered(o)) EXPECT_EQ(listed.has_value(), o.count <= 12) << "count " << o.count;
-        if (o.count > 12) EXPECT_FALSE(listed.has_value());
+        if (!Recommender::IsFiltered(o)) {
+          EXPECT_EQ(listed.has_value(), o.count <= 12) << "count " << o.count;
+        }
+        if (o.count > 12) {
+          EXPECT_FALSE(listed.has_value());
+        }
         ++asked;
         if (listed) {
           ++answered;
