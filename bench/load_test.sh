@@ -4,7 +4,9 @@
 #   bench/load_test.sh [DURATION_SECONDS]
 # Model: synthetic, 100k customers x 50k products, 64 factors. Requests:
 # GET /v1/customers/<random known customer>/recommendations?count=10 with
-# keep-alive, at 1, 16 and 64 connections (2 wrk threads, 1 at 1 connection). Installs wrk and
+# keep-alive, at 1, 16 and 64 connections (2 wrk threads, 1 at 1 connection),
+# as the server runs by default (answers from the precomputed top lists) and
+# with --top_lists 0 (every request scored by the batcher). Installs wrk and
 # nginx with apt-get when missing. Prints a Markdown table of requests/s
 # and p50/p99 latency. Run on an otherwise idle machine.
 set -euo pipefail
@@ -37,10 +39,14 @@ echo "== model: $CUSTOMERS customers x 50000 products, 64 factors" >&2
   --purchases 2000000 --seed 11 2>/dev/null
 "$BIN/aisle-train" --input "$WORK/events.csv" --output "$WORK/m.model" --factors 64 --iterations 3 --quiet
 
-"$BIN/aisle-server" --model "$WORK/m.model" --port "$PORT" --threads 2 --access_log '' ${AISLE_SERVER_FLAGS:-} \
-  2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 50); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+start_server() {  # extra flags
+  [ -n "$SERVER_PID" ] && { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
+  "$BIN/aisle-server" --model "$WORK/m.model" --port "$PORT" --threads 2 --access_log '' "$@" \
+    ${AISLE_SERVER_FLAGS:-} 2>>"$WORK/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+}
+start_server
 BODY_BYTES=$(curl -s "localhost:$PORT/v1/customers/c1/recommendations?count=10" | wc -c)
 
 cat > "$WORK/random_customer.lua" <<LUA
@@ -89,5 +95,7 @@ echo "response body: $BODY_BYTES bytes; $DURATION s per run; $(nproc) cores shar
 echo
 echo "| server | connections | requests/s | p50 | p99 | errors |"
 echo "|---|---|---|---|---|---|"
-for c in 1 16 64; do run aisle-server lua "$c"; done
+for c in 1 16 64; do run "aisle-server" lua "$c"; done
+start_server --top_lists 0
+for c in 1 16 64; do run "aisle-server --top_lists 0" lua "$c"; done
 for c in 1 16 64; do run nginx static "$c"; done
