@@ -33,9 +33,22 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shar
 absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shared_ptr<const Model> model,
                                                                        std::shared_ptr<const Catalog> catalog,
                                                                        const Options& options) {
+  return Make(std::move(model), std::move(catalog), options, nullptr);
+}
+
+absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::WithCatalog(
+    std::shared_ptr<const Catalog> catalog) const {
+  return Make(model_, std::move(catalog), options_, this);
+}
+
+absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared_ptr<const Model> model,
+                                                                     std::shared_ptr<const Catalog> catalog,
+                                                                     const Options& options,
+                                                                     const Recommender* lists_from) {
   if (model == nullptr) return absl::InvalidArgumentError("no model");
   if (absl::Status s = model->Validate(); !s.ok()) return s;
   std::shared_ptr<Recommender> r(new Recommender());
+  r->options_ = options;
   r->model_ = model;
   r->catalog_ = catalog;
   r->model_id_ = model->metadata.value("model_id", "");
@@ -82,7 +95,10 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shar
       }
     }
   }
-  if (options.top_list_length > 0) {
+  if (lists_from != nullptr && lists_from->model_ == model) {
+    r->customer_lists_ = lists_from->customer_lists_;
+    r->popular_list_ = lists_from->popular_list_;
+  } else if (options.top_list_length > 0) {
     r->BuildTopLists(options.top_list_length, options.top_list_max_bytes, options.top_list_threads);
   }
   return std::shared_ptr<const Recommender>(std::move(r));
@@ -172,11 +188,12 @@ std::optional<RecommendResult> Recommender::FromTopList(uint32_t customer, const
 }
 
 void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
-  popular_list_ = std::make_unique<TopLists>(1, length);
-  popular_list_->Set(0, SelectTopK(model_->item_popularity, length));
+  auto popular = std::make_shared<TopLists>(1, length);
+  popular->Set(0, SelectTopK(model_->item_popularity, length));
+  popular_list_ = std::move(popular);
   const size_t n = model_->customers.size();
   if (n * length * (sizeof(uint32_t) + sizeof(float)) > max_bytes) return;
-  auto lists = std::make_unique<TopLists>(n, length);
+  auto lists = std::make_shared<TopLists>(n, length);
   // Exact float32 scoring: the reduced precisions would need a candidate pool
   // of 4 x length re-ranked, which costs more than they save
   // (bench/top_lists_bench.cc). Under bf16 the float32 packing is made for

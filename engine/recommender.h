@@ -84,6 +84,10 @@ class Recommender {
   static absl::StatusOr<std::shared_ptr<const Recommender>> Create(std::shared_ptr<const Model> model,
                                                                    std::shared_ptr<const Catalog> catalog,
                                                                    const Options& options);
+  // The same model and options with another catalog (which may be null):
+  // the top lists, which do not depend on the catalog, are shared, not
+  // rebuilt.
+  absl::StatusOr<std::shared_ptr<const Recommender>> WithCatalog(std::shared_ptr<const Catalog> catalog) const;
 
   // Unknown customer: popularity, fallback = true. InvalidArgument for a bad
   // option (count 0, min_price > max_price).
@@ -160,6 +164,10 @@ class Recommender {
 
  private:
   Recommender() = default;
+  // Create(), sharing the top lists of `lists_from` (same model) when given.
+  static absl::StatusOr<std::shared_ptr<const Recommender>> Make(std::shared_ptr<const Model> model,
+                                                                 std::shared_ptr<const Catalog> catalog,
+                                                                 const Options& options, const Recommender* lists_from);
   // A request's filters, resolved to model indexes.
   struct Filter {
     std::vector<int32_t> include, exclude;  // category indexes (-2: a category no product has)
@@ -200,8 +208,9 @@ class Recommender {
   std::vector<std::string> categories_;
   std::vector<float> price_;          // per product, NaN unknown
   std::vector<char> in_stock_;        // per product
-  std::unique_ptr<TopLists> customer_lists_;  // with Options::top_list_length
-  std::unique_ptr<TopLists> popular_list_;    // one list: by popularity
+  Options options_;
+  std::shared_ptr<const TopLists> customer_lists_;  // with Options::top_list_length
+  std::shared_ptr<const TopLists> popular_list_;    // one list: by popularity
 };
 
 }  // namespace aisle

@@ -80,14 +80,23 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
   bool model_swapped = false, offers_swapped = false;
   if (model_due) {
     absl::Status s = [&]() -> absl::Status {
-      auto model = ReadModel(sig->model_path);
-      if (!model.ok()) return model.status();
       std::shared_ptr<const Catalog> catalog;
       if (!catalog_.empty()) {
         auto c = Catalog::Load(catalog_);
         if (!c.ok()) return c.status();
         catalog = std::make_shared<const Catalog>(std::move(*c));
       }
+      if (!force && rec && sig->model_path == old.model_path && sig->model_stat == old.model_stat) {
+        // Only the catalog changed: same model, same top lists.
+        auto r = rec->WithCatalog(catalog);
+        if (!r.ok()) return r.status();
+        rec = *r;
+        Log(absl::StrCat("serving model ", rec->model_id(), " with the new catalog ", catalog_, " (",
+                         catalog ? catalog->size() : 0, " products)"));
+        return absl::OkStatus();
+      }
+      auto model = ReadModel(sig->model_path);
+      if (!model.ok()) return model.status();
       Recommender::Options ro = recommender_options_;
       // While a model serves, its successor's lists are built on one thread
       // so the other cores keep answering.

@@ -521,6 +521,24 @@ TEST(TopListsTest, RequestsTheListsCannotAnswer) {
                   r->ForCustomer(r->model().customers.id(0), RecommendOptions())->items, "no lists");
 }
 
+// Another catalog: the lists are shared, the filters use the new catalog,
+// and list answers still equal scored ones.
+TEST(TopListsTest, WithCatalogSharesTheLists) {
+  auto r = WithLists(12, Recommender::Scoring::kBf16);
+  auto bare = r->WithCatalog(nullptr);
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ((*bare)->customer_lists(), r->customer_lists());
+  EXPECT_EQ((*bare)->catalog(), nullptr);
+  auto plain = Make(false);
+  RecommendOptions o;
+  o.in_stock_only = true;  // without a catalog every product counts as in stock
+  for (uint32_t c = 0; c < 20; ++c) {
+    auto listed = (*bare)->FromTopList(c, o);
+    ASSERT_TRUE(listed.has_value());
+    ExpectSameItems(listed->items, plain->ForCustomer(r->model().customers.id(c), o)->items, "no catalog");
+  }
+}
+
 // Unknown customers and empty baskets: the popularity list gives the
 // popularity ranking, filtered.
 TEST(TopListsTest, PopularityFromTheList) {

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "data/synthetic.h"
 #include "engine/model_io.h"
@@ -253,6 +254,45 @@ TEST_F(ServerTest, TopListsScoringAndPopularityAnswerAlike) {
     EXPECT_EQ(Answered("popularity"), length > 0 ? 1 : 2);
     Stop();
   }
+}
+
+// A changed catalog file is picked up without re-reading the model or
+// rebuilding its top lists; a malformed one is refused and the old serves.
+TEST_F(ServerTest, CatalogChangeKeepsTheModelAndItsTopLists) {
+  absl::Cleanup restore = [original = ::aisle::testing::ReadAll(catalog_)] { dir_->Write("catalog.csv", original); };
+  Start(false);
+  auto before = source_->Current();
+  ASSERT_NE(before->customer_lists(), nullptr);
+  json r = Body(Get("/v1/customers/c3/recommendations?count=3"));
+  const std::string product = r["recommendations"][0]["product_id"];
+  EXPECT_EQ(r["recommendations"][0]["name"], "Item " + product.substr(1));
+  // Renamed products, and the top product now out of stock.
+  std::string renamed = "product_id,name,category,price,in_stock\n";
+  for (int p = 0; p < 90; ++p) {
+    const std::string id = "p" + std::to_string(p);
+    renamed += id + ",Renamed " + std::to_string(p) + ",cat" + std::to_string(p % 3) + ",1.5," +
+               (id == product ? "false" : "true") + "\n";
+  }
+  dir_->Write("catalog.csv", renamed);
+  bool changed = false;
+  ASSERT_TRUE(source_->Reload(false, &changed).ok());
+  EXPECT_TRUE(changed);
+  auto after = source_->Current();
+  EXPECT_NE(after, before);
+  EXPECT_EQ(after->customer_lists(), before->customer_lists()) << "the top lists were rebuilt";
+  EXPECT_EQ(&after->model(), &before->model()) << "the model was read again";
+  r = Body(Get("/v1/customers/c3/recommendations?count=3"));
+  EXPECT_EQ(r["model_version"], "model-v1");
+  EXPECT_EQ(r["recommendations"][0]["product_id"], product);
+  EXPECT_EQ(r["recommendations"][0]["name"], "Renamed " + product.substr(1));
+  r = Body(Get("/v1/customers/c3/recommendations?count=3&in_stock=true"));
+  EXPECT_NE(r["recommendations"][0]["product_id"], product);
+  // Malformed: refused, the renamed catalog keeps serving.
+  dir_->Write("catalog.csv", renamed + "p1,Duplicate,cat1,1,true\n");
+  EXPECT_FALSE(source_->Reload(false).ok());
+  EXPECT_EQ(source_->Current(), after);
+  EXPECT_EQ(Body(Get("/v1/customers/c3/recommendations?count=1"))["recommendations"][0]["name"],
+            "Renamed " + product.substr(1));
 }
 
 TEST_F(ServerTest, SimilarBasketAndRank) {
