@@ -175,7 +175,7 @@ absl::Status HttpServer::Start() {
                     .bodyTimeout(std::chrono::seconds(10));
     endpoint_->init(opts);
     if (options_.batch_threads > 0) {
-      batcher_ = std::make_unique<RecommendBatcher>(options_.batch_threads, options_.max_batch);
+      batcher_ = std::make_unique<RecommendBatcher>(options_.batch_threads, options_.max_batch, metrics_);
     }
     SetupRoutes();
     endpoint_->setHandler(router_.handler());

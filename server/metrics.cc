@@ -77,6 +77,14 @@ std::string Metrics::Render() const {
   out += "# HELP aisle_customer_recommendations_answered_total Customer recommendation answers, by how they were "
          "computed: from the precomputed top lists, by scoring the catalog, or by popularity (unknown customer).\n";
   out += "# TYPE aisle_customer_recommendations_answered_total counter\n";
+  out += "# HELP aisle_scoring_batches_total Batches of customer requests scored together.\n";
+  out += "# TYPE aisle_scoring_batches_total counter\n";
+  absl::StrAppendFormat(&out, "aisle_scoring_batches_total %d\n", batches_.load(std::memory_order_relaxed));
+  out += "# HELP aisle_scoring_batched_requests_total Requests in those batches (divided by the batches: the "
+         "mean batch size).\n";
+  out += "# TYPE aisle_scoring_batched_requests_total counter\n";
+  absl::StrAppendFormat(&out, "aisle_scoring_batched_requests_total %d\n",
+                        batched_requests_.load(std::memory_order_relaxed));
   const char* names[] = {"top_list", "scoring", "popularity"};
   for (int i = 0; i < 3; ++i) {
     absl::StrAppendFormat(&out, "aisle_customer_recommendations_answered_total{by=\"%s\"} %d\n", names[i],

@@ -26,6 +26,11 @@ class Metrics {
   // How a customer recommendation request was answered.
   enum class Answer { kTopList, kScored, kPopularity };
   void RecordAnswer(Answer a) { answers_[static_cast<int>(a)].fetch_add(1, std::memory_order_relaxed); }
+  // A batch of `requests` customer requests scored together.
+  void RecordBatch(size_t requests) {
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    batched_requests_.fetch_add(requests, std::memory_order_relaxed);
+  }
   std::string Render() const;
 
  private:
@@ -42,6 +47,7 @@ class Metrics {
   std::string model_id_;
   double loaded_at_ = 0;
   std::array<std::atomic<uint64_t>, 3> answers_{};
+  std::atomic<uint64_t> batches_{0}, batched_requests_{0};
 };
 
 }  // namespace aisle

@@ -2,7 +2,8 @@
 
 namespace aisle {
 
-RecommendBatcher::RecommendBatcher(int threads, size_t max_batch) : max_batch_(std::max<size_t>(1, max_batch)) {
+RecommendBatcher::RecommendBatcher(int threads, size_t max_batch, Metrics* metrics)
+    : max_batch_(std::max<size_t>(1, max_batch)), metrics_(metrics) {
   for (int t = 0; t < threads; ++t) threads_.emplace_back([this] { Run(); });
 }
 
@@ -54,6 +55,7 @@ void RecommendBatcher::Run() {
         }
       }
     }
+    if (metrics_) metrics_->RecordBatch(batch.size());
     const Recommender& r = *batch.front().recommender;
     // Unfiltered requests (the common ones): scoring fused with selection.
     // Filtered ones: scores first, then the catalog masks.

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/recommender.h"
+#include "server/metrics.h"
 
 namespace aisle {
 
@@ -29,7 +30,8 @@ class RecommendBatcher {
     std::function<void(absl::StatusOr<RecommendResult>)> done;
   };
 
-  RecommendBatcher(int threads, size_t max_batch);
+  // `metrics` (may be null) counts batches and the requests in them.
+  RecommendBatcher(int threads, size_t max_batch, Metrics* metrics = nullptr);
   // Answers the jobs still queued, then joins.
   ~RecommendBatcher();
   void Submit(Job job);
@@ -39,6 +41,7 @@ class RecommendBatcher {
   static void Answer(Job& job, absl::StatusOr<RecommendResult> result);
 
   const size_t max_batch_;
+  Metrics* metrics_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

@@ -252,6 +252,13 @@ TEST_F(ServerTest, TopListsScoringAndPopularityAnswerAlike) {
     EXPECT_EQ(Answered("top_list"), 60);
     EXPECT_EQ(Answered("scoring"), length > 0 ? 30 : 30 + 90);
     EXPECT_EQ(Answered("popularity"), length > 0 ? 1 : 2);
+    // Every scored request went through a batch (requests here come one at a time).
+    const std::string metrics = Get("/metrics").body;
+    EXPECT_NE(metrics.find(absl::StrCat("aisle_scoring_batched_requests_total ", length > 0 ? 30 : 120, "\n")),
+              std::string::npos)
+        << metrics;
+    EXPECT_NE(metrics.find(absl::StrCat("aisle_scoring_batches_total ", length > 0 ? 30 : 120, "\n")),
+              std::string::npos);
     Stop();
   }
 }
