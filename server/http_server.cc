@@ -171,12 +171,16 @@ absl::Status HttpServer::Start() {
                     .threads(options_.threads)
                     .flags(Pistache::Tcp::Options::ReuseAddr)
                     .maxRequestSize(options_.max_body_bytes + 16384)
-                    .headerTimeout(std::chrono::seconds(5))
-                    .bodyTimeout(std::chrono::seconds(10));
+                    // Pistache 0.0.5 times a connection from its last request's start, also while
+                    // its response is pending: an admin reload answered after the model and its
+                    // top lists are built (seconds) must fit. 60 s: nginx's defaults for both.
+                    .headerTimeout(std::chrono::seconds(60))
+                    .bodyTimeout(std::chrono::seconds(60));
     endpoint_->init(opts);
     if (options_.batch_threads > 0) {
       batcher_ = std::make_unique<RecommendBatcher>(options_.batch_threads, options_.max_batch, metrics_);
     }
+    admin_ = std::make_unique<TaskThread>();
     SetupRoutes();
     endpoint_->setHandler(router_.handler());
     endpoint_->serveThreaded();
@@ -191,6 +195,7 @@ uint16_t HttpServer::port() const { return endpoint_ ? static_cast<uint16_t>(end
 
 void HttpServer::Shutdown() {
   batcher_.reset();  // answers what is queued first
+  admin_.reset();
   if (endpoint_) {
     endpoint_->shutdown();
     endpoint_.reset();
@@ -283,6 +288,20 @@ void HttpServer::Handle(const char* endpoint, Auth auth, Fn fn, const Request& r
     try {
       if (batcher_ && fn == &HttpServer::CustomerRecommendations) {
         if (DeferCustomerRecommendations(req, writer, start, &reply)) return;
+      } else if (admin_ && fn == &HttpServer::AdminReload) {
+        // Reading a model and building its top lists takes seconds: not on
+        // the thread that serves this connection's neighbours.
+        RequestInfo info{Http::methodString(req.method()), req.resource(), req.address().host()};
+        admin_->Post([this, writer, info, start, endpoint] {
+          Reply out;
+          try {
+            out = ReloadNow();
+          } catch (const std::exception& e) {
+            out = Reply{500, ErrorBody("internal", e.what())};
+          }
+          Complete(*writer, info, endpoint, start, out);
+        });
+        return;
       } else {
         reply = (this->*fn)(req);
       }
@@ -292,11 +311,15 @@ void HttpServer::Handle(const char* endpoint, Auth auth, Fn fn, const Request& r
       reply = Reply{500, ErrorBody("internal", e.what())};
     }
   }
-  Send(*writer, reply);
+  Complete(*writer, {Http::methodString(req.method()), req.resource(), req.address().host()}, endpoint, start, reply);
+}
+
+void HttpServer::Complete(Http::ResponseWriter& writer, const RequestInfo& info, const char* endpoint,
+                          std::chrono::steady_clock::time_point start, const Reply& reply) {
+  Send(writer, reply);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_->Record(endpoint, reply.status, seconds);
-  LogAccess({Http::methodString(req.method()), req.resource(), req.address().host()}, endpoint, reply.status, seconds,
-            reply.model_version);
+  LogAccess(info, endpoint, reply.status, seconds, reply.model_version);
 }
 
 void HttpServer::LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
@@ -438,10 +461,7 @@ bool HttpServer::DeferCustomerRecommendations(const Request& req, std::shared_pt
       out = Reply{200, RecommendationsBody(*r, &id, *res, explain), "application/json", r->model_id()};
       metrics_->RecordAnswer(Metrics::Answer::kScored);
     }
-    Send(*writer, out);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_->Record("customer_recommendations", out.status, seconds);
-    LogAccess(info, "customer_recommendations", out.status, seconds, out.model_version);
+    Complete(*writer, info, "customer_recommendations", start, out);
   };
   batcher_->Submit(std::move(job));
   return true;
@@ -498,7 +518,9 @@ HttpServer::Reply HttpServer::RankProducts(const Request& req) {
   return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
 }
 
-HttpServer::Reply HttpServer::AdminReload(const Request&) {
+HttpServer::Reply HttpServer::AdminReload(const Request&) { return ReloadNow(); }
+
+HttpServer::Reply HttpServer::ReloadNow() {
   bool changed = false;
   absl::Status s = source_->Reload(/*force=*/true, &changed);
   auto r = source_->Current();

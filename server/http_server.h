@@ -24,6 +24,7 @@
 #include "server/metrics.h"
 #include "server/model_source.h"
 #include "server/recommend_batcher.h"
+#include "server/task_thread.h"
 
 namespace aisle {
 
@@ -90,6 +91,7 @@ class HttpServer {
   Reply SimilarProducts(const Pistache::Rest::Request& req);
   Reply RankProducts(const Pistache::Rest::Request& req);
   Reply AdminReload(const Pistache::Rest::Request& req);
+  Reply ReloadNow();  // AdminReload's work, on the admin thread
   Reply CustomerOffers(const Pistache::Rest::Request& req);
   Reply RecordImpressions(const Pistache::Rest::Request& req);
   // Customer recommendations through the batcher: true when the request was
@@ -98,6 +100,9 @@ class HttpServer {
                                     std::shared_ptr<Pistache::Http::ResponseWriter> writer,
                                     std::chrono::steady_clock::time_point start, Reply* reply);
   void Send(Pistache::Http::ResponseWriter& writer, const Reply& reply);
+  // Sends the reply, then records it in the metrics and the access log.
+  void Complete(Pistache::Http::ResponseWriter& writer, const RequestInfo& info, const char* endpoint,
+                std::chrono::steady_clock::time_point start, const Reply& reply);
   std::shared_ptr<const OfferRanker> ServingOffers() const;
 
   ModelSource* source_;
@@ -106,6 +111,7 @@ class HttpServer {
   Pistache::Rest::Router router_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
   std::unique_ptr<RecommendBatcher> batcher_;
+  std::unique_ptr<TaskThread> admin_;  // admin reloads: seconds of work, off the reactor threads
   std::mutex log_mu_;
 };
 
