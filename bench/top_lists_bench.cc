@@ -1,6 +1,6 @@
 // Precomputed top lists (engine/top_lists.h): what building them costs per
-// customer at model load, per scoring mode and thread count, and what
-// answering a request from them costs against scoring it.
+// list at model load, per thread count, and what answering a request from
+// them costs against scoring it.
 // Model: random factors, 20k customers x 50k products x 64 factors, 30
 // purchases per customer (the load test's catalog shape, fewer customers so
 // a build takes seconds).
@@ -9,7 +9,9 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "engine/batch_scoring.h"
 #include "engine/recommender.h"
+#include "engine/top_lists.h"
 
 namespace aisle {
 namespace {
@@ -40,40 +42,41 @@ std::shared_ptr<const Model> RandomModel() {
   return model;
 }
 
-Recommender::Scoring ScoringArg(int64_t a) {
-  return a == 0 ? Recommender::Scoring::kFloat32 : a == 1 ? Recommender::Scoring::kBf16 : Recommender::Scoring::kInt8;
-}
-
-// Recommender::Create with lists of 32 minus Create without: the build
-// (exact float32 scoring whatever the serving precision; with bf16 the
-// float32 packing is made for the build).
+// Building lists of 32 (exact float32, fused kernel in batches of 8):
+// arg kind 0 = customer lists (purchases excluded), 1 = similar-product lists
+// (cosine: normalized product factors as queries, itself excluded; the
+// first 5,000 products as queries, per list the same work as all 50k).
 void BM_BuildTopLists(benchmark::State& state) {
-  Recommender::Options ro;
-  ro.scoring = ScoringArg(state.range(0));
-  ro.top_list_threads = static_cast<int>(state.range(1));
-  RandomModel();  // made outside the timings
-  double build = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    auto base = std::chrono::steady_clock::now();
-    auto without = Recommender::Create(RandomModel(), nullptr, ro);
-    const double create = std::chrono::duration<double>(std::chrono::steady_clock::now() - base).count();
-    state.ResumeTiming();
-    ro.top_list_length = 32;
-    auto start = std::chrono::steady_clock::now();
-    auto with = Recommender::Create(RandomModel(), nullptr, ro);
-    build = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - create;
-    ro.top_list_length = 0;
-    benchmark::DoNotOptimize((*with)->customer_lists());
+  const Model& m = *RandomModel();
+  const bool similar = state.range(0) == 1;
+  const int threads = static_cast<int>(state.range(1));
+  FactorMatrix normalized = m.item_factors.rowwise().normalized();
+  const std::vector<float> items = PackForScoring(similar ? normalized : m.item_factors);
+  const FactorMatrix queries = similar ? FactorMatrix(normalized.topRows(5000)) : m.user_factors;
+  ListExclusions excluded;
+  if (similar) {
+    excluded = [](uint32_t p, uint32_t* self) {
+      *self = p;
+      return absl::Span<const uint32_t>(self, 1);
+    };
+  } else {
+    excluded = [&m](uint32_t c, uint32_t*) { return m.purchased.RowIndices(c); };
   }
-  state.counters["us_per_customer"] = build / kCustomers * 1e6;
-  state.counters["customers_per_s"] = kCustomers / build;
+  for (auto _ : state) {
+    auto lists = BuildTopLists(items, kProducts, queries, 32, excluded, threads);
+    benchmark::DoNotOptimize(lists.get());
+  }
+  const double per_list = state.iterations() * static_cast<double>(queries.rows());
+  state.counters["us_per_list"] = benchmark::Counter(per_list * 1e-6, benchmark::Counter::kIsRate |
+                                                                          benchmark::Counter::kInvert);
+  state.counters["gflops"] = benchmark::Counter(per_list * 2.0 * kProducts * kFactors * 1e-9,
+                                                benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_BuildTopLists)
-    ->ArgNames({"precision", "threads"})
+    ->ArgNames({"similar", "threads"})
     ->Args({0, 1})
-    ->Args({1, 1})
     ->Args({0, 2})
+    ->Args({1, 1})
     ->Args({1, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
@@ -100,6 +103,18 @@ void BM_AnswerCustomer(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_AnswerCustomer)->ArgNames({"top_lists"})->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// Ten products similar to a random product: from the lists (arg 1) or by
+// scoring the catalog (arg 0).
+void BM_Similar(benchmark::State& state) {
+  Recommender::Options ro;
+  ro.top_list_length = state.range(0) ? 32 : 0;
+  auto r = *Recommender::Create(RandomModel(), nullptr, ro);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> product(0, kProducts - 1);
+  for (auto _ : state) benchmark::DoNotOptimize(r->Similar(absl::StrCat("p", product(rng)), 10));
+}
+BENCHMARK(BM_Similar)->ArgNames({"top_lists"})->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace aisle

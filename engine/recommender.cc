@@ -97,6 +97,7 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   }
   if (lists_from != nullptr && lists_from->model_ == model) {
     r->customer_lists_ = lists_from->customer_lists_;
+    r->similar_lists_ = lists_from->similar_lists_;
     r->popular_list_ = lists_from->popular_list_;
   } else if (options.top_list_length > 0) {
     r->BuildTopLists(options.top_list_length, options.top_list_max_bytes, options.top_list_threads);
@@ -191,35 +192,32 @@ void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
   auto popular = std::make_shared<TopLists>(1, length);
   popular->Set(0, SelectTopK(model_->item_popularity, length));
   popular_list_ = std::move(popular);
-  const size_t n = model_->customers.size();
-  if (n * length * (sizeof(uint32_t) + sizeof(float)) > max_bytes) return;
-  auto lists = std::make_shared<TopLists>(n, length);
-  // Exact float32 scoring: the reduced precisions would need a candidate pool
-  // of 4 x length re-ranked, which costs more than they save
-  // (bench/top_lists_bench.cc). Under bf16 the float32 packing is made for
-  // the build only.
-  const bool pack = packed_items_.empty();
-  if (pack) packed_items_ = PackForScoring(model_->item_factors);
-  // Batches of 8 customers: one pass of the fused kernel (engine/batch_scoring.h).
-  constexpr size_t kBatch = 8;
-  RecommendOptions o;
-  o.count = length;
-  const std::vector<RecommendOptions> options(kBatch, o);
-  const long batches = static_cast<long>((n + kBatch - 1) / kBatch);
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads > 0 ? threads : omp_get_max_threads())
-  for (long b = 0; b < batches; ++b) {
-    std::vector<uint32_t> customers;
-    for (size_t c = b * kBatch; c < std::min(n, (b + 1) * kBatch); ++c) customers.push_back(static_cast<uint32_t>(c));
-    auto results = SelectBatchWith(Scoring::kFloat32, customers, absl::MakeConstSpan(options).first(customers.size()));
-    std::vector<ScoredItem> items;
-    for (size_t j = 0; j < customers.size(); ++j) {
-      items.clear();
-      for (const Recommendation& r : results[j]->items) items.push_back({r.product, r.score});
-      lists->Set(customers[j], items);
-    }
+  const size_t np = model_->products.size(), nc = model_->customers.size();
+  const size_t entry = sizeof(uint32_t) + sizeof(float);
+  // Customers first (the hottest requests), then products, within the budget.
+  const bool customers = nc * length * entry <= max_bytes;
+  const bool products = (customers ? nc : 0) * length * entry + np * length * entry <= max_bytes;
+  if (customers) {
+    // Exact float32 scoring: the reduced precisions would need a candidate
+    // pool of 4 x length re-ranked, which costs more than they save
+    // (bench/top_lists_bench.cc). Under bf16 the float32 packing is made for
+    // the build only.
+    const bool pack = packed_items_.empty();
+    if (pack) packed_items_ = PackForScoring(model_->item_factors);
+    customer_lists_ = aisle::BuildTopLists(
+        packed_items_, np, model_->user_factors, length,
+        [this](uint32_t c, uint32_t*) { return model_->purchased.RowIndices(c); }, threads);
+    if (pack) std::vector<float>().swap(packed_items_);
   }
-  if (pack) std::vector<float>().swap(packed_items_);
-  customer_lists_ = std::move(lists);
+  if (products) {
+    similar_lists_ = aisle::BuildTopLists(
+        PackForScoring(normalized_items_), np, normalized_items_, length,
+        [](uint32_t p, uint32_t* self) {
+          *self = p;
+          return absl::Span<const uint32_t>(self, 1);
+        },
+        threads);
+  }
 }
 
 std::vector<Recommendation> Recommender::Select(const float* scores, const std::vector<char>& allowed,
@@ -449,6 +447,13 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Similar(absl::string_vi
   auto p = model_->products.Find(product_id);
   if (!p) return absl::NotFoundError(absl::StrCat("unknown product '", product_id, "'"));
   if (count == 0) return absl::InvalidArgumentError("count must be at least 1");
+  if (similar_lists_ && (count <= similar_lists_->k() || similar_lists_->complete(*p))) {
+    absl::Span<const uint32_t> products = similar_lists_->products(*p);
+    absl::Span<const float> scores = similar_lists_->scores(*p);
+    std::vector<Recommendation> out;
+    for (size_t j = 0; j < std::min(count, products.size()); ++j) out.push_back({products[j], scores[j], {}});
+    return out;
+  }
   Eigen::VectorXf scores = normalized_items_ * normalized_items_.row(*p).transpose();
   std::vector<char> allowed(model_->products.size(), 1);
   allowed[*p] = 0;

@@ -68,12 +68,13 @@ class Recommender {
   struct Options {
     Scoring scoring = Scoring::kFloat32;
     // Precomputed lists (engine/top_lists.h): each known customer's best
-    // `top_list_length` products and the most popular ones, computed by
-    // Create() with the batch path on `top_list_threads` threads (0: all
-    // OpenMP threads). A request these lists determine (unfiltered, or
-    // filters leaving `count` of the list) is answered from them exactly,
-    // without scoring. 0 builds none; skipped when the customer lists would
-    // take more than `top_list_max_bytes`.
+    // `top_list_length` products, each product's most similar ones and the
+    // most popular ones, computed by Create() with exact float32 scoring on
+    // `top_list_threads` threads (0: all OpenMP threads). A request these
+    // lists determine (unfiltered, or filters leaving `count` of the list)
+    // is answered from them exactly, without scoring. 0 builds none. The
+    // customer lists, then the product lists, are skipped when they would
+    // take the memory over `top_list_max_bytes`.
     size_t top_list_length = 0;
     size_t top_list_max_bytes = size_t{1} << 30;
     int top_list_threads = 0;
@@ -120,6 +121,9 @@ class Recommender {
   std::optional<RecommendResult> FromTopList(uint32_t customer, const RecommendOptions& options) const;
   // The customer lists, or null (not built, or over the memory limit).
   const TopLists* customer_lists() const { return customer_lists_.get(); }
+  // Each product's most similar products (Similar() reads them for a count
+  // up to their length), or null.
+  const TopLists* similar_lists() const { return similar_lists_.get(); }
 
   // Batch path (the server's): a known customer's factor row index, or nullopt.
   std::optional<uint32_t> CustomerIndex(absl::string_view customer_id) const {
@@ -210,6 +214,7 @@ class Recommender {
   std::vector<char> in_stock_;        // per product
   Options options_;
   std::shared_ptr<const TopLists> customer_lists_;  // with Options::top_list_length
+  std::shared_ptr<const TopLists> similar_lists_;   // per product: the most similar
   std::shared_ptr<const TopLists> popular_list_;    // one list: by popularity
 };
 

@@ -1,8 +1,10 @@
 // TopLists: ranked product lists computed once per model, so that the common
-// request is answered by reading a list instead of scoring the catalog.
+// request is answered by reading a list instead of scoring the catalog, and
+// their exact computation (BuildTopLists).
 // List i holds up to k (product, score) pairs, best first, ties to the lower
 // product index: for a Recommender, each known customer's best k products
-// (purchases excluded) and the k most popular products.
+// (purchases excluded), each product's k most similar products, and the k
+// most popular products.
 // A list shorter than k is complete: it holds every candidate there was.
 // Filled once by one writer per list (Set), then immutable and safe to read
 // from any thread.
@@ -10,9 +12,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "absl/types/span.h"
+#include "engine/model.h"
 #include "engine/topk.h"
 
 namespace aisle {
@@ -42,5 +47,17 @@ class TopLists {
   std::vector<float> scores_;
   std::vector<uint32_t> length_;
 };
+
+// Which products list i must leave out. `scratch` is room for one index the
+// function may point into (for "itself").
+using ListExclusions = std::function<absl::Span<const uint32_t>(uint32_t i, uint32_t* scratch)>;
+
+// List i = the `length` best products for query row i of `queries` by exact
+// float32 dot product with `items` (packed by PackForScoring, `num_items`
+// rows), the exclusions left out. Fused scoring and selection in batches of
+// 8 queries (engine/batch_scoring.h) on `threads` OpenMP threads (0: all).
+std::shared_ptr<const TopLists> BuildTopLists(const std::vector<float>& items, size_t num_items,
+                                              const FactorMatrix& queries, size_t length,
+                                              const ListExclusions& excluded, int threads);
 
 }  // namespace aisle

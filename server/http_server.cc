@@ -400,8 +400,13 @@ HttpServer::Reply HttpServer::ModelInfo(const Request&) {
             {"catalog_products", r->catalog() ? r->catalog()->size() : 0},
             {"top_lists", nullptr},
             {"metadata", m.metadata}};
-  if (const TopLists* l = r->customer_lists()) {
-    j["top_lists"] = {{"length", l->k()}, {"customers", l->size()}, {"bytes", l->bytes()}};
+  const TopLists* customers = r->customer_lists();
+  const TopLists* products = r->similar_lists();
+  if (customers || products) {
+    j["top_lists"] = {{"length", customers ? customers->k() : products->k()},
+                      {"customers", customers ? customers->size() : 0},
+                      {"products", products ? products->size() : 0},
+                      {"bytes", (customers ? customers->bytes() : 0) + (products ? products->bytes() : 0)}};
   }
   return Reply{200, j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", r->model_id()};
 }

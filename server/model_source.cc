@@ -107,9 +107,12 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
       rec = *r;
       std::string lists;
       if (ro.top_list_length > 0) {
-        const TopLists* l = rec->customer_lists();
-        lists = l ? absl::StrFormat("; top %d lists, %.1f MB", l->k(), l->bytes() / 1e6)
-                  : "; no top lists: over --top_lists_max_mb";
+        const TopLists* c = rec->customer_lists();
+        const TopLists* p = rec->similar_lists();
+        lists = absl::StrFormat("; top %d lists for %s customers, %s products, %.1f MB", ro.top_list_length,
+                                c ? "all" : "no", p ? "all" : "no",
+                                ((c ? c->bytes() : 0) + (p ? p->bytes() : 0)) / 1e6);
+        if (!c || !p) lists += " (over --top_lists_max_mb)";
       }
       Log(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (", rec->model().customers.size(),
                        " customers, ", rec->model().products.size(), " products",

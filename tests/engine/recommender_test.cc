@@ -539,6 +539,36 @@ TEST(TopListsTest, WithCatalogSharesTheLists) {
   }
 }
 
+// Similar products from the product lists: the scored answer for every
+// product and count up to the length, scored beyond it; within a budget
+// that holds the customer lists only, none.
+TEST(TopListsTest, SimilarProducts) {
+  auto plain = Make();
+  auto r = WithLists(12, Recommender::Scoring::kBf16);
+  ASSERT_NE(r->similar_lists(), nullptr);
+  EXPECT_EQ(r->similar_lists()->size(), r->model().products.size());
+  for (uint32_t p = 0; p < r->model().products.size(); ++p) {
+    const std::string id = r->model().products.id(p);
+    for (size_t count : {1, 7, 12, 30}) {
+      auto want = plain->Similar(id, count);
+      auto got = r->Similar(id, count);
+      ASSERT_TRUE(want.ok() && got.ok());
+      ExpectSameItems(*got, *want, absl::StrCat("product ", p, " count ", count));
+      for (const Recommendation& x : *got) EXPECT_NE(x.product, p);
+    }
+  }
+  EXPECT_EQ(r->Similar("p0", 0).status().code(), absl::StatusCode::kInvalidArgument);
+  const size_t customers_only = r->model().customers.size() * 12 * 8;
+  auto some = WithLists(12, Recommender::Scoring::kFloat32, customers_only);
+  EXPECT_NE(some->customer_lists(), nullptr);
+  EXPECT_EQ(some->similar_lists(), nullptr);
+  auto all = WithLists(200, Recommender::Scoring::kFloat32);  // complete: 119 others
+  auto every = all->Similar("p5", 500);
+  ASSERT_TRUE(every.ok());
+  EXPECT_EQ(every->size(), all->model().products.size() - 1);
+  EXPECT_EQ((*all->WithCatalog(nullptr))->similar_lists(), all->similar_lists());
+}
+
 // Unknown customers and empty baskets: the popularity list gives the
 // popularity ranking, filtered.
 TEST(TopListsTest, PopularityFromTheList) {

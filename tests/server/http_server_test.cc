@@ -232,6 +232,7 @@ TEST_F(ServerTest, TopListsScoringAndPopularityAnswerAlike) {
     if (length > 0) {
       EXPECT_EQ(info["top_lists"]["length"], 8);
       EXPECT_EQ(info["top_lists"]["customers"], m.customers.size());
+      EXPECT_EQ(info["top_lists"]["products"], m.products.size());
     } else {
       EXPECT_TRUE(info["top_lists"].is_null());
     }
