@@ -189,6 +189,9 @@ std::optional<RecommendResult> Recommender::FromTopList(uint32_t customer, const
 }
 
 void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
+  // No list needs more entries than there are products.
+  length = std::min<size_t>(length, model_->products.size());
+  if (length == 0) return;
   auto popular = std::make_shared<TopLists>(1, length);
   popular->Set(0, SelectTopK(model_->item_popularity, length));
   popular_list_ = std::move(popular);

@@ -144,8 +144,10 @@ int Main() {
     std::fprintf(stderr, "aisle-server: --scoring must be float32, bf16 or int8\n");
     return 2;
   }
-  if (absl::GetFlag(FLAGS_top_lists) < 0 || absl::GetFlag(FLAGS_top_lists_max_mb) < 0) {
-    std::fprintf(stderr, "aisle-server: --top_lists and --top_lists_max_mb must be >= 0\n");
+  if (absl::GetFlag(FLAGS_top_lists) < 0 || absl::GetFlag(FLAGS_top_lists) > 1000 ||
+      absl::GetFlag(FLAGS_top_lists_max_mb) < 0) {
+    std::fprintf(stderr, "aisle-server: --top_lists must be in [0, 1000] (the largest count) and "
+                         "--top_lists_max_mb >= 0\n");
     return 2;
   }
   ro.top_list_length = static_cast<size_t>(absl::GetFlag(FLAGS_top_lists));
