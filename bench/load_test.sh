@@ -6,9 +6,10 @@
 # GET /v1/customers/<random known customer>/recommendations?count=10 with
 # keep-alive, at 1, 16 and 64 connections (2 wrk threads, 1 at 1 connection),
 # as the server runs by default (answers from the precomputed top lists) and
-# with --top_lists 0 (every request scored by the batcher). Installs wrk and
-# nginx with apt-get when missing. Prints a Markdown table of requests/s
-# and p50/p99 latency. Run on an otherwise idle machine.
+# with --top_lists 0 (every request scored by the batcher); and at 16
+# connections GET /v1/products/<random product>/similar?count=10 both ways.
+# Installs wrk and nginx with apt-get when missing. Prints a Markdown table
+# of requests/s and p50/p99 latency. Run on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -57,6 +58,18 @@ request = function()
 end
 LUA
 
+# Similar products for random products of the model (the ids in the events file).
+{
+  echo 'math.randomseed(42)'
+  echo 'wrk.headers["Connection"] = "keep-alive"'
+  echo 'local ids = {'
+  tail -n +2 "$WORK/events.csv" | cut -d, -f2 | sort -u | sed 's/.*/"&",/'
+  echo '}'
+  echo 'request = function()'
+  echo '  return wrk.format("GET", "/v1/products/" .. ids[math.random(1, #ids)] .. "/similar?count=10")'
+  echo 'end'
+} > "$WORK/random_product.lua"
+
 head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$WORK/static.json"
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx.conf" <<CONF
@@ -79,8 +92,10 @@ sleep 0.5
 run() {  # name url-or-script connections
   local out threads=2
   [ "$3" -lt 2 ] && threads=1
-  if [ "$2" = lua ]; then
-    out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency -s "$WORK/random_customer.lua" "http://127.0.0.1:$PORT")
+  if [ "$2" = lua ] || [ "$2" = similar ]; then
+    local script="$WORK/random_customer.lua"
+    [ "$2" = similar ] && script="$WORK/random_product.lua"
+    out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$PORT")
   else
     out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency -H "Connection: keep-alive" "http://127.0.0.1:$NGINX_PORT/static.json")
   fi
@@ -96,6 +111,8 @@ echo
 echo "| server | connections | requests/s | p50 | p99 | errors |"
 echo "|---|---|---|---|---|---|"
 for c in 1 16 64; do run "aisle-server" lua "$c"; done
+run "aisle-server, similar products" similar 16
 start_server --top_lists 0
 for c in 1 16 64; do run "aisle-server --top_lists 0" lua "$c"; done
+run "aisle-server --top_lists 0, similar products" similar 16
 for c in 1 16 64; do run nginx static "$c"; done
