@@ -332,16 +332,9 @@ bool Recommender::IsFiltered(const RecommendOptions& o) {
 
 std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span<const uint32_t> customers,
                                                                      absl::Span<const RecommendOptions> options) const {
-  const Scoring scoring =
-      packed_int8_.n > 0 ? Scoring::kInt8 : !packed_bf16_.empty() ? Scoring::kBf16 : Scoring::kFloat32;
-  return SelectBatchWith(scoring, customers, options);
-}
-
-std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatchWith(
-    Scoring scoring, absl::Span<const uint32_t> customers, absl::Span<const RecommendOptions> options) const {
   const size_t k = model_->num_factors(), n = customers.size();
-  const bool int8 = scoring == Scoring::kInt8;
-  const bool approximate = scoring != Scoring::kFloat32;
+  const bool int8 = options_.scoring == Scoring::kInt8;
+  const bool approximate = options_.scoring != Scoring::kFloat32;
   const std::vector<float> users = GatherUsers(customers);
   std::vector<size_t> pool(n);
   std::vector<absl::Span<const uint32_t>> excluded(n);

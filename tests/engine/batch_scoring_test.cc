@@ -32,11 +32,6 @@ TEST(BatchScoringTest, MatchesMatrixProductForAnyShape) {
   }
 }
 
-}  // namespace
-}  // namespace aisle
-
-namespace aisle {
-namespace {
 
 TEST(BatchScoringTest, Bf16ScoresAreCloseToExact) {
   std::mt19937 rng(5);
@@ -64,11 +59,6 @@ TEST(BatchScoringTest, Bf16ScoresAreCloseToExact) {
   }
 }
 
-}  // namespace
-}  // namespace aisle
-
-namespace aisle {
-namespace {
 
 // The fused path selects exactly what scoring everything and selecting does:
 // any shape, exclusions, ties (repeated products), pools larger than n.
@@ -117,11 +107,6 @@ TEST(BatchScoringTest, FusedSelectionMatchesScoreThenSelect) {
   }
 }
 
-}  // namespace
-}  // namespace aisle
-
-namespace aisle {
-namespace {
 
 // int8: every score within the quantization bound of the exact one, and
 // the exact top 10 inside the int8 pool of 42 that the server re-ranks.

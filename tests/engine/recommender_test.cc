@@ -303,11 +303,6 @@ TEST(RecommenderTest, ReducedPrecisionBatchesGiveTheExactAnswers) {
   }
 }
 
-}  // namespace
-}  // namespace aisle
-
-namespace aisle {
-namespace {
 
 TEST(RecommenderTest, BatchScoringGivesTheSameAnswers) {
   auto r = Make();
@@ -333,11 +328,6 @@ TEST(RecommenderTest, BatchScoringGivesTheSameAnswers) {
 }
 
 
-}  // namespace
-}  // namespace aisle
-
-namespace aisle {
-namespace {
 
 // The server's batch path for unfiltered requests gives ForCustomer's
 // answers, in float32 and in reduced precision, with and without
@@ -376,11 +366,6 @@ TEST(RecommenderTest, FusedBatchSelectionGivesTheSameAnswers) {
   }
 }
 
-}  // namespace
-}  // namespace aisle
-
-namespace aisle {
-namespace {
 
 // A Recommender with precomputed top lists of `length` (and `max_bytes`).
 std::shared_ptr<const Recommender> WithLists(size_t length, Recommender::Scoring scoring,

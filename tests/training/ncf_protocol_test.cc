@@ -71,11 +71,6 @@ TEST(NcfProtocolTest, RanksAmongDistinctCandidates) {
   EXPECT_EQ(rt.per_user_hit[0], 0);
 }
 
-}  // namespace
-}  // namespace aisle
-
-namespace aisle {
-namespace {
 
 // On the real MovieLens-1M files (when beside the checkout): the popularity
 // baseline must match the published re-run (Dacrema et al. 2019: HR@10
