@@ -268,12 +268,76 @@ void Recommender::Explain(absl::Span<const uint32_t> history, absl::Span<const f
 
 absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view customer_id,
                                                          const RecommendOptions& o) const {
-  RecommendResult result;
+  auto answer = Recommend(customer_id, o);
+  if (!answer.ok()) return answer.status();
+  return std::move(answer->result);
+}
+
+std::optional<absl::StatusOr<CustomerAnswer>> Recommender::RecommendWithoutScoring(absl::string_view customer_id,
+                                                                                   const RecommendOptions& o) const {
   auto c = model_->customers.Find(customer_id);
-  if (!c) return Popular(o);
-  if (auto listed = FromTopList(*c, o)) return *std::move(listed);
-  Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(*c).transpose();
-  return SelectForCustomer(*c, scores.data(), o);
+  if (!c) {
+    auto popular = Popular(o);
+    if (!popular.ok()) return absl::StatusOr<CustomerAnswer>(popular.status());
+    return absl::StatusOr<CustomerAnswer>(CustomerAnswer{*std::move(popular), AnswerSource::kPopularity});
+  }
+  if (auto listed = FromTopList(*c, o)) {
+    return absl::StatusOr<CustomerAnswer>(CustomerAnswer{*std::move(listed), AnswerSource::kTopList});
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer_id,
+                                                      const RecommendOptions& o) const {
+  if (auto now = RecommendWithoutScoring(customer_id, o)) return *std::move(now);
+  const uint32_t c = *model_->customers.Find(customer_id);
+  Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(c).transpose();
+  auto res = SelectForCustomer(c, scores.data(), o);
+  if (!res.ok()) return res.status();
+  return CustomerAnswer{*std::move(res), AnswerSource::kScored};
+}
+
+std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
+    absl::Span<const CustomerRequest> requests) const {
+  std::vector<absl::StatusOr<CustomerAnswer>> out(requests.size(), absl::InternalError("not answered"));
+  // What needs scoring: unfiltered requests (the common ones) scored fused
+  // with selection; filtered ones from scores, then the catalog masks.
+  std::vector<size_t> plain, filtered;
+  std::vector<uint32_t> plain_customers, filtered_customers;
+  std::vector<RecommendOptions> plain_options;
+  for (size_t j = 0; j < requests.size(); ++j) {
+    const CustomerRequest& q = requests[j];
+    if (auto now = RecommendWithoutScoring(q.customer_id, q.options)) {
+      out[j] = *std::move(now);
+      continue;
+    }
+    const uint32_t c = *model_->customers.Find(q.customer_id);
+    if (IsFiltered(q.options)) {
+      filtered.push_back(j);
+      filtered_customers.push_back(c);
+    } else {
+      plain.push_back(j);
+      plain_customers.push_back(c);
+      plain_options.push_back(q.options);
+    }
+  }
+  auto scored = [](absl::StatusOr<RecommendResult> r) -> absl::StatusOr<CustomerAnswer> {
+    if (!r.ok()) return r.status();
+    return CustomerAnswer{*std::move(r), AnswerSource::kScored};
+  };
+  if (!plain.empty()) {
+    std::vector<absl::StatusOr<RecommendResult>> results = SelectBatch(plain_customers, plain_options);
+    for (size_t j = 0; j < plain.size(); ++j) out[plain[j]] = scored(std::move(results[j]));
+  }
+  if (!filtered.empty()) {
+    std::vector<float> scores;
+    const bool approximate = ScoreBatch(filtered_customers, &scores);
+    for (size_t j = 0; j < filtered.size(); ++j) {
+      out[filtered[j]] = scored(SelectForCustomer(filtered_customers[j], scores.data() + j * ScoreStride(),
+                                                  requests[filtered[j]].options, approximate));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<RecommendResult> Recommender::Popular(const RecommendOptions& o) const {

@@ -59,6 +59,24 @@ struct RecommendResult {
   bool fallback = false;  // true: popularity ranking (the customer or basket is unknown)
 };
 
+// How the answer to a customer request was made.
+enum class AnswerSource {
+  kTopList,     // read from the customer's precomputed list
+  kScored,      // every product scored
+  kPopularity,  // the customer is unknown: the popularity ranking
+};
+
+struct CustomerAnswer {
+  RecommendResult result;
+  AnswerSource source;
+};
+
+// One customer's request, as the batch entry takes it.
+struct CustomerRequest {
+  std::string customer_id;
+  RecommendOptions options;
+};
+
 class Recommender {
  public:
   // How the batch path scores (engine/batch_scoring.h). The reduced
@@ -90,8 +108,22 @@ class Recommender {
   // rebuilt.
   absl::StatusOr<std::shared_ptr<const Recommender>> WithCatalog(std::shared_ptr<const Catalog> catalog) const;
 
-  // Unknown customer: popularity, fallback = true. InvalidArgument for a bad
-  // option (count 0, min_price > max_price).
+  // The entry for a customer request. Unknown customer: popularity
+  // (fallback). Known: the precomputed list when it determines the answer,
+  // otherwise every product scored. The answer says which.
+  // InvalidArgument for a bad option (count 0, min_price > max_price).
+  absl::StatusOr<CustomerAnswer> Recommend(absl::string_view customer_id, const RecommendOptions& options) const;
+  // Recommend's answer when it needs no scoring (popularity, list); nullopt
+  // when the request must be scored: then RecommendBatch, where concurrent
+  // requests share one pass over the product factors.
+  std::optional<absl::StatusOr<CustomerAnswer>> RecommendWithoutScoring(absl::string_view customer_id,
+                                                                        const RecommendOptions& options) const;
+  // Several requests answered together; answer j is Recommend(requests[j]).
+  // Unfiltered requests are scored fused with selection (SelectBatch),
+  // filtered ones from one shared score matrix (ScoreBatch).
+  std::vector<absl::StatusOr<CustomerAnswer>> RecommendBatch(absl::Span<const CustomerRequest> requests) const;
+
+  // Recommend's result without its source.
   absl::StatusOr<RecommendResult> ForCustomer(absl::string_view customer_id, const RecommendOptions& options) const;
 
   // New or anonymous customer with these products (unknown ids ignored): the

@@ -1,11 +1,15 @@
-// HttpServer: the JSON API over HTTP (Pistache) in front of a ModelSource.
-// All routes are listed in SetupRoutes(); each handler validates its input,
-// makes one engine call, maps the status to HTTP and serializes. Handlers
-// hold no model state: they take the current Recommender per request.
-// Errors are {"error": {"code", "message"}} with a 4xx/5xx status; every
-// model-backed response carries "model_version" and an X-Model-Version
-// header. Endpoints, parameters and limits: docs/API.md.
-// Thread-safe: Pistache runs handlers on its worker threads.
+// HttpServer: the JSON API in front of a ModelSource. The routes are listed
+// in SetupRoutes(); a request goes transport (server/http_transport.h:
+// connections, HTTP/1.1) -> Dispatch (route, method, API key) -> one
+// handler, which reads its parameters (server/request_params.h), makes one
+// engine call, and writes its body (server/recommendation_json.h,
+// server/response_json.h). Handlers hold no model state: they take the
+// current Recommender per request. Errors are {"error": {"code",
+// "message"}} with a 4xx/5xx status; every model-backed response carries
+// "model_version" and an X-Model-Version header. Endpoints, parameters and
+// limits: docs/API.md.
+// Thread-safe: handlers run on the transport's loop threads, customer
+// recommendations on the batcher's, admin reloads on their own thread.
 #pragma once
 
 #include <chrono>
@@ -14,16 +18,17 @@
 #include <mutex>
 #include <optional>
 #include <string>
-
-#include <pistache/endpoint.h>
-#include <pistache/router.h>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "server/api_keys.h"
+#include "server/http_transport.h"
 #include "server/impression_log.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
 #include "server/recommend_batcher.h"
+#include "server/router.h"
 #include "server/task_thread.h"
 
 namespace aisle {
@@ -31,10 +36,14 @@ namespace aisle {
 struct HttpServerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 8080;        // 0: any free port (see port())
-  int threads = 2;
+  int threads = 2;             // HTTP event loops
   size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 << 10;  // request line and headers (431 past it)
   size_t max_count = 1000;     // count, list lengths
   size_t max_id_length = 256;
+  std::chrono::milliseconds keepalive_timeout{75000};  // idle connections closed after it
+  std::chrono::milliseconds request_timeout{60000};    // a request begun must arrive within it (408)
+  size_t max_connections = 10000;
   std::optional<ApiKeys> api_keys;    // none: client endpoints are open
   std::optional<ApiKeys> admin_keys;  // none: the admin endpoint is disabled
   FILE* access_log = stdout;          // JSON lines; nullptr: none
@@ -54,7 +63,8 @@ class HttpServer {
   absl::Status Start();
   // The bound port (useful with port 0).
   uint16_t port() const;
-  // Stops accepting and joins the worker threads.
+  // Stops accepting, answers what is in flight, closes the connections and
+  // joins the threads.
   void Shutdown();
 
  private:
@@ -66,52 +76,61 @@ class HttpServer {
     std::string body;
     std::string content_type;
     std::string model_version;
+    std::vector<std::pair<std::string, std::string>> headers;
   };
-  using Fn = Reply (HttpServer::*)(const Pistache::Rest::Request&);
-
-  void SetupRoutes();
-  void Handle(const char* endpoint, Auth auth, Fn fn, const Pistache::Rest::Request& req,
-              Pistache::Http::ResponseWriter writer);
-  std::optional<Reply> CheckAuth(Auth auth, const Pistache::Rest::Request& req) const;
+  using Fn = Reply (HttpServer::*)(const HttpRequest&);
+  struct Route {
+    const char* method;
+    const char* path;
+    const char* endpoint;  // metrics and access-log name
+    Auth auth;
+    Fn fn;
+  };
+  // What the access log needs, copied (a deferred answer outlives the request).
   struct RequestInfo {
     std::string method, path, client;
   };
+
+  void SetupRoutes();
+  void Dispatch(HttpRequest req, HttpResponder responder);
+  std::optional<Reply> CheckAuth(Auth auth, const HttpRequest& req) const;
+  // Runs a handler, turning HttpError and exceptions into JSON errors.
+  Reply Run(Fn fn, const HttpRequest& req);
+  // Sends the reply, then records it in the metrics and the access log.
+  void Complete(HttpResponder& responder, const RequestInfo& info, const char* endpoint,
+                std::chrono::steady_clock::time_point start, const Reply& reply);
   void LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
                  const std::string& model_version);
+  static Reply Error(int status, const std::string& code, const std::string& message);
+  Reply RecommendationsReply(const Recommender& r, const std::string& id, const absl::StatusOr<CustomerAnswer>& answer,
+                             bool explain);
 
-  Reply Healthz(const Pistache::Rest::Request& req);
-  Reply Readyz(const Pistache::Rest::Request& req);
-  Reply MetricsText(const Pistache::Rest::Request& req);
-  Reply ModelInfo(const Pistache::Rest::Request& req);
-  Reply CustomerRecommendations(const Pistache::Rest::Request& req);
-  // The answer without scoring: popularity for an unknown customer, or the
-  // precomputed top list when it determines the answer; nullopt otherwise.
-  std::optional<Reply> AnswerNow(const Recommender& r, const std::string& id, const RecommendOptions& o);
-  Reply BasketRecommendations(const Pistache::Rest::Request& req);
-  Reply SimilarProducts(const Pistache::Rest::Request& req);
-  Reply RankProducts(const Pistache::Rest::Request& req);
-  Reply AdminReload(const Pistache::Rest::Request& req);
-  Reply ReloadNow();  // AdminReload's work, on the admin thread
-  Reply CustomerOffers(const Pistache::Rest::Request& req);
-  Reply RecordImpressions(const Pistache::Rest::Request& req);
-  // Customer recommendations through the batcher: true when the request was
-  // handed over (the reply is sent later), false to answer now (`*reply`).
-  bool DeferCustomerRecommendations(const Pistache::Rest::Request& req,
-                                    std::shared_ptr<Pistache::Http::ResponseWriter> writer,
+  Reply Healthz(const HttpRequest& req);
+  Reply Readyz(const HttpRequest& req);
+  Reply MetricsText(const HttpRequest& req);
+  Reply ModelInfo(const HttpRequest& req);
+  Reply CustomerRecommendations(const HttpRequest& req);
+  // Customer recommendations through the batcher when they need scoring:
+  // true when the request was handed over (answered later).
+  bool DeferCustomerRecommendations(const HttpRequest& req, std::shared_ptr<HttpResponder> responder,
                                     std::chrono::steady_clock::time_point start, Reply* reply);
-  void Send(Pistache::Http::ResponseWriter& writer, const Reply& reply);
-  // Sends the reply, then records it in the metrics and the access log.
-  void Complete(Pistache::Http::ResponseWriter& writer, const RequestInfo& info, const char* endpoint,
-                std::chrono::steady_clock::time_point start, const Reply& reply);
+  Reply BasketRecommendations(const HttpRequest& req);
+  Reply SimilarProducts(const HttpRequest& req);
+  Reply RankProducts(const HttpRequest& req);
+  Reply AdminReload(const HttpRequest& req);
+  // The offer endpoints (server/offer_endpoints.cc).
+  Reply CustomerOffers(const HttpRequest& req);
+  Reply RecordImpressions(const HttpRequest& req);
   std::shared_ptr<const OfferRanker> ServingOffers() const;
 
   ModelSource* source_;
   Metrics* metrics_;
   HttpServerOptions options_;
-  Pistache::Rest::Router router_;
-  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  Router router_;
+  std::vector<Route> routes_;  // by Router index
+  std::unique_ptr<HttpTransport> transport_;
   std::unique_ptr<RecommendBatcher> batcher_;
-  std::unique_ptr<TaskThread> admin_;  // admin reloads: seconds of work, off the reactor threads
+  std::unique_ptr<TaskThread> admin_;  // admin reloads: seconds of work, off the loop threads
   std::mutex log_mu_;
 };
 

@@ -2,8 +2,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/http_transport.h"
 
 namespace aisle {
+
+namespace {
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string LabelValue(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Metrics::SetConnectionStats(const HttpTransportStats* stats) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_ = stats;
+}
 
 void Metrics::Record(const std::string& endpoint, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -58,7 +82,7 @@ std::string Metrics::Render() const {
     absl::StrAppendFormat(&out, "aisle_request_duration_seconds_count{endpoint=\"%s\"} %d\n", ep, h.count);
   }
   out += "# HELP aisle_model_info The model being served (value 1).\n# TYPE aisle_model_info gauge\n";
-  absl::StrAppendFormat(&out, "aisle_model_info{model_id=\"%s\"} 1\n", model_id_);
+  absl::StrAppendFormat(&out, "aisle_model_info{model_id=\"%s\"} 1\n", LabelValue(model_id_));
   out += "# HELP aisle_model_loaded_timestamp_seconds When the served model was loaded.\n";
   out += "# TYPE aisle_model_loaded_timestamp_seconds gauge\n";
   absl::StrAppendFormat(&out, "aisle_model_loaded_timestamp_seconds %.3f\n", loaded_at_);
@@ -77,6 +101,11 @@ std::string Metrics::Render() const {
   out += "# HELP aisle_customer_recommendations_answered_total Customer recommendation answers, by how they were "
          "computed: from the precomputed top lists, by scoring the catalog, or by popularity (unknown customer).\n";
   out += "# TYPE aisle_customer_recommendations_answered_total counter\n";
+  const char* names[] = {"top_list", "scoring", "popularity"};
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppendFormat(&out, "aisle_customer_recommendations_answered_total{by=\"%s\"} %d\n", names[i],
+                          answers_[i].load(std::memory_order_relaxed));
+  }
   out += "# HELP aisle_scoring_batches_total Batches of customer requests scored together.\n";
   out += "# TYPE aisle_scoring_batches_total counter\n";
   absl::StrAppendFormat(&out, "aisle_scoring_batches_total %d\n", batches_.load(std::memory_order_relaxed));
@@ -85,10 +114,22 @@ std::string Metrics::Render() const {
   out += "# TYPE aisle_scoring_batched_requests_total counter\n";
   absl::StrAppendFormat(&out, "aisle_scoring_batched_requests_total %d\n",
                         batched_requests_.load(std::memory_order_relaxed));
-  const char* names[] = {"top_list", "scoring", "popularity"};
-  for (int i = 0; i < 3; ++i) {
-    absl::StrAppendFormat(&out, "aisle_customer_recommendations_answered_total{by=\"%s\"} %d\n", names[i],
-                          answers_[i].load(std::memory_order_relaxed));
+  if (const HttpTransportStats* c = connections_) {
+    auto counter = [&out](const char* name, const char* help, const char* type, uint64_t v) {
+      absl::StrAppendFormat(&out, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, type, name, v);
+    };
+    counter("aisle_http_connections_open", "HTTP connections open now.", "gauge", c->open.load());
+    counter("aisle_http_connections_accepted_total", "HTTP connections accepted.", "counter", c->accepted.load());
+    counter("aisle_http_connections_refused_total", "Connections closed at once: over --max_connections.",
+            "counter", c->refused.load());
+    counter("aisle_http_connections_idle_closed_total", "Connections closed after the keep-alive timeout.",
+            "counter", c->idle_closed.load());
+    counter("aisle_http_connections_timed_out_total",
+            "Connections closed because a request or an answer did not get through in time.", "counter",
+            c->timed_out.load());
+    counter("aisle_http_malformed_requests_total",
+            "Requests the HTTP layer refused (malformed, too large) before any handler.", "counter",
+            c->parse_errors.load());
   }
   return out;
 }

@@ -12,6 +12,8 @@
 
 namespace aisle {
 
+struct HttpTransportStats;
+
 class Metrics {
  public:
   // Latency bucket upper bounds, seconds.
@@ -31,6 +33,8 @@ class Metrics {
     batches_.fetch_add(1, std::memory_order_relaxed);
     batched_requests_.fetch_add(requests, std::memory_order_relaxed);
   }
+  // The HTTP transport's connection counters (null: none), rendered with the rest.
+  void SetConnectionStats(const HttpTransportStats* stats);
   std::string Render() const;
 
  private:
@@ -48,6 +52,7 @@ class Metrics {
   double loaded_at_ = 0;
   std::array<std::atomic<uint64_t>, 3> answers_{};
   std::atomic<uint64_t> batches_{0}, batched_requests_{0};
+  const HttpTransportStats* connections_ = nullptr;
 };
 
 }  // namespace aisle

@@ -24,7 +24,7 @@ void RecommendBatcher::Submit(Job job) {
   cv_.notify_one();
 }
 
-void RecommendBatcher::Answer(Job& job, absl::StatusOr<RecommendResult> result) {
+void RecommendBatcher::Answer(Job& job, absl::StatusOr<CustomerAnswer> result) {
   try {
     job.done(std::move(result));
   } catch (...) {
@@ -34,10 +34,7 @@ void RecommendBatcher::Answer(Job& job, absl::StatusOr<RecommendResult> result) 
 
 void RecommendBatcher::Run() {
   std::vector<Job> batch;
-  std::vector<uint32_t> customers;
-  std::vector<float> scores;
-  std::vector<RecommendOptions> options;
-  std::vector<Job*> plain, filtered;
+  std::vector<CustomerRequest> requests;
   while (true) {
     batch.clear();
     {
@@ -56,31 +53,10 @@ void RecommendBatcher::Run() {
       }
     }
     if (metrics_) metrics_->RecordBatch(batch.size());
-    const Recommender& r = *batch.front().recommender;
-    // Unfiltered requests (the common ones): scoring fused with selection.
-    // Filtered ones: scores first, then the catalog masks.
-    plain.clear();
-    filtered.clear();
-    for (Job& j : batch) (Recommender::IsFiltered(j.options) ? filtered : plain).push_back(&j);
-    if (!plain.empty()) {
-      customers.clear();
-      options.clear();
-      for (const Job* j : plain) {
-        customers.push_back(j->customer);
-        options.push_back(j->options);
-      }
-      std::vector<absl::StatusOr<RecommendResult>> results = r.SelectBatch(customers, options);
-      for (size_t j = 0; j < plain.size(); ++j) Answer(*plain[j], std::move(results[j]));
-    }
-    if (!filtered.empty()) {
-      customers.clear();
-      for (const Job* j : filtered) customers.push_back(j->customer);
-      const bool approximate = r.ScoreBatch(customers, &scores);
-      for (size_t j = 0; j < filtered.size(); ++j) {
-        Answer(*filtered[j], r.SelectForCustomer(filtered[j]->customer, scores.data() + j * r.ScoreStride(),
-                                                 filtered[j]->options, approximate));
-      }
-    }
+    requests.clear();
+    for (Job& j : batch) requests.push_back(std::move(j.request));
+    std::vector<absl::StatusOr<CustomerAnswer>> answers = batch.front().recommender->RecommendBatch(requests);
+    for (size_t j = 0; j < batch.size(); ++j) Answer(batch[j], std::move(answers[j]));
   }
 }
 

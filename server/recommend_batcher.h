@@ -4,6 +4,7 @@
 // once per batch instead of once per request (at 50k x 64 factors that is
 // 12.8 MB per read: the cost that limits a server scoring one request at a
 // time). No request waits on purpose: at low load a batch holds one request.
+// The engine answers the batch (Recommender::RecommendBatch).
 // Thread-safe; `done` callbacks run on the batcher's threads.
 #pragma once
 
@@ -25,9 +26,8 @@ class RecommendBatcher {
  public:
   struct Job {
     std::shared_ptr<const Recommender> recommender;
-    uint32_t customer;
-    RecommendOptions options;
-    std::function<void(absl::StatusOr<RecommendResult>)> done;
+    CustomerRequest request;
+    std::function<void(absl::StatusOr<CustomerAnswer>)> done;
   };
 
   // `metrics` (may be null) counts batches and the requests in them.
@@ -38,7 +38,7 @@ class RecommendBatcher {
 
  private:
   void Run();
-  static void Answer(Job& job, absl::StatusOr<RecommendResult> result);
+  static void Answer(Job& job, absl::StatusOr<CustomerAnswer> result);
 
   const size_t max_batch_;
   Metrics* metrics_;

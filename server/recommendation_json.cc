@@ -5,39 +5,9 @@
 #include <cstdlib>
 
 #include "absl/strings/str_format.h"
+#include "engine/utf8.h"
 
 namespace aisle {
-namespace {
-
-// At s[i], a byte >= 0x80: the length of the valid UTF-8 sequence there
-// (> 0), or minus the length of its maximal invalid prefix (what one U+FFFD
-// replaces, as Unicode recommends and nlohmann's "replace" does).
-int Utf8Sequence(absl::string_view s, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  int len;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the first continuation byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;  // no surrogates
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;  // at most U+10FFFF
-  } else {
-    return -1;
-  }
-  for (int k = 1; k < len; ++k) {
-    if (i + k >= s.size()) return -k;
-    const unsigned char d = static_cast<unsigned char>(s[i + k]);
-    if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) return -k;
-  }
-  return len;
-}
-
-}  // namespace
 
 void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');

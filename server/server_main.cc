@@ -29,7 +29,14 @@ ABSL_FLAG(std::string, catalog, "",
 ABSL_FLAG(int, port, 8080, "TCP port (0: any free port, printed at start).");
 ABSL_FLAG(std::string, bind, "127.0.0.1",
           "Address to listen on. Without --api_keys the server listens on loopback only.");
-ABSL_FLAG(int, threads, 2, "HTTP worker threads.");
+ABSL_FLAG(int, threads, 2, "HTTP event-loop threads.");
+ABSL_FLAG(int, keepalive_timeout_s, 75,
+          "Idle keep-alive connections are closed after this many seconds (nginx's default).");
+ABSL_FLAG(int, request_timeout_s, 60,
+          "A request begun must arrive whole within this many seconds, or it is answered 408 and the "
+          "connection closed.");
+ABSL_FLAG(int, max_header_bytes, 16 << 10, "Largest request line plus headers accepted (431 past it).");
+ABSL_FLAG(int, max_connections, 10000, "Connections open at once; more are closed as they arrive.");
 ABSL_FLAG(std::string, api_keys, "",
           "File of client API keys, one per line: clients must send one in X-API-Key (401 without, "
           "403 wrong).");
@@ -84,6 +91,16 @@ int Main() {
   HttpServerOptions o;
   o.port = static_cast<uint16_t>(port);
   o.threads = absl::GetFlag(FLAGS_threads);
+  if (absl::GetFlag(FLAGS_keepalive_timeout_s) < 1 || absl::GetFlag(FLAGS_request_timeout_s) < 1 ||
+      absl::GetFlag(FLAGS_max_header_bytes) < 1024 || absl::GetFlag(FLAGS_max_connections) < 1) {
+    std::fprintf(stderr, "aisle-server: bad --keepalive_timeout_s, --request_timeout_s, --max_header_bytes or "
+                         "--max_connections\n");
+    return 2;
+  }
+  o.keepalive_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_keepalive_timeout_s));
+  o.request_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_request_timeout_s));
+  o.max_header_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_header_bytes));
+  o.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
   o.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
   o.bind = absl::GetFlag(FLAGS_bind);
   o.batch_threads = absl::GetFlag(FLAGS_batch_threads);
