@@ -16,6 +16,7 @@
 #include "data/synthetic.h"
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
+#include "engine/utf8.h"
 #include "tests/http_client.h"
 #include "tests/synthetic_log.h"
 #include "tests/test_util.h"
@@ -350,6 +351,55 @@ TEST_F(ServerTest, BadRequestsGetJsonErrors) {
   HttpResponse junk = ::aisle::testing::SendRaw(port_, "HELLO\r\n\r\n");
   EXPECT_TRUE(junk.status == -1 || (junk.status >= 400 && junk.status < 500)) << junk.status;
   EXPECT_EQ(Get("/healthz").status, 200);
+}
+
+TEST_F(ServerTest, HttpAsStorefrontClientsSpeakIt) {
+  Start(true);
+  const std::string key = "client-key-0123456789abcdef";
+  // One persistent connection, no Connection header, every kind of request.
+  ::aisle::testing::Connection c(port_);
+  const std::string head = "Host: shop\r\nX-API-Key: " + key + " \r\n";  // a trailing space is not part of the key
+  for (const std::string& path : {"/v1/customers/c1/recommendations?count=3", "/v1/customers/c2/recommendations?count=20",
+                                  "/v1/customers/nobody/recommendations", "/v1/products/p1/similar?count=2"}) {
+    ASSERT_TRUE(c.Send("GET " + path + " HTTP/1.1\r\n" + head + "\r\n"));
+    HttpResponse r = c.Read();
+    EXPECT_EQ(r.status, 200) << path << " " << r.body;
+    EXPECT_EQ(r.headers["x-model-version"], "model-v1");
+  }
+  const std::string body = R"({"products": ["p1", "p2"], "count": 2})";
+  ASSERT_TRUE(c.Send("POST /v1/recommendations HTTP/1.1\r\n" + head + "Content-Length: " + std::to_string(body.size()) +
+                     "\r\n\r\n" + body));
+  EXPECT_EQ(c.Read().status, 200);
+  // HEAD and OPTIONS.
+  ASSERT_TRUE(c.Send("HEAD /v1/customers/c1/recommendations HTTP/1.1\r\n" + head + "\r\n"));
+  HttpResponse h = c.Read(/*head=*/true);
+  EXPECT_EQ(h.status, 200);
+  EXPECT_GT(std::stoul(h.headers["content-length"]), 0u);
+  EXPECT_EQ(h.body, "");
+  ASSERT_TRUE(c.Send("OPTIONS /v1/recommendations HTTP/1.1\r\nHost: shop\r\n\r\n"));
+  HttpResponse o = c.Read();
+  EXPECT_EQ(o.status, 204);
+  EXPECT_EQ(o.headers["allow"], "POST, OPTIONS");
+  // Bad bytes in ids: 400 with a valid UTF-8 JSON body, never echoed raw.
+  for (const std::string& path : {"/v1/customers/%ff/recommendations", "/v1/customers/%zz/recommendations",
+                                  "/v1/products/%c3%28/similar", "/v1/customers/a%0d%0aX-Evil:%201/offers",
+                                  "/v1/customers/c1/recommendations?category=%ff", "/v1/customers/c1/recommendations?max_price=1e39"}) {
+    ASSERT_TRUE(c.Send("GET " + path + " HTTP/1.1\r\n" + head + "\r\n"));
+    HttpResponse r = c.Read();
+    EXPECT_TRUE(r.status == 400 || r.status == 404) << path << " " << r.status;
+    EXPECT_TRUE(IsValidUtf8(r.body)) << path;
+    EXPECT_EQ(r.headers.count("x-evil"), 0u);
+    EXPECT_FALSE(json::parse(r.body, nullptr, false).is_discarded()) << r.body;
+  }
+  EXPECT_EQ(Get("/healthz").status, 200);
+}
+
+TEST_F(ServerTest, BatchedAndDirectPathsGiveTheSameErrors) {
+  Start(false);
+  // Filtered and scored (count above the list length): the batcher's path.
+  ExpectError(Get("/v1/customers/c3/recommendations?count=20&min_price=9&max_price=1"), 400, "invalid_argument");
+  ExpectError(Get("/v1/customers/c3/recommendations?min_price=9&max_price=1"), 400, "invalid_argument");
+  ExpectError(Get("/v1/customers/unknown/recommendations?min_price=9&max_price=1"), 400, "invalid_argument");
 }
 
 TEST_F(ServerTest, ApiKeysAndAdminKey) {
