@@ -1,6 +1,7 @@
 // Serializing a recommendations response (10 products with catalog
 // fields): the hand-written writer the server uses against the nlohmann
 // tree it replaced (server/recommendation_json.h).
+#include <cstdlib>
 #include <benchmark/benchmark.h>
 
 #include "absl/strings/str_cat.h"
@@ -19,7 +20,7 @@ struct Fixture {
     m->item_factors = FactorMatrix::Constant(n, k, 0.1f);
     m->item_popularity.assign(n, 1.0f);
     m->purchased = BuildCsr(1, n, {});
-    m->metadata = {{"model_id", "20261123T115823Z-8c2c7417"}};
+    if (!m->SetMetadata(nlohmann::json({{"model_id", "20261123T115823Z-8c2c7417"}})).ok()) std::abort();
     std::string csv = "product_id,name,category,price,in_stock\n";
     for (int p = 0; p < n; ++p) {
       absl::StrAppend(&csv, "8512", p, "A,WHITE HANGING HEART T-LIGHT HOLDER ", p, ",holder,2.95,true\n");

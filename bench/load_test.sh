@@ -2,12 +2,17 @@
 # Load test of aisle-server with wrk, beside nginx serving a static file of
 # the same size as the ceiling for HTTP on this machine.
 #   bench/load_test.sh [DURATION_SECONDS]
-# Model: synthetic, 100k customers x 50k products, 64 factors. Requests:
-# GET /v1/customers/<random known customer>/recommendations?count=10 with
-# keep-alive, at 1, 16 and 64 connections (2 wrk threads, 1 at 1 connection),
+# Model: synthetic, 100k customers x 50k products, 64 factors. wrk sends
+# what an ordinary HTTP/1.1 client sends: no Connection header (connections
+# persist because HTTP/1.1 says so). Requests:
+# GET /v1/customers/<random known customer>/recommendations?count=10
+# at 1, 16 and 64 connections (2 wrk threads, 1 at 1 connection),
 # as the server runs by default (answers from the precomputed top lists) and
 # with --top_lists 0 (every request scored by the batcher); and at 16
-# connections GET /v1/products/<random product>/similar?count=10 both ways.
+# connections GET /v1/products/<random product>/similar?count=10 both ways,
+# and a storefront's mix: 60% customer recommendations, 25% similar
+# products, 10% basket recommendations (POST, 3 products), 5% rank (POST,
+# 20 products).
 # Installs wrk and nginx with apt-get when missing. Prints a Markdown table
 # of requests/s and p50/p99 latency. Run on an otherwise idle machine.
 set -euo pipefail
@@ -52,7 +57,6 @@ BODY_BYTES=$(curl -s "localhost:$PORT/v1/customers/c1/recommendations?count=10" 
 
 cat > "$WORK/random_customer.lua" <<LUA
 math.randomseed(42)
-wrk.headers["Connection"] = "keep-alive"
 request = function()
   return wrk.format("GET", "/v1/customers/c" .. math.random(0, $CUSTOMERS - 1) .. "/recommendations?count=10")
 end
@@ -61,7 +65,6 @@ LUA
 # Similar products for random products of the model (the ids in the events file).
 {
   echo 'math.randomseed(42)'
-  echo 'wrk.headers["Connection"] = "keep-alive"'
   echo 'local ids = {'
   tail -n +2 "$WORK/events.csv" | cut -d, -f2 | sort -u | sed 's/.*/"&",/'
   echo '}'
@@ -69,6 +72,34 @@ LUA
   echo '  return wrk.format("GET", "/v1/products/" .. ids[math.random(1, #ids)] .. "/similar?count=10")'
   echo 'end'
 } > "$WORK/random_product.lua"
+
+# A storefront's mix of page views.
+{
+  echo 'math.randomseed(42)'
+  echo 'local ids = {'
+  tail -n +2 "$WORK/events.csv" | cut -d, -f2 | sort -u | sed 's/.*/"&",/'
+  echo '}'
+  cat <<LUA
+local function product() return ids[math.random(1, #ids)] end
+local function customer() return "c" .. math.random(0, $CUSTOMERS - 1) end
+local json = {["Content-Type"] = "application/json"}
+request = function()
+  local x = math.random()
+  if x < 0.60 then
+    return wrk.format("GET", "/v1/customers/" .. customer() .. "/recommendations?count=10")
+  elseif x < 0.85 then
+    return wrk.format("GET", "/v1/products/" .. product() .. "/similar?count=10")
+  elseif x < 0.95 then
+    local body = '{"products": ["' .. product() .. '", "' .. product() .. '", "' .. product() .. '"], "count": 10}'
+    return wrk.format("POST", "/v1/recommendations", json, body)
+  else
+    local p = {}
+    for i = 1, 20 do p[i] = '"' .. product() .. '"' end
+    return wrk.format("POST", "/v1/customers/" .. customer() .. "/rank", json, '{"products": [' .. table.concat(p, ",") .. ']}')
+  end
+end
+LUA
+} > "$WORK/storefront.lua"
 
 head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$WORK/static.json"
 mkdir -p "$WORK/nginx"
@@ -92,12 +123,13 @@ sleep 0.5
 run() {  # name url-or-script connections
   local out threads=2
   [ "$3" -lt 2 ] && threads=1
-  if [ "$2" = lua ] || [ "$2" = similar ]; then
+  if [ "$2" = lua ] || [ "$2" = similar ] || [ "$2" = storefront ]; then
     local script="$WORK/random_customer.lua"
     [ "$2" = similar ] && script="$WORK/random_product.lua"
+    [ "$2" = storefront ] && script="$WORK/storefront.lua"
     out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$PORT")
   else
-    out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency -H "Connection: keep-alive" "http://127.0.0.1:$NGINX_PORT/static.json")
+    out=$(wrk -t$threads -c"$3" -d"${DURATION}s" --latency "http://127.0.0.1:$NGINX_PORT/static.json")
   fi
   local rps p50 p99 errors
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -112,7 +144,9 @@ echo "| server | connections | requests/s | p50 | p99 | errors |"
 echo "|---|---|---|---|---|---|"
 for c in 1 16 64; do run "aisle-server" lua "$c"; done
 run "aisle-server, similar products" similar 16
+run "aisle-server, storefront mix" storefront 16
 start_server --top_lists 0
 for c in 1 16 64; do run "aisle-server --top_lists 0" lua "$c"; done
 run "aisle-server --top_lists 0, similar products" similar 16
+run "aisle-server --top_lists 0, storefront mix" storefront 16
 for c in 1 16 64; do run nginx static "$c"; done

@@ -4,6 +4,7 @@
 // Model: random factors, 20k customers x 50k products x 64 factors, 30
 // purchases per customer (the load test's catalog shape, fewer customers so
 // a build takes seconds).
+#include <cstdlib>
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -36,7 +37,7 @@ std::shared_ptr<const Model> RandomModel() {
     m->purchased.values.clear();
     m->item_popularity.assign(kProducts, 0.0f);
     for (const Triplet& t : bought) m->item_popularity[t.col] += 1;
-    m->metadata = {{"model_id", "bench"}};
+    if (!m->SetMetadata(nlohmann::json({{"model_id", "bench"}})).ok()) std::abort();
     return m;
   }();
   return model;

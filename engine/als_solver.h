@@ -23,20 +23,12 @@
 #include <Eigen/Core>
 
 #include "absl/types/span.h"
+#include "engine/als_objective.h"
 #include "engine/csr_matrix.h"
 #include "engine/model.h"
 
 namespace aisle {
 
-struct AlsObjective {
-  float alpha = 1.0f;              // confidence scale: c = 1 + alpha * weight
-  float unobserved_weight = 1.0f;  // alpha0
-  float regularization = 0.01f;    // lambda
-  float regularization_exponent = 0.0f;  // nu
-
-  // lambda_u for a row with `observed` entries among `columns`.
-  float RowRegularization(uint32_t observed, uint64_t columns) const;
-};
 
 enum class AlsSolver { kConjugateGradient, kCholesky };
 

@@ -3,8 +3,57 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "engine/utf8.h"
 
 namespace aisle {
+
+absl::Status Model::SetMetadata(nlohmann::json meta) {
+  if (!meta.is_object()) return absl::InvalidArgumentError("metadata is not a JSON object");
+  std::string id;
+  if (auto it = meta.find("model_id"); it != meta.end()) {
+    if (!it->is_string()) return absl::InvalidArgumentError("metadata model_id is not a string");
+    id = it->get<std::string>();
+    if (id.size() > kMaxModelIdBytes || !IsPrintableUtf8(id)) {
+      return absl::InvalidArgumentError(absl::StrCat("metadata model_id is longer than ", kMaxModelIdBytes,
+                                                     " bytes or holds control characters or invalid UTF-8"));
+    }
+  }
+  AlsObjective obj;
+  if (auto h = meta.find("hyperparameters"); h != meta.end() && !h->is_null()) {
+    if (!h->is_object()) return absl::InvalidArgumentError("metadata hyperparameters is not an object");
+    struct Field {
+      const char* name;
+      float* value;
+    } fields[] = {{"alpha", &obj.alpha},
+                  {"unobserved_weight", &obj.unobserved_weight},
+                  {"regularization", &obj.regularization},
+                  {"regularization_exponent", &obj.regularization_exponent}};
+    for (const Field& f : fields) {
+      auto it = h->find(f.name);
+      if (it == h->end() || it->is_null()) continue;
+      const double v = it->is_number() ? it->get<double>() : -1;
+      if (!(v >= 0 && v <= 1e30)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("metadata hyperparameter ", f.name, " is not a number in [0, 1e30]"));
+      }
+      *f.value = static_cast<float>(v);
+    }
+  }
+  if (obj.regularization <= 0 && obj.unobserved_weight <= 0) obj.regularization = 0.01f;
+  int64_t cutoff = 0;
+  if (auto d = meta.find("data"); d != meta.end() && !d->is_null()) {
+    if (!d->is_object()) return absl::InvalidArgumentError("metadata data is not an object");
+    if (auto it = d->find("last_event_unix"); it != d->end() && !it->is_null()) {
+      if (!it->is_number_integer()) return absl::InvalidArgumentError("metadata last_event_unix is not an integer");
+      cutoff = it->get<int64_t>();
+    }
+  }
+  metadata = std::move(meta);
+  model_id = std::move(id);
+  objective = obj;
+  last_event_unix = cutoff;
+  return absl::OkStatus();
+}
 
 absl::Status Model::Validate(bool loaded) const {
   auto fail = [loaded](std::string msg) {

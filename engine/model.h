@@ -1,7 +1,9 @@
 // Model: everything a trained recommender needs in memory: id maps, user and
 // item factors, each customer's purchased products (excluded when
 // recommending), item popularity (the cold-start fallback) and the training
-// metadata. Plain data; immutable once loaded, so concurrent reads are safe.
+// metadata, with the parts code relies on (id, objective, data cut-off) as
+// typed fields read from it in one place (SetMetadata). Plain data;
+// immutable once loaded, so concurrent reads are safe.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "engine/als_objective.h"
 #include "engine/csr_matrix.h"
 #include "engine/id_map.h"
 
@@ -27,7 +30,21 @@ struct Model {
   FactorMatrix item_factors;          // products x factors
   CsrMatrix purchased;                // customers x products pattern, values empty
   std::vector<float> item_popularity; // per product: customers who interacted
-  nlohmann::json metadata = nlohmann::json::object();  // hyperparameters, data stats, times
+  // Hyperparameters, data stats, times: set with SetMetadata, which fills
+  // the typed fields below from it.
+  nlohmann::json metadata = nlohmann::json::object();
+  std::string model_id;            // metadata "model_id": printable UTF-8, at most kMaxModelIdBytes
+  AlsObjective objective;          // metadata "hyperparameters" (the objective fold-in uses)
+  int64_t last_event_unix = 0;     // metadata "data"."last_event_unix": the data cut-off, 0 unknown
+
+  static constexpr size_t kMaxModelIdBytes = 128;
+
+  // Sets `metadata` and the typed fields read from it. InvalidArgument (the
+  // model unchanged) when a field has the wrong type or value: a model id
+  // that is not a string, too long or not printable (it goes into headers
+  // and logs), a hyperparameter that is not a finite number >= 0, a cut-off
+  // that is not an integer, metadata that is not an object.
+  absl::Status SetMetadata(nlohmann::json metadata);
 
   uint32_t num_factors() const { return static_cast<uint32_t>(item_factors.cols()); }
 

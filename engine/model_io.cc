@@ -7,6 +7,7 @@
 #include "absl/types/span.h"
 #include "engine/atomic_file.h"
 #include "engine/checksum.h"
+#include "engine/json_text.h"
 #include "engine/mapped_file.h"
 
 namespace aisle {
@@ -277,8 +278,9 @@ absl::StatusOr<Model> ParseModel(absl::string_view bytes, const std::string& nam
     switch (tag) {
       case kMeta: {
         Reader rm(body.data(), body.size(), name, "META");
-        m.metadata = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-        if (m.metadata.is_discarded() || !m.metadata.is_object()) return rm.Error("invalid JSON");
+        auto meta = ParseJsonText(body);
+        if (!meta.ok()) return rm.Error(meta.status().message());
+        if (absl::Status s = m.SetMetadata(*std::move(meta)); !s.ok()) return rm.Error(s.message());
         seen |= 1;
         break;
       }

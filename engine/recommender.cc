@@ -51,14 +51,8 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   r->options_ = options;
   r->model_ = model;
   r->catalog_ = catalog;
-  r->model_id_ = model->metadata.value("model_id", "");
-  if (auto h = model->metadata.find("hyperparameters"); h != model->metadata.end() && h->is_object()) {
-    r->objective_.alpha = h->value("alpha", 1.0f);
-    r->objective_.unobserved_weight = h->value("unobserved_weight", 1.0f);
-    r->objective_.regularization = h->value("regularization", 0.01f);
-    r->objective_.regularization_exponent = h->value("regularization_exponent", 0.0f);
-  }
-  if (r->objective_.regularization <= 0 && r->objective_.unobserved_weight <= 0) r->objective_.regularization = 0.01f;
+  r->model_id_ = model->model_id;
+  r->objective_ = model->objective;
   r->gram_ = ComputeGram(model->item_factors, 0);
   switch (options.scoring) {
     case Scoring::kBf16:

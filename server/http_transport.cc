@@ -237,10 +237,11 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   void Close(uint64_t id) {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
+    // Counted first: a client that sees the close sees the counters after it.
+    stats_->open.fetch_sub(1, std::memory_order_relaxed);
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
     ::close(it->second->fd);
     connections_.erase(it);
-    stats_->open.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void OnEvent(uint64_t id, uint32_t events) {

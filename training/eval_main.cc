@@ -169,7 +169,7 @@ int OffersCommand() {
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json j = {
         {"schema", kSchemaOffers},
-        {"model_id", shared_model->metadata.value("model_id", "")},
+        {"model_id", shared_model->model_id},
         {"offers", offers_path},
         {"test", absl::GetFlag(FLAGS_test)},
         {"n", o.n},
@@ -239,7 +239,7 @@ int EvaluateCommand() {
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json j = {
         {"schema", kSchemaEvaluate},
-        {"model_id", model->metadata.value("model_id", "")},
+        {"model_id", model->model_id},
         {"test", absl::GetFlag(FLAGS_test)},
         {"ks", eo.ks},
         {"exclude_train", eo.exclude_train},
@@ -254,7 +254,7 @@ int EvaluateCommand() {
   }
   std::printf("model %s on %s: %zu customers (%llu unknown to the model, %llu with nothing new "
               "bought skipped)\n",
-              model->metadata.value("model_id", "?").c_str(), absl::GetFlag(FLAGS_test).c_str(),
+              (model->model_id.empty() ? "?" : model->model_id.c_str()), absl::GetFlag(FLAGS_test).c_str(),
               ts.customers.size(), static_cast<unsigned long long>(ts.unknown_customers),
               static_cast<unsigned long long>(ts.no_relevant));
   std::printf("%-14s %12s %12s %12s\n", "metric", "model", "popularity", "random");
@@ -346,8 +346,8 @@ int Compare() {
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json j = {
         {"schema", kSchemaCompare},
-        {"a", {{"path", absl::GetFlag(FLAGS_a)}, {"model_id", ma->metadata.value("model_id", "")}}},
-        {"b", {{"path", absl::GetFlag(FLAGS_b)}, {"model_id", mb->metadata.value("model_id", "")}}},
+        {"a", {{"path", absl::GetFlag(FLAGS_a)}, {"model_id", ma->model_id}}},
+        {"b", {{"path", absl::GetFlag(FLAGS_b)}, {"model_id", mb->model_id}}},
         {"test", absl::GetFlag(FLAGS_test)},
         {"customers", al.size()},
         {"resamples", resamples},
@@ -359,7 +359,7 @@ int Compare() {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("A %s vs B %s on %zu customers (paired bootstrap, %d resamples)\n",
-                ma->metadata.value("model_id", "?").c_str(), mb->metadata.value("model_id", "?").c_str(),
+                (ma->model_id.empty() ? "?" : ma->model_id.c_str()), (mb->model_id.empty() ? "?" : mb->model_id.c_str()),
                 al.size(), resamples);
     auto table = [](const nlohmann::json& m) {
       std::printf("  %-14s %9s %9s %9s  %-21s %7s\n", "metric", "A", "B", "B-A", "95% interval", "p");
@@ -498,7 +498,7 @@ int Ncf() {
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json j = {
         {"schema", "aisle.ncf.v1"},
-        {"model_id", m->metadata.value("model_id", "")},
+        {"model_id", m->model_id},
         {"k", k},
         {"users", r.users},
         {hr, r.hit_rate},

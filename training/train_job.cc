@@ -209,7 +209,7 @@ absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& 
       {"last_event", IsoTime(last_ts)},
       {"last_event_unix", last_ts},
   };
-  model.metadata = std::move(meta);
+  if (absl::Status s = model.SetMetadata(std::move(meta)); !s.ok()) return s;
   result.model = std::move(model);
   return result;
 }

@@ -219,9 +219,7 @@ int Publish(const TrainJobOptions& options, const std::string& dir) {
     g.max_drop = absl::GetFlag(FLAGS_max_drop);
     g.holdout_fraction = absl::GetFlag(FLAGS_gate_holdout_fraction);
     g.min_customers = static_cast<uint64_t>(std::max(1, absl::GetFlag(FLAGS_gate_min_customers)));
-    const int64_t current_last = current->metadata.contains("data")
-                                     ? current->metadata["data"].value("last_event_unix", int64_t{0})
-                                     : 0;
+    const int64_t current_last = current->last_event_unix;
     SplitOptions so;
     so.method = SplitMethod::kTime;
     so.cutoff = GateCutoff(log, g.holdout_fraction, current_last);
@@ -244,7 +242,7 @@ int Publish(const TrainJobOptions& options, const std::string& dir) {
     }
     gate_meta = {{"metric", g.metric}, {"candidate", verdict->candidate}, {"current", verdict->current},
                  {"customers", verdict->customers}, {"max_drop", g.max_drop},
-                 {"current_model_id", current->metadata.value("model_id", "")}};
+                 {"current_model_id", current->model_id}};
     result = absl::GetFlag(FLAGS_gate_retrain_on_all) ? TrainOnLog(log, stats, options) : std::move(candidate);
   } else {
     if (!gate_metric.empty()) {
@@ -260,7 +258,7 @@ int Publish(const TrainJobOptions& options, const std::string& dir) {
   auto published = PublishModel(result->model, dir, absl::GetFlag(FLAGS_keep_versions));
   if (!published.ok()) return Error(published.status());
   Say(options, absl::StrFormat("published %s as version %d (%s)",
-                               result->model.metadata["model_id"].get<std::string>(),
+                               result->model.model_id,
                                published->published.version, published->published.path));
   for (const std::string& r : published->removed) Say(options, "removed old version " + r);
   return 0;
@@ -349,7 +347,7 @@ int Main(bool tune) {
   auto result = RunTrainJob(*options);
   if (!result.ok()) return Error(result.status());
   if (absl::Status s = WriteModel(result->model, output); !s.ok()) return Error(s);
-  Say(*options, absl::StrFormat("wrote model %s to %s", result->model.metadata["model_id"].get<std::string>(),
+  Say(*options, absl::StrFormat("wrote model %s to %s", result->model.model_id,
                                 output));
   return 0;
 }

@@ -31,7 +31,7 @@ Model MakeModel(uint32_t customers, uint32_t products, int k, uint32_t seed = 5)
   m.purchased.values.clear();
   m.item_popularity.resize(products);
   for (auto& p : m.item_popularity) p = static_cast<float>(rng() % 100);
-  m.metadata = {{"model_id", "test"}, {"hyperparameters", {{"factors", k}}}};
+  EXPECT_TRUE(m.SetMetadata(nlohmann::json({{"model_id", "test"}, {"hyperparameters", {{"factors", k}}}})).ok());
   return m;
 }
 

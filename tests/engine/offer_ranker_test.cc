@@ -37,7 +37,7 @@ std::shared_ptr<const Recommender> Rec() {
   static std::shared_ptr<const Recommender> rec = [] {
     EventLog log = ::aisle::testing::ToEventLog(Data());
     auto m = std::make_shared<Model>(::aisle::testing::TrainSmallModel(log));
-    m->metadata = {{"model_id", "offers-test"}};
+    EXPECT_TRUE(m->SetMetadata(nlohmann::json({{"model_id", "offers-test"}})).ok());
     // Product catalog: the planted category of each product.
     std::string csv = "product_id,name,category\n";
     for (uint32_t p = 0; p < Data().product_category.size(); ++p) {

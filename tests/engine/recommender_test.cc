@@ -25,9 +25,9 @@ std::shared_ptr<const Model> TrainedModel() {
     o.seed = 9;
     EventLog log = ::aisle::testing::ToEventLog(GenerateSynthetic(o));
     auto m = std::make_shared<Model>(::aisle::testing::TrainSmallModel(log));
-    m->metadata = {{"model_id", "test-model"},
+    EXPECT_TRUE(m->SetMetadata(nlohmann::json({{"model_id", "test-model"},
                    {"hyperparameters", {{"alpha", 1.0}, {"unobserved_weight", 1.0}, {"regularization", 0.5},
-                                        {"regularization_exponent", 0.0}}}};
+                                        {"regularization_exponent", 0.0}}}})).ok());
     return m;
   }();
   return model;

@@ -45,7 +45,7 @@ Model TrainModel(uint64_t seed, const std::string& id) {
   io.seed = seed;
   io.objective.regularization = 0.5f;
   Model m = ::aisle::testing::TrainModel(log, io);
-  m.metadata = {{"model_id", id}, {"hyperparameters", {{"alpha", 1.0}, {"regularization", 0.5}}}};
+  EXPECT_TRUE(m.SetMetadata(nlohmann::json({{"model_id", id}, {"hyperparameters", {{"alpha", 1.0}, {"regularization", 0.5}}}})).ok());
   return m;
 }
 

@@ -41,7 +41,7 @@ TEST(RecommendationJsonTest, SameJsonAsTheReferenceForHostileStrings) {
   so.categories = 3;
   so.purchases = 1500;
   auto model = std::make_shared<Model>(::aisle::testing::TrainSmallModel(::aisle::testing::ToEventLog(GenerateSynthetic(so))));
-  model->metadata = {{"model_id", "m\"1\\"}};
+  EXPECT_TRUE(model->SetMetadata(nlohmann::json({{"model_id", "m\"1\\"}})).ok());
   const char* names[] = {"plain", "say \"hi\"", "back\\slash", "new\nline\ttab", "ctl\x01\x1f",
                          "Caf\xC3\xA9 \xE2\x98\x95 \xF0\x9F\x8E\x81", "bad \xFF byte", "cut \xE2\x98", "surrogate \xED\xA0\x80"};
   // CSV keeps the bytes as written, invalid UTF-8 included.

@@ -53,7 +53,7 @@ const PlantedData& Planted() {
     EventLog log = ::aisle::testing::ToEventLog(train);
     s.test = ::aisle::testing::ToEventLog(test);
     auto m = std::make_shared<Model>(::aisle::testing::TrainSmallModel(log, AlsSolver::kConjugateGradient));
-    m->metadata = {{"model_id", "planted"}};
+    EXPECT_TRUE(m->SetMetadata(nlohmann::json({{"model_id", "planted"}})).ok());
     s.model = m;
     // One offer per planted category, listing its products.
     std::vector<std::vector<std::string>> by_cat(kCategories);

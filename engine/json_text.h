@@ -1,0 +1,25 @@
+// ParseJsonText: JSON from a file or a request, read as hostile input. The
+// nesting depth is bounded (checked on the text, before the parser builds
+// anything: a document nested 100,000 deep would otherwise cost a deep
+// recursion wherever it is later printed or compared), and every exception
+// the parser can raise (syntax, invalid UTF-8, a number out of range such
+// as 1e400) becomes InvalidArgument with the parser's message.
+// Thread-safe: a pure function.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace aisle {
+
+inline constexpr int kMaxJsonDepth = 64;
+
+absl::StatusOr<nlohmann::json> ParseJsonText(absl::string_view text, int max_depth = kMaxJsonDepth);
+
+// Whether arrays and objects in `text` nest deeper than `max_depth`
+// (brackets inside strings do not count).
+bool JsonNestsDeeperThan(absl::string_view text, int max_depth);
+
+}  // namespace aisle
