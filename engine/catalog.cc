@@ -1,5 +1,6 @@
 #include "engine/catalog.h"
 
+#include <cfloat>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -9,7 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/csv_reader.h"
-#include "engine/mapped_file.h"
+#include "engine/atomic_file.h"
+#include "engine/json_text.h"
 
 namespace aisle {
 namespace {
@@ -43,10 +45,11 @@ bool ParsePrice(absl::string_view s, float* out) {
 }  // namespace
 
 absl::StatusOr<Catalog> Catalog::Load(const std::string& path) {
-  auto file = MappedFile::Open(path);
-  if (!file.ok()) return file.status();
-  if (absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")) return ParseJsonLines(file->data(), path);
-  return ParseCsv(file->data(), path);
+  // Read, not mapped: a catalog rewritten while it loads cannot raise SIGBUS.
+  std::string data;
+  if (absl::Status s = ReadFileToString(path, &data); !s.ok()) return s;
+  if (absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")) return ParseJsonLines(data, path);
+  return ParseCsv(data, path);
 }
 
 absl::StatusOr<Catalog> Catalog::ParseCsv(absl::string_view data, const std::string& name) {
@@ -96,8 +99,10 @@ absl::StatusOr<Catalog> Catalog::ParseJsonLines(absl::string_view data, const st
     ++line;
     text = absl::StripAsciiWhitespace(text);
     if (text.empty()) continue;
-    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) return RowError(name, line, "not a JSON object");
+    auto parsed = ParseJsonText(text);
+    if (!parsed.ok()) return RowError(name, line, absl::StrCat("not a JSON object: ", parsed.status().message()));
+    const nlohmann::json& j = *parsed;
+    if (!j.is_object()) return RowError(name, line, "not a JSON object");
     auto pid = j.find("product_id");
     if (pid == j.end() || !(pid->is_string() || pid->is_number_integer())) {
       return RowError(name, line, "product_id missing or not a string");
@@ -114,7 +119,9 @@ absl::StatusOr<Catalog> Catalog::ParseJsonLines(absl::string_view data, const st
       e.category = it->get<std::string>();
     }
     if (auto it = j.find("price"); it != j.end() && !it->is_null()) {
-      if (!it->is_number() || !(it->get<double>() >= 0)) return RowError(name, line, "price is not a number >= 0");
+      if (!it->is_number() || !(it->get<double>() >= 0) || it->get<double>() > FLT_MAX) {
+        return RowError(name, line, "price is not a number >= 0 within float range");
+      }
       e.price = it->get<float>();
     }
     if (auto it = j.find("in_stock"); it != j.end() && !it->is_null()) {

@@ -8,7 +8,6 @@
 #include "engine/atomic_file.h"
 #include "engine/checksum.h"
 #include "engine/json_text.h"
-#include "engine/mapped_file.h"
 
 namespace aisle {
 namespace {
@@ -103,10 +102,13 @@ class Reader {
   const char* what_;
 };
 
-absl::Status DecodeIds(Reader r, IdMap* ids, uint64_t expected) {
+absl::Status DecodeIds(Reader r, IdMap* ids, uint64_t expected, uint64_t section_bytes) {
   uint64_t count;
   if (!r.Get(&count)) return r.Error("truncated count");
   if (count != expected) return r.Error(absl::StrCat(count, " ids, header says ", expected));
+  // Each id takes at least its 4-byte length: a count the section cannot
+  // hold is refused before anything is allocated for it.
+  if (count > (section_bytes - 8) / 4) return r.Error(absl::StrCat(count, " ids cannot fit in ", section_bytes, " bytes"));
   std::vector<std::string> v;
   v.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
@@ -206,9 +208,12 @@ absl::Status WriteModel(const Model& model, const std::string& path) {
 }
 
 absl::StatusOr<Model> ReadModel(const std::string& path) {
-  auto file = MappedFile::Open(path);
-  if (!file.ok()) return file.status();
-  return ParseModel(file->data(), path);
+  // Read, not mapped: a file overwritten in place while it is read (cp over
+  // the served file) then fails its checksum instead of raising SIGBUS, and
+  // nothing loaded depends on the file afterwards.
+  std::string bytes;
+  if (absl::Status s = ReadFileToString(path, &bytes); !s.ok()) return s;
+  return ParseModel(bytes, path);
 }
 
 absl::StatusOr<Model> ParseModel(absl::string_view bytes, const std::string& name) {
@@ -285,11 +290,11 @@ absl::StatusOr<Model> ParseModel(absl::string_view bytes, const std::string& nam
         break;
       }
       case kCustomerIds:
-        if (auto s = DecodeIds(Reader(body.data(), body.size(), name, "CIDS"), &m.customers, nc); !s.ok()) return s;
+        if (auto s = DecodeIds(Reader(body.data(), body.size(), name, "CIDS"), &m.customers, nc, len); !s.ok()) return s;
         seen |= 2;
         break;
       case kProductIds:
-        if (auto s = DecodeIds(Reader(body.data(), body.size(), name, "PIDS"), &m.products, np); !s.ok()) return s;
+        if (auto s = DecodeIds(Reader(body.data(), body.size(), name, "PIDS"), &m.products, np, len); !s.ok()) return s;
         seen |= 4;
         break;
       case kUserFactors:
@@ -304,7 +309,11 @@ absl::StatusOr<Model> ParseModel(absl::string_view bytes, const std::string& nam
         Reader rp(body.data(), body.size(), name, "PURC");
         uint64_t nnz;
         if (!rp.Get(&nnz)) return rp.Error("truncated");
-        if (len != 8 + (nc + 1) * 8 + nnz * 4) return rp.Error("length does not match its sizes");
+        // Sizes checked against the section before any arithmetic that could wrap.
+        if ((nc + 1) > (len - 8) / 8 || nnz > (len - 8 - (nc + 1) * 8) / 4 ||
+            len != 8 + (nc + 1) * 8 + nnz * 4) {
+          return rp.Error("length does not match its sizes");
+        }
         m.purchased.rows = static_cast<uint32_t>(nc);
         m.purchased.cols = static_cast<uint32_t>(np);
         m.purchased.indptr.resize(nc + 1);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/atomic_file.h"
+#include "engine/json_text.h"
 
 namespace aisle {
 namespace {
@@ -141,7 +142,7 @@ absl::Status ReadOffer(const json& j, Offer* o) {
     AISLE_RETURN_IF_ERROR(er.Bool("new_customers_only", &o->new_customers_only));
   }
   AISLE_RETURN_IF_ERROR(r.Number("weight", &o->weight));
-  if (!(o->weight > 0)) return absl::InvalidArgumentError("'weight' must be > 0");
+  if (!(o->weight > 0) || o->weight > 1e6) return absl::InvalidArgumentError("'weight' must be in (0, 1e6]");
   if (r.Has("max_impressions_per_customer")) {
     const json& m = j.at("max_impressions_per_customer");
     if (!m.is_number_integer() || m.get<int64_t>() < 1 || m.get<int64_t>() > UINT32_MAX) {
@@ -187,12 +188,9 @@ absl::StatusOr<OfferCatalog> OfferCatalog::Load(const std::string& path) {
 }
 
 absl::StatusOr<OfferCatalog> OfferCatalog::Parse(absl::string_view data, const std::string& name) {
-  json root;
-  try {
-    root = json::parse(data.begin(), data.end());
-  } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ": not valid JSON: ", e.what()));
-  }
+  auto parsed = ParseJsonText(data);  // every parser exception (1e400 included) caught, depth bounded
+  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(name, ": not valid JSON: ", parsed.status().message()));
+  const json root = *std::move(parsed);
   auto fail = [&](const std::string& where, const absl::Status& s) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": ", where, s.message()));
   };

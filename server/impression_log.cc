@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/atomic_file.h"
+#include "engine/json_text.h"
 
 namespace aisle {
 namespace {
@@ -55,7 +56,8 @@ absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::st
     absl::string_view text(data.data() + pos, nl - pos);
     pos = nl + 1;
     if (text.empty()) continue;
-    json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    auto parsed = ParseJsonText(text);
+    json j = parsed.ok() ? *std::move(parsed) : json();
     bool ok = j.is_object() && j.contains("customer") && j["customer"].is_string() && j.contains("offers") &&
               j["offers"].is_array();
     std::vector<std::string> offers;

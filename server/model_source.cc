@@ -53,6 +53,23 @@ absl::StatusOr<ModelSource::Signature> ModelSource::Probe() const {
   return s;
 }
 
+namespace {
+
+// Runs a load; an exception (memory exhausted by a file's sizes, a parser's
+// error that escaped its loader) becomes a refused reload, never a crash.
+template <typename F>
+absl::Status Guarded(F&& load) {
+  try {
+    return load();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("not enough memory to load it");
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("loading failed: ", e.what()));
+  }
+}
+
+}  // namespace
+
 absl::Status ModelSource::Reload(bool force, bool* changed) {
   if (changed != nullptr) *changed = false;
   std::lock_guard<std::mutex> load_lock(load_mu_);
@@ -79,7 +96,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
   absl::Status status;
   bool model_swapped = false, offers_swapped = false;
   if (model_due) {
-    absl::Status s = [&]() -> absl::Status {
+    absl::Status s = Guarded([&]() -> absl::Status {
       std::shared_ptr<const Catalog> catalog;
       if (!catalog_.empty()) {
         auto c = Catalog::Load(catalog_);
@@ -119,7 +136,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
                        catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", lists,
                        absl::StrFormat("; ready in %.2f s)", absl::ToDoubleSeconds(absl::Now() - start))));
       return absl::OkStatus();
-    }();
+    });
     if (metrics_) metrics_->RecordReload(s.ok());
     if (s.ok()) {
       model_swapped = true;
@@ -130,7 +147,14 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     }
   }
   if (offers_due) {
-    auto c = OfferCatalog::Load(offers_path_);
+    absl::StatusOr<OfferCatalog> c = absl::UnknownError("not loaded");
+    if (absl::Status g = Guarded([&] {
+          c = OfferCatalog::Load(offers_path_);
+          return absl::OkStatus();
+        });
+        !g.ok()) {
+      c = g;
+    }
     if (c.ok()) {
       offer_catalog = std::make_shared<const OfferCatalog>(std::move(*c));
       offers_swapped = true;

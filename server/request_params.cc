@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/json_text.h"
 #include "engine/utf8.h"
 
 namespace aisle {
@@ -162,11 +163,11 @@ std::string PathId(const HttpRequest& req, size_t max_len) {
 
 json ParseBody(const HttpRequest& req, size_t limit) {
   if (req.body.size() > limit) Fail(413, "payload_too_large", absl::StrCat("body over ", limit, " bytes"));
-  // No exceptions: invalid UTF-8, numbers out of range and bad syntax all discard.
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) Fail(400, "invalid_json", "the body is not valid JSON");
-  if (!body.is_object()) Fail(400, "invalid_json", "the body must be a JSON object");
-  return body;
+  // Invalid UTF-8, numbers out of range, deep nesting and bad syntax are all refused.
+  auto body = ParseJsonText(req.body);
+  if (!body.ok()) Fail(400, "invalid_json", absl::StrCat("the body is not valid JSON: ", body.status().message()));
+  if (!body->is_object()) Fail(400, "invalid_json", "the body must be a JSON object");
+  return *std::move(body);
 }
 
 size_t CountParam(const Params& p, size_t def, size_t max_count) {

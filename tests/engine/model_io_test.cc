@@ -7,6 +7,7 @@
 
 #include "engine/atomic_file.h"
 #include "engine/checksum.h"
+#include "tests/model_file_builder.h"
 #include "tests/test_util.h"
 
 namespace aisle {
@@ -127,6 +128,75 @@ TEST(ModelIoTest, NewerFormatVersionIsRefusedClearly) {
   auto r = ParseModel(bytes, "future.model");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("version 2"), std::string::npos) << r.status();
+}
+
+TEST(ModelIoTest, HostileContentsWithValidChecksumsAreRefused) {
+  using ::aisle::testing::BuildModelFile;
+  using ::aisle::testing::IdsBody;
+  using ::aisle::testing::PutRaw;
+  using ::aisle::testing::RawSection;
+  using ::aisle::testing::SmallModelSections;
+  const std::string meta = R"({"model_id": "ok"})";
+  // The builder itself makes a loadable file.
+  auto good = ParseModel(BuildModelFile(2, 2, 1, SmallModelSections(meta)), "good");
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->model_id, "ok");
+
+  struct Case {
+    const char* what;
+    std::string bytes;
+  };
+  std::vector<Case> cases;
+  {  // Two billion customers declared, two in the file.
+    auto s = SmallModelSections(meta);
+    s[1].body = IdsBody({"c0", "c1"}, 2000000000);
+    cases.push_back({"id count beyond the section", BuildModelFile(2000000000, 2, 1, s)});
+  }
+  {  // A purchase count whose byte size wraps around 2^64.
+    auto s = SmallModelSections(meta);
+    std::string purc;
+    PutRaw<uint64_t>(&purc, uint64_t{1} << 62);
+    for (uint64_t p : {0, 1, 1}) PutRaw(&purc, p);
+    s[5].body = purc;
+    cases.push_back({"overflowing purchase count", BuildModelFile(2, 2, 1, s)});
+  }
+  {  // More sections declared than present.
+    std::string f = BuildModelFile(2, 2, 1, SmallModelSections(meta));
+    uint32_t n = 0xFFFFFFFF;
+    std::memcpy(f.data() + 36, &n, 4);
+    uint32_t crc = Crc32c(0, f.data(), 60);
+    std::memcpy(f.data() + 60, &crc, 4);
+    cases.push_back({"section count", f});
+  }
+  {  // Factor rows the header does not declare.
+    cases.push_back({"factor shape", BuildModelFile(3, 2, 1, SmallModelSections(meta))});
+  }
+  {  // A section length past the end.
+    auto s = SmallModelSections(meta);
+    std::string f = BuildModelFile(2, 2, 1, s);
+    uint64_t huge = uint64_t{1} << 60;
+    std::memcpy(f.data() + 64 + 8, &huge, 8);  // META's length
+    uint32_t crc = Crc32c(0, f.data() + 64, f.size() - 64);
+    std::memcpy(f.data() + 48, &crc, 4);
+    crc = Crc32c(0, f.data(), 60);
+    std::memcpy(f.data() + 60, &crc, 4);
+    cases.push_back({"section length", f});
+  }
+  for (const std::string& bad_meta :
+       {std::string(R"({"model_id": "a\r\nX-Injected: 1"})"), std::string(R"({"model_id": 42})"),
+        std::string(R"({"model_id": "\u0000"})"), std::string(R"({"model_id": ")") + std::string(200, 'x') + "\"}",
+        std::string("{\"model_id\": \"bad \xff utf8\"}"), std::string(R"({"hyperparameters": "fast"})"),
+        std::string(R"({"hyperparameters": {"alpha": "one"}})"), std::string(R"({"hyperparameters": {"alpha": -1}})"),
+        std::string(R"({"data": []})"), std::string(R"({"data": {"last_event_unix": "yesterday"}})"),
+        std::string(R"({"x": 1e400})"), std::string("[1, 2]"),
+        "{\"deep\": " + std::string(100000, '[') + std::string(100000, ']') + "}"}) {
+    cases.push_back({"metadata", BuildModelFile(2, 2, 1, SmallModelSections(bad_meta))});
+  }
+  for (const Case& c : cases) {
+    auto r = ParseModel(c.bytes, "hostile.model");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << c.what << ": " << r.status();
+    EXPECT_NE(r.status().message().find("hostile.model"), std::string::npos) << r.status();
+  }
 }
 
 TEST(ModelIoTest, InvalidModelIsNotWrittenAndOldFileSurvives) {

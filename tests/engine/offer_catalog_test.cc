@@ -94,6 +94,9 @@ TEST(OfferCatalogTest, MalformedCatalogsAreRefusedWithFileOfferAndReason) {
     std::string expect;  // in the message
   } cases[] = {
       {"{\"offers\": [", "not valid JSON"},
+      {"{\"offers\": [{\"id\": \"a\", " + ok_offer + ", \"weight\": 1e400}]}", "not valid JSON"},
+      {"{\"offers\": [{\"id\": \"a\", " + ok_offer + ", \"weight\": 1e300}]}", "'weight' must be in (0, 1e6]"},
+      {"{\"offers\": " + std::string(100000, '[') + std::string(100000, ']') + "}", "nested deeper"},
       {"[]", "top level"},
       {"{\"offer\": []}", "unknown field 'offer'"},
       {"{\"offers\": {}}", "'offers' must be an array"},
@@ -111,7 +114,7 @@ TEST(OfferCatalogTest, MalformedCatalogsAreRefusedWithFileOfferAndReason) {
       {"{\"offers\": [{\"id\": \"a\", " + ok_offer + R"(, "valid_from": "2026-12-01", "valid_until": "2026-11-01"}]})",
        "'valid_until' is not after 'valid_from'"},
       {"{\"offers\": [{\"id\": \"a\", " + ok_offer + R"(, "valid_until": "next week"}]})", "'valid_until' must be"},
-      {"{\"offers\": [{\"id\": \"a\", " + ok_offer + R"(, "weight": 0}]})", "'weight' must be > 0"},
+      {"{\"offers\": [{\"id\": \"a\", " + ok_offer + R"(, "weight": 0}]})", "'weight' must be in (0, 1e6]"},
       {"{\"offers\": [{\"id\": \"a\", " + ok_offer + R"(, "weight": "high"}]})", "'weight' must be a number"},
       {"{\"offers\": [{\"id\": \"a\", " + ok_offer + R"(, "max_impressions_per_customer": 0}]})",
        "must be a positive integer"},

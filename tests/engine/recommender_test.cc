@@ -270,7 +270,11 @@ TEST(CatalogTest, CsvAndJsonLines) {
                        Bad{false, "product_id\nA\nA\n", "c:3"}, Bad{false, "product_id,in_stock\nA,maybe\n", "c:2"},
                        Bad{true, "{\"product_id\": \"A\"}\nnot json\n", "c:2"},
                        Bad{true, "{\"name\": \"no id\"}\n", "c:1"},
-                       Bad{true, "{\"product_id\": \"A\", \"price\": \"cheap\"}\n", "c:1"}}) {
+                       Bad{true, "{\"product_id\": \"A\", \"price\": \"cheap\"}\n", "c:1"},
+                       Bad{true, "{\"product_id\": \"A\", \"price\": 1e300}\n", "c:1"},
+                       Bad{true, "{\"product_id\": \"A\", \"price\": 1e400}\n", "c:1"},
+                       Bad{false, "product_id,price\nA,1e300\n", "c:2"},
+                       Bad{true, "{\"product_id\": \"A\", \"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}\n", "c:1"}}) {
     auto r = b.json ? Catalog::ParseJsonLines(b.data, "c") : Catalog::ParseCsv(b.data, "c");
     ASSERT_FALSE(r.ok()) << b.data;
     EXPECT_NE(r.status().message().find(b.where), std::string::npos) << r.status();
