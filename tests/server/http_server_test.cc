@@ -18,6 +18,7 @@
 #include "engine/model_registry.h"
 #include "engine/utf8.h"
 #include "tests/http_client.h"
+#include "tests/model_file_builder.h"
 #include "tests/synthetic_log.h"
 #include "tests/test_util.h"
 #include "training/ials_trainer.h"
@@ -486,6 +487,73 @@ TEST_F(ServerTest, CorruptModelIsRefusedAndTheOldOneServes) {
   dir_->Write("pub/models/model-999999.model", bytes.substr(0, 100));
   EXPECT_EQ(Post("/v1/admin/reload", "", admin).status, 422);
   std::filesystem::remove(bad);
+}
+
+TEST_F(ServerTest, HostileModelsAreRefusedWithValidJsonAndTheOldOneServes) {
+  Start(true);
+  const std::string admin = "admin-key-0123456789abcdef", client = "client-key-0123456789abcdef";
+  const std::string bad = pub_ + "/models/model-999998.model";
+  std::vector<std::string> metas = {
+      std::string(R"({"model_id": "evil\r\nX-Injected: 1"})"), std::string(R"({"model_id": 7})"),
+      "{\"deep\": " + std::string(100000, '[') + std::string(100000, ']') + "}",
+      std::string("{\"model_id\": \"\xff\xfe\"}")};
+  for (const std::string& meta : metas) {
+    dir_->Write("pub/models/model-999998.model",
+                ::aisle::testing::BuildModelFile(2, 2, 1, ::aisle::testing::SmallModelSections(meta)));
+    ASSERT_EQ(::aisle::testing::Exec("ln -sfn models/model-999998.model " + pub_ + "/current").status, 0);
+    HttpResponse r = Post("/v1/admin/reload", "", admin);
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_TRUE(IsValidUtf8(r.body));
+    EXPECT_EQ(Body(r)["error"]["code"], "reload_refused");
+    EXPECT_EQ(r.headers.count("x-injected"), 0u);
+    EXPECT_EQ(Body(Get("/v1/model", client))["model_version"], "model-v1");
+  }
+  std::filesystem::remove(bad);
+}
+
+TEST_F(ServerTest, AModelOverwrittenInPlaceWhileServingNeverCrashes) {
+  // The server follows a plain file that is rewritten in place (as `cp new
+  // served` does: truncate, then write), while clients ask and reloads run.
+  const std::string served = dir_->Path("served.model");
+  const std::string v1 = ::aisle::testing::ReadAll(*CurrentModelPath(pub_));
+  ASSERT_TRUE(WriteModel(TrainModel(2, "model-v2"), dir_->Path("v2.model")).ok());
+  const std::string v2 = ::aisle::testing::ReadAll(dir_->Path("v2.model"));
+  dir_->Write("served.model", v1);
+  source_ = std::make_unique<ModelSource>(served, catalog_, &metrics_, recommender_options_);
+  ASSERT_TRUE(source_->Reload(true).ok());
+  HttpServerOptions o;
+  o.port = 0;
+  o.access_log = nullptr;
+  o.admin_keys = *ApiKeys::Load(dir_->Path("admin"));
+  server_ = std::make_unique<HttpServer>(source_.get(), &metrics_, o);
+  ASSERT_TRUE(server_->Start().ok());
+  port_ = server_->port();
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread client([&] {
+    while (!stop) {
+      if (Get("/v1/customers/c1/recommendations?count=3").status != 200) failures++;
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    const std::string& next = i % 2 ? v1 : v2;
+    {
+      FILE* f = std::fopen(served.c_str(), "wb");  // truncates in place, same inode
+      ASSERT_NE(f, nullptr);
+      std::fwrite(next.data(), 1, next.size() / 2, f);
+      std::fflush(f);
+      const int status = Post("/v1/admin/reload", "", "admin-key-0123456789abcdef").status;  // half a file
+      EXPECT_TRUE(status == 200 || status == 422) << status;
+      std::fwrite(next.data() + next.size() / 2, 1, next.size() - next.size() / 2, f);
+      std::fclose(f);
+    }
+    const HttpResponse r = Post("/v1/admin/reload", "", "admin-key-0123456789abcdef");
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  stop = true;
+  client.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Get("/healthz").status, 200);
 }
 
 std::vector<std::string> OfferIds(const json& j) {
