@@ -4,7 +4,8 @@
 
 namespace aisle {
 
-CsvReader::CsvReader(absl::string_view data, char separator) : data_(data), sep_(separator) {
+CsvReader::CsvReader(absl::string_view data, char separator, bool multiline)
+    : data_(data), sep_(separator), multiline_(multiline) {
   if (data_.size() >= 3 && data_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
 }
 
@@ -16,6 +17,14 @@ void CsvReader::SkipToNextLine() {
     pos_ = static_cast<const char*>(nl) - data_.data() + 1;
     ++line_;
   }
+}
+
+CsvReader::Result CsvReader::Resync(size_t begin, uint64_t line, const char* why) {
+  error_ = why;
+  pos_ = begin;
+  line_ = line;
+  SkipToNextLine();
+  return Result::kMalformed;
 }
 
 CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
@@ -43,9 +52,18 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
     // One field starts at pos_.
     if (pos_ < n && d[pos_] == '"') {
       ++pos_;
+      // Where the field may end: the data, or (single-line fields) the line.
+      size_t limit = n;
+      if (!multiline_) {
+        const void* nl = std::memchr(d + pos_, '\n', n - pos_);
+        if (nl != nullptr) limit = static_cast<const char*>(nl) - d;
+      }
       // Fast path: no doubled quote inside, so the field is a view of the input.
-      const void* q = std::memchr(d + pos_, '"', n - pos_);
-      const size_t close = q == nullptr ? n : static_cast<const char*>(q) - d;
+      const void* q = std::memchr(d + pos_, '"', limit - pos_);
+      const size_t close = q == nullptr ? limit : static_cast<const char*>(q) - d;
+      if (close == limit && limit < n) {
+        return Resync(record_begin, record_line_, "unterminated quoted field (a quote opened on this line is not closed on it)");
+      }
       const bool simple = close < n && (close + 1 >= n || d[close + 1] != '"');
       size_t begin, length;
       bool in_arena;
@@ -58,7 +76,7 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
       } else {
         begin = arena_.size();
         bool closed = false;
-        while (pos_ < n) {
+        while (pos_ < limit) {
           const char c = d[pos_];
           if (c == '"') {
             if (pos_ + 1 < n && d[pos_ + 1] == '"') {
@@ -75,9 +93,9 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
           ++pos_;
         }
         if (!closed) {
-          error_ = "unterminated quoted field";
-          pos_ = n;
-          return Result::kMalformed;
+          return Resync(record_begin, record_line_,
+                        multiline_ ? "unterminated quoted field"
+                                   : "unterminated quoted field (a quote opened on this line is not closed on it)");
         }
         length = arena_.size() - begin;
         in_arena = true;
@@ -96,18 +114,12 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
         ++pos_;
         continue;
       }
-      error_ = "text after a closing quote";
-      SkipToNextLine();
-      return Result::kMalformed;
+      return Resync(record_begin, record_line_, "text after a closing quote");
     }
     // Unquoted field: up to the separator or end of line.
     const size_t begin = pos_;
     while (pos_ < n && d[pos_] != sep_ && d[pos_] != '\n') {
-      if (d[pos_] == '"') {
-        error_ = "quote inside an unquoted field";
-        SkipToNextLine();
-        return Result::kMalformed;
-      }
+      if (d[pos_] == '"') return Resync(record_begin, record_line_, "quote inside an unquoted field");
       ++pos_;
     }
     size_t end = pos_;

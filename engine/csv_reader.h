@@ -1,6 +1,9 @@
 // CsvReader: splits an in-memory buffer into records and fields (RFC 4180
-// quoting with doubled quotes, fields may span lines inside quotes, LF or
-// CRLF line ends, a leading UTF-8 BOM skipped, blank lines skipped).
+// quoting with doubled quotes, LF or CRLF line ends, a leading UTF-8 BOM
+// skipped, blank lines skipped). Quoted fields may span lines unless the
+// reader is built with `multiline` false (event files: an unbalanced quote
+// then costs its own line only). A malformed record never swallows the
+// lines after it: reading resumes on the line after the one it began on.
 // Not thread-safe; one reader per buffer. The buffer must outlive it.
 #pragma once
 
@@ -16,11 +19,11 @@ class CsvReader {
  public:
   enum class Result { kRecord, kEnd, kMalformed };
 
-  CsvReader(absl::string_view data, char separator);
+  CsvReader(absl::string_view data, char separator, bool multiline = true);
 
   // Reads the next non-blank record into `fields` (views valid until the next
-  // call). kMalformed leaves the reader at the start of the next line and
-  // sets error(); record_line() is the line where the bad record began.
+  // call). kMalformed sets error(), record_line() is the line where the bad
+  // record began, and the reader resumes at the line after that one.
   Result Next(std::vector<absl::string_view>* fields);
 
   // 1-based physical line on which the last record (or error) started.
@@ -31,10 +34,13 @@ class CsvReader {
 
  private:
   void SkipToNextLine();
+  // After a malformed record that began at `begin` on line `line`.
+  Result Resync(size_t begin, uint64_t line, const char* why);
 
   absl::string_view data_;
   size_t pos_ = 0;
   char sep_;
+  bool multiline_;
   uint64_t line_ = 1;
   uint64_t record_line_ = 0;
   std::string error_;

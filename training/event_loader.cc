@@ -329,7 +329,7 @@ class RowParser {
 };
 
 RowIssue CsvErrorIssue(const std::string& error) {
-  if (error == "unterminated quoted field") return RowIssue::kUnterminatedQuote;
+  if (absl::StartsWith(error, "unterminated quoted field")) return RowIssue::kUnterminatedQuote;
   if (error == "text after a closing quote") return RowIssue::kTextAfterQuote;
   return RowIssue::kQuoteInField;
 }
@@ -383,7 +383,7 @@ absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
                               std::vector<absl::string_view>* records, absl::string_view* header) {
   char sep = options.separator;
   if (sep == '\0') sep = options.format == InputFormat::kNcf ? '\t' : ',';
-  CsvReader reader(data, sep);
+  CsvReader reader(data, sep, /*multiline=*/false);  // an unbalanced quote costs its line only
   std::vector<absl::string_view> fields;
   Layout layout;
   if (options.format != InputFormat::kNcf) {

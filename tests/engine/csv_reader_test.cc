@@ -13,9 +13,9 @@ struct Parsed {
   std::vector<std::string> errors;  // "line: error"
 };
 
-Parsed ParseAll(absl::string_view data, char sep = ',') {
+Parsed ParseAll(absl::string_view data, char sep = ',', bool multiline = true) {
   Parsed p;
-  CsvReader r(data, sep);
+  CsvReader r(data, sep, multiline);
   std::vector<absl::string_view> f;
   while (true) {
     auto res = r.Next(&f);
@@ -77,8 +77,32 @@ TEST(CsvReaderTest, MalformedRecordsAreReportedAndSkipped) {
   EXPECT_EQ(p.errors[0], "2: text after a closing quote");
   EXPECT_EQ(p.errors[1], "3: quote inside an unquoted field");
   EXPECT_EQ(p.errors[2], "5: unterminated quoted field");
-  ASSERT_EQ(p.records.size(), 2u);
+  // Reading resumes on the line after the bad record's first: nothing after it is lost.
+  ASSERT_EQ(p.records.size(), 3u);
   EXPECT_EQ(p.records[1], (Fields{"3", "ok"}));
+  EXPECT_EQ(p.records[2], (Fields{"5", "z"}));
+  EXPECT_EQ(p.lines[2], 6u);
+}
+
+TEST(CsvReaderTest, AnUnbalancedQuoteCostsOneLineNotTheRestOfTheFile) {
+  // Row 3 opens a quote it never closes; later rows hold quotes of their own.
+  std::string data = "customer_id,product_id,event\n1,a,purchase\n2,\"b,purchase\n";
+  for (int i = 3; i < 1000; ++i) {
+    data += std::to_string(i) + (i % 100 == 0 ? ",\"q\"\"x\",purchase\n" : ",p,purchase\n");
+  }
+  for (bool multiline : {true, false}) {
+    Parsed p = ParseAll(data, ',', multiline);
+    ASSERT_EQ(p.errors.size(), 1u) << multiline;
+    EXPECT_EQ(p.errors[0].substr(0, 2), "3:") << p.errors[0];
+    EXPECT_EQ(p.records.size(), 1000u - 1) << multiline;  // header + 998 good rows
+    EXPECT_EQ(p.records.back(), (Fields{"999", "p", "purchase"}));
+  }
+  // Single-line fields: a quoted field never spans lines.
+  Parsed one = ParseAll("a,\"x\ny\"\nb,c\n", ',', false);
+  ASSERT_EQ(one.errors.size(), 2u);
+  EXPECT_EQ(one.errors[0], "1: unterminated quoted field (a quote opened on this line is not closed on it)");
+  ASSERT_EQ(one.records.size(), 1u);
+  EXPECT_EQ(one.records[0], (Fields{"b", "c"}));
 }
 
 TEST(CsvReaderTest, TabSeparator) {

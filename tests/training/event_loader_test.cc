@@ -121,6 +121,19 @@ TEST(EventLoaderTest, EachMalformedRowIsCountedWithItsFirstLocation) {
       << l.stats.Summary();
 }
 
+TEST(EventLoaderTest, AnUnbalancedQuoteLosesOneRowNotTheRestOfTheFile) {
+  // Row 3 opens a quote that its line never closes; the rows after it are
+  // read, and the bad one is counted with its file and line.
+  std::string data = "customer_id,product_id,timestamp\nc1,p1,1700000000\nc2,\"p2,1700000000\n";
+  for (int i = 0; i < 3000; ++i) data += "c" + std::to_string(i) + ",\"p" + std::to_string(i % 50) + "\",1700000000\n";
+  Loaded l = Load(data);
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(l.log.events.size(), 3001u);
+  EXPECT_EQ(l.stats.malformed(), 1u);
+  EXPECT_EQ(Issues(l, RowIssue::kUnterminatedQuote), 1u);
+  EXPECT_EQ(l.stats.first_location[static_cast<int>(RowIssue::kUnterminatedQuote)], "in.csv:3");
+}
+
 TEST(EventLoaderTest, StrictModeStopsAtTheFirstMalformedRow) {
   LoadOptions o;
   o.strict = true;
