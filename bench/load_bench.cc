@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "data/synthetic.h"
-#include "training/event_loader.h"
+#include "events/event_loader.h"
 #include "training/weighting.h"
 
 namespace aisle {

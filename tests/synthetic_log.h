@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "data/synthetic.h"
-#include "training/event_log.h"
+#include "events/event_log.h"
 #include "training/ials_trainer.h"
 #include "training/train_job.h"
 #include "training/weighting.h"

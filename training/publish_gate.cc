@@ -1,8 +1,8 @@
 #include "training/publish_gate.h"
 
 #include "absl/strings/str_format.h"
-#include "training/evaluation.h"
-#include "training/split.h"
+#include "evaluation/evaluation.h"
+#include "evaluation/split.h"
 
 namespace aisle {
 

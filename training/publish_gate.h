@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model.h"
-#include "training/event_log.h"
+#include "events/event_log.h"
 #include "engine/csr_matrix.h"
 
 namespace aisle {

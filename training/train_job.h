@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model.h"
-#include "training/event_loader.h"
+#include "events/event_loader.h"
 #include "training/ials_trainer.h"
 #include "training/weighting.h"
 

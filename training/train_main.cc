@@ -22,7 +22,7 @@
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
 #include "training/publish_gate.h"
-#include "training/split.h"
+#include "evaluation/split.h"
 #include "training/train_job.h"
 #include "training/tuner.h"
 

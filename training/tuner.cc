@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
-#include "training/evaluation.h"
+#include "evaluation/evaluation.h"
 #include "training/train_job.h"
 
 namespace aisle {

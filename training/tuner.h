@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "training/event_log.h"
+#include "events/event_log.h"
 #include "training/ials_trainer.h"
 #include "training/weighting.h"
 

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/csr_matrix.h"
-#include "training/event_log.h"
+#include "events/event_log.h"
 
 namespace aisle {
 

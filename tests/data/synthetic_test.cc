@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/test_util.h"
-#include "training/event_loader.h"
+#include "events/event_loader.h"
 
 namespace aisle {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "data/synthetic.h"
 #include "engine/topk.h"
-#include "training/scorer.h"
+#include "evaluation/scorer.h"
 #include "training/train_job.h"
 
 namespace aisle {

@@ -4,7 +4,7 @@
 
 #include "data/synthetic.h"
 #include "tests/synthetic_log.h"
-#include "training/split.h"
+#include "evaluation/split.h"
 
 namespace aisle {
 namespace {

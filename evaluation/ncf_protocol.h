@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "training/scorer.h"
+#include "evaluation/scorer.h"
 
 namespace aisle {
 

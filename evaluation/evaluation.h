@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "training/event_log.h"
-#include "training/scorer.h"
+#include "events/event_log.h"
+#include "evaluation/scorer.h"
 
 namespace aisle {
 

@@ -1,4 +1,4 @@
-#include "training/event_log.h"
+#include "events/event_log.h"
 
 namespace aisle {
 

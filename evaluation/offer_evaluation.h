@@ -13,8 +13,8 @@
 
 #include "absl/time/time.h"
 #include "engine/offer_ranker.h"
-#include "training/bootstrap.h"
-#include "training/evaluation.h"
+#include "evaluation/bootstrap.h"
+#include "evaluation/evaluation.h"
 
 namespace aisle {
 

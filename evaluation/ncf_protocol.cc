@@ -1,4 +1,4 @@
-#include "training/ncf_protocol.h"
+#include "evaluation/ncf_protocol.h"
 
 #include <cmath>
 #include <limits>

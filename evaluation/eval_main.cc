@@ -24,15 +24,15 @@
 #include "engine/mapped_file.h"
 #include "engine/model_io.h"
 #include "engine/recommender.h"
-#include "training/bootstrap.h"
-#include "training/evaluation.h"
-#include "training/event_loader.h"
+#include "evaluation/bootstrap.h"
+#include "evaluation/evaluation.h"
+#include "events/event_loader.h"
 #include "engine/offer_ranker.h"
-#include "training/ncf_protocol.h"
-#include "training/offer_evaluation.h"
-#include "training/scorer.h"
-#include "training/split.h"
-#include "training/timestamp.h"
+#include "evaluation/ncf_protocol.h"
+#include "evaluation/offer_evaluation.h"
+#include "evaluation/scorer.h"
+#include "evaluation/split.h"
+#include "events/timestamp.h"
 
 ABSL_FLAG(std::string, model, "", "Model file (info, recommend, evaluate, ncf).");
 ABSL_FLAG(std::string, a, "", "compare: the baseline model A.");

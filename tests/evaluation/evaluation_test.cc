@@ -1,4 +1,4 @@
-#include "training/evaluation.h"
+#include "evaluation/evaluation.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // must beat the most-popular-offers ranking and a random one, with a
 // bootstrap interval above zero. A ranker that ignores the customer, or
 // scores offers from the wrong products, fails this. Plus the CLI's JSON.
-#include "training/offer_evaluation.h"
+#include "evaluation/offer_evaluation.h"
 
 #include <gtest/gtest.h>
 

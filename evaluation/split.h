@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "training/event_log.h"
+#include "events/event_log.h"
 
 namespace aisle {
 

@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "training/event_log.h"
+#include "events/event_log.h"
 
 namespace aisle {
 

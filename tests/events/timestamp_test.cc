@@ -1,4 +1,4 @@
-#include "training/timestamp.h"
+#include "events/timestamp.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "training/event_loader.h"
+#include "events/event_loader.h"
 
 #include <charconv>
 #include <cstring>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/mapped_file.h"
 #include "engine/csv_reader.h"
-#include "training/timestamp.h"
+#include "events/timestamp.h"
 
 namespace aisle {
 namespace {

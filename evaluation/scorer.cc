@@ -1,4 +1,4 @@
-#include "training/scorer.h"
+#include "evaluation/scorer.h"
 
 namespace aisle {
 namespace {

@@ -1,4 +1,4 @@
-#include "training/offer_evaluation.h"
+#include "evaluation/offer_evaluation.h"
 
 #include <algorithm>
 #include <random>

@@ -1,4 +1,4 @@
-#include "training/split.h"
+#include "evaluation/split.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "training/event_loader.h"
+#include "events/event_loader.h"
 
 #include <gtest/gtest.h>
 

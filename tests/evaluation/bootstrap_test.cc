@@ -1,4 +1,4 @@
-#include "training/bootstrap.h"
+#include "evaluation/bootstrap.h"
 
 #include <gtest/gtest.h>
 
