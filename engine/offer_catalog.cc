@@ -24,7 +24,8 @@ class OfferReader {
   explicit OfferReader(const json& j) : j_(j) {}
 
   absl::Status CheckKeys(std::initializer_list<const char*> allowed) const {
-    for (const auto& [key, value] : j_.items()) {
+    for (const auto& item : j_.items()) {
+      const std::string& key = item.key();
       if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) == allowed.end()) {
         return absl::InvalidArgumentError(absl::StrCat("unknown field '", key, "'"));
       }

@@ -360,7 +360,7 @@ TEST_F(ServerTest, HttpAsStorefrontClientsSpeakIt) {
   // One persistent connection, no Connection header, every kind of request.
   ::aisle::testing::Connection c(port_);
   const std::string head = "Host: shop\r\nX-API-Key: " + key + " \r\n";  // a trailing space is not part of the key
-  for (const std::string& path : {"/v1/customers/c1/recommendations?count=3", "/v1/customers/c2/recommendations?count=20",
+  for (const std::string path : {"/v1/customers/c1/recommendations?count=3", "/v1/customers/c2/recommendations?count=20",
                                   "/v1/customers/nobody/recommendations", "/v1/products/p1/similar?count=2"}) {
     ASSERT_TRUE(c.Send("GET " + path + " HTTP/1.1\r\n" + head + "\r\n"));
     HttpResponse r = c.Read();
@@ -382,7 +382,7 @@ TEST_F(ServerTest, HttpAsStorefrontClientsSpeakIt) {
   EXPECT_EQ(o.status, 204);
   EXPECT_EQ(o.headers["allow"], "POST, OPTIONS");
   // Bad bytes in ids: 400 with a valid UTF-8 JSON body, never echoed raw.
-  for (const std::string& path : {"/v1/customers/%ff/recommendations", "/v1/customers/%zz/recommendations",
+  for (const std::string path : {"/v1/customers/%ff/recommendations", "/v1/customers/%zz/recommendations",
                                   "/v1/products/%c3%28/similar", "/v1/customers/a%0d%0aX-Evil:%201/offers",
                                   "/v1/customers/c1/recommendations?category=%ff", "/v1/customers/c1/recommendations?max_price=1e39"}) {
     ASSERT_TRUE(c.Send("GET " + path + " HTTP/1.1\r\n" + head + "\r\n"));
