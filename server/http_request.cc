@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/http_response.h"
 
 namespace aisle {
 
@@ -37,15 +38,6 @@ bool IsToken(absl::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-// Field values: VCHAR, obs-text, SP, HTAB (no other control characters).
-bool IsFieldValue(absl::string_view s) {
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
   }
   return true;
 }
@@ -221,7 +213,7 @@ HttpRequestParser::State HttpRequestParser::ParseHead(absl::string_view head) {
     const absl::string_view name = l.substr(0, colon);
     if (!IsToken(name)) return Fail(400, "malformed header name");
     const absl::string_view value = TrimOws(l.substr(colon + 1));
-    if (!IsFieldValue(value)) return Fail(400, "a control character in a header value");
+    if (!IsSafeHeaderValue(value)) return Fail(400, "a control character in a header value");
     request_.headers.emplace_back(absl::AsciiStrToLower(name), std::string(value));
   }
 
@@ -329,7 +321,7 @@ HttpRequestParser::State HttpRequestParser::ParseChunked(absl::string_view data)
         stage_ = Stage::kDone;
         return State::kComplete;
       }
-      if (line.find(':') == absl::string_view::npos || !IsFieldValue(line)) return Fail(400, "malformed trailer");
+      if (line.find(':') == absl::string_view::npos || !IsSafeHeaderValue(line)) return Fail(400, "malformed trailer");
       continue;
     }
     // chunk-size [ chunk-ext ]

@@ -35,7 +35,9 @@ enum class ConnectionHeader { kNone, kClose, kKeepAlive };
 void AppendResponse(const HttpResponse& r, bool head, ConnectionHeader connection, absl::string_view date,
                     std::string* out);
 
-// Whether `v` may be written as a header value (no control characters but HTAB).
+// Whether `v` is a valid header field value (RFC 9110 5.5: VCHAR, obs-text,
+// SP, HTAB; no other control characters): what the parser accepts and the
+// writer writes.
 bool IsSafeHeaderValue(absl::string_view v);
 
 }  // namespace aisle
