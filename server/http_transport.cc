@@ -215,9 +215,9 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       c->id = next_id_->fetch_add(1, std::memory_order_relaxed);
       c->peer = PeerAddress(addr);
       c->last_activity = c->last_write = Clock::now();
-      c->interest = EPOLLIN;
+      c->interest = EPOLLIN | EPOLLRDHUP;
       epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.events = c->interest;
       ev.data.u64 = c->id;
       if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         ::close(fd);
@@ -404,13 +404,14 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
 
   void UpdateInterest(Conn* c) {
     const size_t cap = options_.limits.max_header_bytes + 2 * options_.limits.max_body_bytes + (64 << 10);
-    uint32_t want = EPOLLRDHUP;
+    uint32_t want = 0;
+    // Read (and hear of the peer's EOF) only when there is room: a level-
+    // triggered EOF we would not act on would wake the loop forever.
     if (!c->read_eof && (c->lingering || (!c->closing && c->buffered() < cap &&
                                           c->pending.size() < options_.max_pipelined))) {
-      want |= EPOLLIN;
+      want |= EPOLLIN | EPOLLRDHUP;
     }
     if (c->unsent() > 0) want |= EPOLLOUT;
-    if (c->read_eof) want &= ~static_cast<uint32_t>(EPOLLRDHUP);
     if (want == c->interest) return;
     epoll_event ev{};
     ev.events = want;
