@@ -157,10 +157,7 @@ class Recommender {
   // up to their length), or null.
   const TopLists* similar_lists() const { return similar_lists_.get(); }
 
-  // Batch path (the server's): a known customer's factor row index, or nullopt.
-  std::optional<uint32_t> CustomerIndex(absl::string_view customer_id) const {
-    return model_->customers.Find(customer_id);
-  }
+  // The kernels behind RecommendBatch, for tests and benchmarks.
   // Scores of every product for several customers in one pass over the
   // product factors (engine/batch_scoring.h): customer j's scores start at
   // (*scores)[j * ScoreStride()]. Returns true when the scores are

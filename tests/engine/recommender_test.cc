@@ -397,6 +397,54 @@ void ExpectSameItems(const std::vector<Recommendation>& got, const std::vector<R
   }
 }
 
+// The one entry for customer requests: every kind of request (unknown
+// customer, answered by the list, scored unfiltered, scored filtered,
+// invalid) gets the same answer alone (Recommend) and in a batch
+// (RecommendBatch), says how it was made, and a plain Recommender without
+// lists agrees on the items.
+TEST(RecommenderTest, OneEntryForCustomerRequestsAloneAndInBatches) {
+  auto listed = WithLists(8, Recommender::Scoring::kBf16);
+  auto plain = *Recommender::Create(TrainedModel(), MakeCatalog());
+  std::vector<CustomerRequest> requests;
+  std::vector<AnswerSource> want;
+  for (int i = 0; i < 40; ++i) {
+    CustomerRequest q;
+    q.customer_id = i % 10 == 9 ? "nobody-" + std::to_string(i) : listed->model().customers.id(static_cast<uint32_t>(i));
+    q.options.count = i % 4 == 0 ? 20 : 5;  // above the lists' 8: scored
+    if (i % 3 == 0) q.options.categories = {"cat1"};
+    if (i % 5 == 0) q.options.explain = true;
+    requests.push_back(q);
+  }
+  requests[7].options.min_price = 9;
+  requests[7].options.max_price = 1;  // invalid
+  std::vector<absl::StatusOr<CustomerAnswer>> batch = listed->RecommendBatch(requests);
+  ASSERT_EQ(batch.size(), requests.size());
+  int sources[3] = {0, 0, 0};
+  for (size_t j = 0; j < requests.size(); ++j) {
+    const std::string what = "request " + std::to_string(j);
+    auto alone = listed->Recommend(requests[j].customer_id, requests[j].options);
+    auto reference = plain->Recommend(requests[j].customer_id, requests[j].options);
+    ASSERT_EQ(alone.ok(), batch[j].ok()) << what;
+    ASSERT_EQ(alone.ok(), reference.ok()) << what;
+    if (!alone.ok()) {
+      EXPECT_EQ(alone.status().code(), absl::StatusCode::kInvalidArgument) << what;
+      EXPECT_EQ(batch[j].status().code(), absl::StatusCode::kInvalidArgument) << what;
+      continue;
+    }
+    EXPECT_EQ(alone->source, batch[j]->source) << what;
+    ++sources[static_cast<int>(alone->source)];
+    const bool unknown = requests[j].customer_id.rfind("nobody", 0) == 0;
+    EXPECT_EQ(alone->source == AnswerSource::kPopularity, unknown) << what;
+    EXPECT_EQ(alone->result.fallback, unknown) << what;
+    if (requests[j].options.count > 8 && !unknown) EXPECT_EQ(alone->source, AnswerSource::kScored) << what;
+    ExpectSameItems(batch[j]->result.items, alone->result.items, what + " batch vs alone");
+    ExpectSameItems(alone->result.items, reference->result.items, what + " lists vs none");
+  }
+  EXPECT_GT(sources[static_cast<int>(AnswerSource::kTopList)], 0);
+  EXPECT_GT(sources[static_cast<int>(AnswerSource::kScored)], 0);
+  EXPECT_GT(sources[static_cast<int>(AnswerSource::kPopularity)], 0);
+}
+
 // Requests of every kind: unfiltered, filters that keep most of a list,
 // filters that keep few, counts beyond the lists, explanations.
 std::vector<RecommendOptions> Requests(const Recommender& r) {
