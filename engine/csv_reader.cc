@@ -3,6 +3,11 @@
 #include <cstring>
 
 namespace aisle {
+namespace {
+
+constexpr char kUnclosedOnLine[] = "unterminated quoted field (a quote opened on this line is not closed on it)";
+
+}  // namespace
 
 CsvReader::CsvReader(absl::string_view data, char separator, bool multiline)
     : data_(data), sep_(separator), multiline_(multiline) {
@@ -62,7 +67,7 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
       const void* q = std::memchr(d + pos_, '"', limit - pos_);
       const size_t close = q == nullptr ? limit : static_cast<const char*>(q) - d;
       if (close == limit && limit < n) {
-        return Resync(record_begin, record_line_, "unterminated quoted field (a quote opened on this line is not closed on it)");
+        return Resync(record_begin, record_line_, kUnclosedOnLine);
       }
       const bool simple = close < n && (close + 1 >= n || d[close + 1] != '"');
       size_t begin, length;
@@ -93,9 +98,7 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
           ++pos_;
         }
         if (!closed) {
-          return Resync(record_begin, record_line_,
-                        multiline_ ? "unterminated quoted field"
-                                   : "unterminated quoted field (a quote opened on this line is not closed on it)");
+          return Resync(record_begin, record_line_, multiline_ ? "unterminated quoted field" : kUnclosedOnLine);
         }
         length = arena_.size() - begin;
         in_arena = true;

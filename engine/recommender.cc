@@ -267,28 +267,33 @@ absl::StatusOr<RecommendResult> Recommender::ForCustomer(absl::string_view custo
   return std::move(answer->result);
 }
 
+namespace {
+
+absl::StatusOr<CustomerAnswer> Answered(absl::StatusOr<RecommendResult> r, AnswerSource source) {
+  if (!r.ok()) return r.status();
+  return CustomerAnswer{*std::move(r), source};
+}
+
+}  // namespace
+
+std::optional<absl::StatusOr<CustomerAnswer>> Recommender::WithoutScoring(std::optional<uint32_t> customer,
+                                                                          const RecommendOptions& o) const {
+  if (!customer) return Answered(Popular(o), AnswerSource::kPopularity);
+  if (auto listed = FromTopList(*customer, o)) return Answered(*std::move(listed), AnswerSource::kTopList);
+  return std::nullopt;
+}
+
 std::optional<absl::StatusOr<CustomerAnswer>> Recommender::RecommendWithoutScoring(absl::string_view customer_id,
                                                                                    const RecommendOptions& o) const {
-  auto c = model_->customers.Find(customer_id);
-  if (!c) {
-    auto popular = Popular(o);
-    if (!popular.ok()) return absl::StatusOr<CustomerAnswer>(popular.status());
-    return absl::StatusOr<CustomerAnswer>(CustomerAnswer{*std::move(popular), AnswerSource::kPopularity});
-  }
-  if (auto listed = FromTopList(*c, o)) {
-    return absl::StatusOr<CustomerAnswer>(CustomerAnswer{*std::move(listed), AnswerSource::kTopList});
-  }
-  return std::nullopt;
+  return WithoutScoring(model_->customers.Find(customer_id), o);
 }
 
 absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer_id,
                                                       const RecommendOptions& o) const {
-  if (auto now = RecommendWithoutScoring(customer_id, o)) return *std::move(now);
-  const uint32_t c = *model_->customers.Find(customer_id);
-  Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(c).transpose();
-  auto res = SelectForCustomer(c, scores.data(), o);
-  if (!res.ok()) return res.status();
-  return CustomerAnswer{*std::move(res), AnswerSource::kScored};
+  const std::optional<uint32_t> c = model_->customers.Find(customer_id);
+  if (auto now = WithoutScoring(c, o)) return *std::move(now);
+  Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(*c).transpose();
+  return Answered(SelectForCustomer(*c, scores.data(), o), AnswerSource::kScored);
 }
 
 std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
@@ -301,34 +306,31 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   std::vector<RecommendOptions> plain_options;
   for (size_t j = 0; j < requests.size(); ++j) {
     const CustomerRequest& q = requests[j];
-    if (auto now = RecommendWithoutScoring(q.customer_id, q.options)) {
+    const std::optional<uint32_t> c = model_->customers.Find(q.customer_id);
+    if (auto now = WithoutScoring(c, q.options)) {
       out[j] = *std::move(now);
       continue;
     }
-    const uint32_t c = *model_->customers.Find(q.customer_id);
     if (IsFiltered(q.options)) {
       filtered.push_back(j);
-      filtered_customers.push_back(c);
+      filtered_customers.push_back(*c);
     } else {
       plain.push_back(j);
-      plain_customers.push_back(c);
+      plain_customers.push_back(*c);
       plain_options.push_back(q.options);
     }
   }
-  auto scored = [](absl::StatusOr<RecommendResult> r) -> absl::StatusOr<CustomerAnswer> {
-    if (!r.ok()) return r.status();
-    return CustomerAnswer{*std::move(r), AnswerSource::kScored};
-  };
   if (!plain.empty()) {
     std::vector<absl::StatusOr<RecommendResult>> results = SelectBatch(plain_customers, plain_options);
-    for (size_t j = 0; j < plain.size(); ++j) out[plain[j]] = scored(std::move(results[j]));
+    for (size_t j = 0; j < plain.size(); ++j) out[plain[j]] = Answered(std::move(results[j]), AnswerSource::kScored);
   }
   if (!filtered.empty()) {
     std::vector<float> scores;
     const bool approximate = ScoreBatch(filtered_customers, &scores);
     for (size_t j = 0; j < filtered.size(); ++j) {
-      out[filtered[j]] = scored(SelectForCustomer(filtered_customers[j], scores.data() + j * ScoreStride(),
-                                                  requests[filtered[j]].options, approximate));
+      out[filtered[j]] = Answered(SelectForCustomer(filtered_customers[j], scores.data() + j * ScoreStride(),
+                                                    requests[filtered[j]].options, approximate),
+                                  AnswerSource::kScored);
     }
   }
   return out;

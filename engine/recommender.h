@@ -217,6 +217,9 @@ class Recommender {
   // when the list does not determine them.
   std::optional<std::vector<Recommendation>> FromList(const TopLists& lists, size_t i, const RecommendOptions& o) const;
   void BuildTopLists(size_t length, size_t max_bytes, int threads);
+  // RecommendWithoutScoring for a customer already looked up (nullopt: unknown).
+  std::optional<absl::StatusOr<CustomerAnswer>> WithoutScoring(std::optional<uint32_t> customer,
+                                                               const RecommendOptions& o) const;
   // The popularity fallback (fallback = true).
   absl::StatusOr<RecommendResult> Popular(const RecommendOptions& o) const;
   absl::StatusOr<std::vector<char>> Allowed(const RecommendOptions& o, absl::Span<const uint32_t> extra_excluded) const;

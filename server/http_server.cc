@@ -112,8 +112,9 @@ void HttpServer::SetupRoutes() {
 }
 
 HttpServer::Reply HttpServer::Error(int status, const std::string& code, const std::string& message) {
-  HttpResponse e = JsonError(status, code, message);
-  return Reply{status, std::move(e.body)};
+  Reply r;
+  r.http = JsonError(status, code, message);
+  return r;
 }
 
 std::optional<HttpServer::Reply> HttpServer::CheckAuth(Auth auth, const HttpRequest& req) const {
@@ -131,9 +132,10 @@ std::optional<HttpServer::Reply> HttpServer::CheckAuth(Auth auth, const HttpRequ
   return std::nullopt;
 }
 
-HttpServer::Reply HttpServer::Run(Fn fn, const HttpRequest& req) {
+template <typename F>
+std::optional<HttpServer::Reply> HttpServer::Catching(F&& f) {
   try {
-    return (this->*fn)(req);
+    return f();
   } catch (const HttpError& e) {
     return Error(e.status, e.code, e.message);
   } catch (const std::exception& e) {
@@ -143,6 +145,10 @@ HttpServer::Reply HttpServer::Run(Fn fn, const HttpRequest& req) {
   }
 }
 
+HttpServer::Reply HttpServer::Run(Fn fn, const HttpRequest& req) {
+  return *Catching([&] { return std::optional<Reply>((this->*fn)(req)); });
+}
+
 void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
   const auto start = Clock::now();
   RequestInfo info{req.method, req.target, req.peer};
@@ -150,13 +156,13 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
   if (req.method == "OPTIONS") {
     Reply reply(204, "");
     if (req.path == "*") {
-      reply.headers.emplace_back("Allow", "GET, HEAD, POST, OPTIONS");
+      reply.http.headers.emplace_back("Allow", "GET, HEAD, POST, OPTIONS");
     } else if (m.path_known) {
-      reply.headers.emplace_back("Allow", m.allow);
+      reply.http.headers.emplace_back("Allow", m.allow);
     } else {
       reply = Error(404, "not_found", absl::StrCat("no route for ", req.path));
     }
-    Complete(responder, info, "options", start, reply);
+    Complete(responder, info, "options", start, std::move(reply));
     return;
   }
   if (m.route < 0) {
@@ -167,31 +173,25 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
       endpoint = "not_implemented";
     } else if (m.path_known) {
       reply = Error(405, "method_not_allowed", absl::StrCat(req.path, " takes ", m.allow));
-      reply.headers.emplace_back("Allow", m.allow);
+      reply.http.headers.emplace_back("Allow", m.allow);
       endpoint = "method_not_allowed";
     } else {
       reply = Error(404, "not_found", absl::StrCat("no route for ", req.path));
     }
-    Complete(responder, info, endpoint, start, reply);
+    Complete(responder, info, endpoint, start, std::move(reply));
     return;
   }
   const Route& route = routes_[static_cast<size_t>(m.route)];
   req.params = std::move(m.params);
   if (auto denied = CheckAuth(route.auth, req)) {
-    Complete(responder, info, route.endpoint, start, *denied);
+    Complete(responder, info, route.endpoint, start, *std::move(denied));
     return;
   }
   if (batcher_ && route.fn == &HttpServer::CustomerRecommendations) {
     auto shared = std::make_shared<HttpResponder>(std::move(responder));
-    Reply reply;
-    try {
-      if (DeferCustomerRecommendations(req, shared, start, &reply)) return;
-    } catch (const HttpError& e) {
-      reply = Error(e.status, e.code, e.message);
-    } catch (const std::exception& e) {
-      reply = Error(500, "internal", e.what());
+    if (auto now = Catching([&] { return DeferCustomerRecommendations(req, shared, start); })) {
+      Complete(*shared, info, route.endpoint, start, *std::move(now));
     }
-    Complete(*shared, info, route.endpoint, start, reply);
     return;
   }
   if (admin_ && route.fn == &HttpServer::AdminReload) {
@@ -208,20 +208,16 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
 }
 
 void HttpServer::Complete(HttpResponder& responder, const RequestInfo& info, const char* endpoint,
-                          Clock::time_point start, const Reply& reply) {
-  HttpResponse r;
-  r.status = reply.status;
-  r.content_type = reply.content_type;
-  r.body = reply.body;
-  r.headers = reply.headers;
+                          Clock::time_point start, Reply reply) {
+  const int status = reply.http.status;
   // Model ids are checked at load; a header never carries what could split it.
   if (!reply.model_version.empty() && IsPrintableUtf8(reply.model_version)) {
-    r.headers.emplace_back("X-Model-Version", reply.model_version);
+    reply.http.headers.emplace_back("X-Model-Version", reply.model_version);
   }
-  responder.Send(std::move(r));
+  responder.Send(std::move(reply.http));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  metrics_->Record(endpoint, reply.status, seconds);
-  LogAccess(info, endpoint, reply.status, seconds, reply.model_version);
+  metrics_->Record(endpoint, status, seconds);
+  LogAccess(info, endpoint, status, seconds, reply.model_version);
 }
 
 void HttpServer::LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
@@ -277,17 +273,15 @@ HttpServer::Reply HttpServer::CustomerRecommendations(const HttpRequest& req) {
   return RecommendationsReply(*r, id, r->Recommend(id, o), o.explain);
 }
 
-bool HttpServer::DeferCustomerRecommendations(const HttpRequest& req, std::shared_ptr<HttpResponder> responder,
-                                              Clock::time_point start, Reply* reply) {
+std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const HttpRequest& req,
+                                                                         std::shared_ptr<HttpResponder> responder,
+                                                                         Clock::time_point start) {
   const std::string id = PathId(req, options_.max_id_length);
   RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
   auto r = Serving(source_);
   // Unknown customers (popularity) and requests the top lists determine are
   // cheap: answered now, on this thread.
-  if (auto now = r->RecommendWithoutScoring(id, o)) {
-    *reply = RecommendationsReply(*r, id, *now, o.explain);
-    return false;
-  }
+  if (auto now = r->RecommendWithoutScoring(id, o)) return RecommendationsReply(*r, id, *now, o.explain);
   RequestInfo info{req.method, req.target, req.peer};
   RecommendBatcher::Job job;
   job.recommender = r;
@@ -296,7 +290,7 @@ bool HttpServer::DeferCustomerRecommendations(const HttpRequest& req, std::share
     Complete(*responder, info, "customer_recommendations", start, RecommendationsReply(*r, id, answer, explain));
   };
   batcher_->Submit(std::move(job));
-  return true;
+  return std::nullopt;
 }
 
 HttpServer::Reply HttpServer::BasketRecommendations(const HttpRequest& req) {

@@ -69,14 +69,17 @@ class HttpServer {
 
  private:
   enum class Auth { kNone, kClient, kAdmin };
+  // A handler's answer: the HTTP response, and the model that made it (for
+  // the X-Model-Version header, the metrics and the access log).
   struct Reply {
     Reply(int s = 200, std::string b = "", std::string type = "application/json", std::string version = "")
-        : status(s), body(std::move(b)), content_type(std::move(type)), model_version(std::move(version)) {}
-    int status;
-    std::string body;
-    std::string content_type;
+        : model_version(std::move(version)) {
+      http.status = s;
+      http.body = std::move(b);
+      http.content_type = std::move(type);
+    }
+    HttpResponse http;
     std::string model_version;
-    std::vector<std::pair<std::string, std::string>> headers;
   };
   using Fn = Reply (HttpServer::*)(const HttpRequest&);
   struct Route {
@@ -94,11 +97,15 @@ class HttpServer {
   void SetupRoutes();
   void Dispatch(HttpRequest req, HttpResponder responder);
   std::optional<Reply> CheckAuth(Auth auth, const HttpRequest& req) const;
-  // Runs a handler, turning HttpError and exceptions into JSON errors.
+  // Runs `f` (which returns a Reply, or nullopt when it answers later),
+  // turning HttpError and exceptions into JSON errors.
+  template <typename F>
+  static std::optional<Reply> Catching(F&& f);
+  // Runs a handler.
   Reply Run(Fn fn, const HttpRequest& req);
   // Sends the reply, then records it in the metrics and the access log.
   void Complete(HttpResponder& responder, const RequestInfo& info, const char* endpoint,
-                std::chrono::steady_clock::time_point start, const Reply& reply);
+                std::chrono::steady_clock::time_point start, Reply reply);
   void LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
                  const std::string& model_version);
   static Reply Error(int status, const std::string& code, const std::string& message);
@@ -111,9 +118,9 @@ class HttpServer {
   Reply ModelInfo(const HttpRequest& req);
   Reply CustomerRecommendations(const HttpRequest& req);
   // Customer recommendations through the batcher when they need scoring:
-  // true when the request was handed over (answered later).
-  bool DeferCustomerRecommendations(const HttpRequest& req, std::shared_ptr<HttpResponder> responder,
-                                    std::chrono::steady_clock::time_point start, Reply* reply);
+  // nullopt when the request was handed over (answered later).
+  std::optional<Reply> DeferCustomerRecommendations(const HttpRequest& req, std::shared_ptr<HttpResponder> responder,
+                                                    std::chrono::steady_clock::time_point start);
   Reply BasketRecommendations(const HttpRequest& req);
   Reply SimilarProducts(const HttpRequest& req);
   Reply RankProducts(const HttpRequest& req);

@@ -229,6 +229,12 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     }
   }
 
+  // Unparsed input a connection may hold before reading pauses: more than any
+  // one request (chunked framing included), so only a pipelined backlog waits.
+  size_t InputCap() const {
+    return options_.limits.max_header_bytes + 2 * options_.limits.max_body_bytes + (64 << 10);
+  }
+
   Conn* Find(uint64_t id) {
     auto it = connections_.find(id);
     return it == connections_.end() ? nullptr : it->second.get();
@@ -267,7 +273,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   // more arrives), which saves the EAGAIN call per request.
   bool Read(Conn* c) {
     size_t total = 0;
-    const size_t cap = options_.limits.max_header_bytes + 2 * options_.limits.max_body_bytes + (64 << 10);
+    const size_t cap = InputCap();
     while (total < kMaxReadPerEvent && !c->read_eof) {
       if (!c->lingering && c->buffered() >= cap) break;  // parse first
       const ssize_t n = ::recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
@@ -404,7 +410,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   }
 
   void UpdateInterest(Conn* c) {
-    const size_t cap = options_.limits.max_header_bytes + 2 * options_.limits.max_body_bytes + (64 << 10);
+    const size_t cap = InputCap();
     uint32_t want = 0;
     // Read (and hear of the peer's EOF) only when there is room: a level-
     // triggered EOF we would not act on would wake the loop forever.

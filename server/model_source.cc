@@ -55,10 +55,10 @@ absl::StatusOr<ModelSource::Signature> ModelSource::Probe() const {
 
 namespace {
 
-// Runs a load; an exception (memory exhausted by a file's sizes, a parser's
+// Runs a load (returning a Status or StatusOr); an exception (memory exhausted by a file's sizes, a parser's
 // error that escaped its loader) becomes a refused reload, never a crash.
 template <typename F>
-absl::Status Guarded(F&& load) {
+auto Guarded(F&& load) -> decltype(load()) {
   try {
     return load();
   } catch (const std::bad_alloc&) {
@@ -147,14 +147,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     }
   }
   if (offers_due) {
-    absl::StatusOr<OfferCatalog> c = absl::UnknownError("not loaded");
-    if (absl::Status g = Guarded([&] {
-          c = OfferCatalog::Load(offers_path_);
-          return absl::OkStatus();
-        });
-        !g.ok()) {
-      c = g;
-    }
+    absl::StatusOr<OfferCatalog> c = Guarded([&] { return OfferCatalog::Load(offers_path_); });
     if (c.ok()) {
       offer_catalog = std::make_shared<const OfferCatalog>(std::move(*c));
       offers_swapped = true;

@@ -436,7 +436,9 @@ TEST(RecommenderTest, OneEntryForCustomerRequestsAloneAndInBatches) {
     const bool unknown = requests[j].customer_id.rfind("nobody", 0) == 0;
     EXPECT_EQ(alone->source == AnswerSource::kPopularity, unknown) << what;
     EXPECT_EQ(alone->result.fallback, unknown) << what;
-    if (requests[j].options.count > 8 && !unknown) EXPECT_EQ(alone->source, AnswerSource::kScored) << what;
+    if (requests[j].options.count > 8 && !unknown) {
+      EXPECT_EQ(alone->source, AnswerSource::kScored) << what;
+    }
     ExpectSameItems(batch[j]->result.items, alone->result.items, what + " batch vs alone");
     ExpectSameItems(alone->result.items, reference->result.items, what + " lists vs none");
   }
