@@ -7,6 +7,11 @@
 
 namespace aisle {
 
+namespace {
+// Unix seconds of year 9999: later cut-offs are nonsense (and would overflow as ms).
+constexpr int64_t kMaxCutoff = 253402300799;
+}  // namespace
+
 absl::Status Model::SetMetadata(nlohmann::json meta) {
   if (!meta.is_object()) return absl::InvalidArgumentError("metadata is not a JSON object");
   std::string id;
@@ -41,17 +46,59 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
   }
   if (obj.regularization <= 0 && obj.unobserved_weight <= 0) obj.regularization = 0.01f;
   int64_t cutoff = 0;
+  uint64_t through = 0;
   if (auto d = meta.find("data"); d != meta.end() && !d->is_null()) {
     if (!d->is_object()) return absl::InvalidArgumentError("metadata data is not an object");
     if (auto it = d->find("last_event_unix"); it != d->end() && !it->is_null()) {
       if (!it->is_number_integer()) return absl::InvalidArgumentError("metadata last_event_unix is not an integer");
       cutoff = it->get<int64_t>();
+      if (cutoff < -kMaxCutoff || cutoff > kMaxCutoff) return absl::InvalidArgumentError("metadata last_event_unix is out of range");
+    }
+    if (auto it = d->find("events_through_segment"); it != d->end() && !it->is_null()) {
+      if (!it->is_number_unsigned()) {
+        return absl::InvalidArgumentError("metadata events_through_segment is not a non-negative integer");
+      }
+      through = it->get<uint64_t>();
+    }
+  }
+  EventWeighting w;
+  if (auto h = meta.find("weighting"); h != meta.end() && !h->is_null()) {
+    if (!h->is_object()) return absl::InvalidArgumentError("metadata weighting is not an object");
+    struct Field {
+      const char* name;
+      float* value;
+    } fields[] = {{"purchase_weight", &w.purchase},
+                  {"cart_weight", &w.cart},
+                  {"view_weight", &w.view},
+                  {"return_weight", &w.return_weight}};
+    for (const Field& f : fields) {
+      auto it = h->find(f.name);
+      if (it == h->end() || it->is_null()) continue;
+      const double v = it->is_number() ? it->get<double>() : -1;
+      if (!(v >= 0 && v <= 1e6)) {
+        return absl::InvalidArgumentError(absl::StrCat("metadata weighting ", f.name, " is not a number in [0, 1e6]"));
+      }
+      *f.value = static_cast<float>(v);
+    }
+    if (auto it = h->find("quantity_scaling"); it != h->end() && !it->is_null()) {
+      const std::string q = it->is_string() ? it->get<std::string>() : "";
+      if (q == "none") {
+        w.quantity = EventWeighting::Quantity::kNone;
+      } else if (q == "linear") {
+        w.quantity = EventWeighting::Quantity::kLinear;
+      } else if (q == "log") {
+        w.quantity = EventWeighting::Quantity::kLog;
+      } else {
+        return absl::InvalidArgumentError("metadata weighting quantity_scaling is not none, linear or log");
+      }
     }
   }
   metadata = std::move(meta);
   model_id = std::move(id);
   objective = obj;
   last_event_unix = cutoff;
+  events_through_segment = through;
+  weighting = w;
   return absl::OkStatus();
 }
 

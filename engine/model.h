@@ -23,6 +23,14 @@ namespace aisle {
 // Factors are row-major so that one user's (or item's) vector is contiguous.
 using FactorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// How the trainer turned events into confidences (metadata "weighting"),
+// so that events arriving after training are weighted as the model's were.
+struct EventWeighting {
+  enum class Quantity : uint8_t { kNone, kLinear, kLog };
+  float purchase = 1.0f, cart = 0.3f, view = 0.1f, return_weight = 1.0f;
+  Quantity quantity = Quantity::kLog;
+};
+
 struct Model {
   IdMap customers;                    // customer id <-> row of user_factors
   IdMap products;                     // product id <-> row of item_factors
@@ -36,6 +44,11 @@ struct Model {
   std::string model_id;            // metadata "model_id": printable UTF-8, at most kMaxModelIdBytes
   AlsObjective objective;          // metadata "hyperparameters" (the objective fold-in uses)
   int64_t last_event_unix = 0;     // metadata "data"."last_event_unix": the data cut-off, 0 unknown
+  // metadata "data"."events_through_segment": the server's event journal
+  // segments 1..N (events/event_journal.h) are in the model; 0: none were
+  // read, and events the server received after last_event_unix are not.
+  uint64_t events_through_segment = 0;
+  EventWeighting weighting;        // metadata "weighting"
 
   static constexpr size_t kMaxModelIdBytes = 128;
 

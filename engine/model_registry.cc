@@ -133,4 +133,27 @@ absl::StatusOr<PublishResult> PublishModel(const Model& model, const std::string
   return result;
 }
 
+absl::StatusOr<std::vector<std::string>> RemoveVersions(
+    const std::string& dir, const std::function<absl::StatusOr<bool>(const PublishedVersion&)>& remove) {
+  std::vector<std::string> removed;
+  DirLock lock;
+  if (absl::Status s = lock.Acquire(dir); !s.ok()) return s;
+  auto versions = ListVersions(dir);
+  if (!versions.ok()) return versions.status();
+  auto current = CurrentModelPath(dir);
+  std::error_code ec;
+  for (const PublishedVersion& v : *versions) {
+    if (current.ok() && fs::equivalent(v.path, *current, ec)) continue;
+    auto r = remove(v);
+    if (!r.ok()) return r.status();
+    if (!*r) continue;
+    if (::unlink(v.path.c_str()) != 0) return Errno("cannot remove", v.path);
+    removed.push_back(v.path);
+  }
+  if (!removed.empty()) {
+    if (absl::Status s = SyncParentDirectory(removed.front()); !s.ok()) return s;
+  }
+  return removed;
+}
+
 }  // namespace aisle

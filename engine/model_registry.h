@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,11 @@ struct PublishResult {
 // leftovers of interrupted publishes. Creates DIR if needed.
 // FailedPrecondition when another publisher holds the lock.
 absl::StatusOr<PublishResult> PublishModel(const Model& model, const std::string& dir, int keep);
+
+// Removes the versions (never the current one) for which `remove` says so,
+// under the publish lock, and fsyncs the directory. Returns their paths.
+// FailedPrecondition when a publisher holds the lock.
+absl::StatusOr<std::vector<std::string>> RemoveVersions(
+    const std::string& dir, const std::function<absl::StatusOr<bool>(const PublishedVersion&)>& remove);
 
 }  // namespace aisle

@@ -134,10 +134,22 @@ absl::Status CheckOptions(const OfferOptions& o) {
 
 }  // namespace
 
-absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_id, const OfferOptions& o) const {
+absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_id, const OfferOptions& o,
+                                                     const LiveProfile* live) const {
   if (absl::Status s = CheckOptions(o); !s.ok()) return s;
   const Model& m = recommender_->model();
   auto c = m.customers.Find(customer_id);
+  if (live != nullptr && !live->empty()) {
+    std::optional<CustomerVector> v = recommender_->VectorFor(c, live);
+    if (!v) {
+      OfferResult r = Rank(popularity_, live->purchased, o, /*new_customer=*/live->purchased.empty());
+      r.fallback = true;
+      return r;
+    }
+    Eigen::VectorXf scores = m.item_factors * v->vector;
+    return Rank(absl::MakeConstSpan(scores.data(), scores.size()), v->purchased, o,
+                /*new_customer=*/v->purchased.empty());
+  }
   if (!c) return Popular(o);
   Eigen::VectorXf scores = m.item_factors * m.user_factors.row(*c).transpose();
   const absl::Span<const uint32_t> bought = m.purchased.RowIndices(*c);

@@ -68,7 +68,11 @@ class OfferRanker {
                                                                    std::shared_ptr<const OfferCatalog> catalog);
 
   // InvalidArgument for count 0 or drivers 0.
-  absl::StatusOr<OfferResult> ForCustomer(absl::string_view customer_id, const OfferOptions& options) const;
+  // With a non-empty `live` profile, affinities come from the customer's
+  // re-folded vector (Recommender::VectorFor) and live purchases count as
+  // bought.
+  absl::StatusOr<OfferResult> ForCustomer(absl::string_view customer_id, const OfferOptions& options,
+                                          const LiveProfile* live = nullptr) const;
   // The non-personalized ranking: what an unknown customer gets (with
   // new_customer false: what a known customer would get without a model,
   // the baseline of offline evaluation).

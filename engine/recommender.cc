@@ -4,6 +4,7 @@
 
 #include <Eigen/Cholesky>
 #include <algorithm>
+#include <iterator>
 #include <limits>
 
 #include "absl/container/flat_hash_map.h"
@@ -152,7 +153,8 @@ absl::StatusOr<std::vector<char>> Recommender::Allowed(const RecommendOptions& o
 }
 
 std::optional<std::vector<Recommendation>> Recommender::FromList(const TopLists& lists, size_t i,
-                                                                 const RecommendOptions& o) const {
+                                                                 const RecommendOptions& o,
+                                                                 absl::Span<const uint32_t> extra_excluded) const {
   auto f = MakeFilter(o);
   if (!f.ok()) return std::nullopt;  // the full path reports the error
   const bool attributes = f->ByAttributes();
@@ -163,6 +165,7 @@ std::optional<std::vector<Recommendation>> Recommender::FromList(const TopLists&
     const uint32_t p = products[j];
     if (attributes && !PassesAttributes(*f, p)) continue;
     if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
+    if (std::binary_search(extra_excluded.begin(), extra_excluded.end(), p)) continue;
     out.push_back({p, scores[j], {}});
   }
   // Every product outside a full list ranks below every product in it, so
@@ -284,13 +287,16 @@ std::optional<absl::StatusOr<CustomerAnswer>> Recommender::WithoutScoring(std::o
 }
 
 std::optional<absl::StatusOr<CustomerAnswer>> Recommender::RecommendWithoutScoring(absl::string_view customer_id,
-                                                                                   const RecommendOptions& o) const {
+                                                                                   const RecommendOptions& o,
+                                                                                   const LiveProfile* live) const {
+  if (live != nullptr && !live->empty()) return std::nullopt;  // the lists know nothing of live events
   return WithoutScoring(model_->customers.Find(customer_id), o);
 }
 
-absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer_id,
-                                                      const RecommendOptions& o) const {
+absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer_id, const RecommendOptions& o,
+                                                      const LiveProfile* live) const {
   const std::optional<uint32_t> c = model_->customers.Find(customer_id);
+  if (live != nullptr && !live->empty()) return RecommendLive(c, o, *live);
   if (auto now = WithoutScoring(c, o)) return *std::move(now);
   Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(*c).transpose();
   return Answered(SelectForCustomer(*c, scores.data(), o), AnswerSource::kScored);
@@ -307,6 +313,10 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   for (size_t j = 0; j < requests.size(); ++j) {
     const CustomerRequest& q = requests[j];
     const std::optional<uint32_t> c = model_->customers.Find(q.customer_id);
+    if (q.live && !q.live->empty()) {
+      out[j] = RecommendLive(c, q.options, *q.live);
+      continue;
+    }
     if (auto now = WithoutScoring(c, q.options)) {
       out[j] = *std::move(now);
       continue;
@@ -336,16 +346,17 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   return out;
 }
 
-absl::StatusOr<RecommendResult> Recommender::Popular(const RecommendOptions& o) const {
+absl::StatusOr<RecommendResult> Recommender::Popular(const RecommendOptions& o,
+                                                     absl::Span<const uint32_t> excluded) const {
   RecommendResult result;
   result.fallback = true;
   if (popular_list_) {
-    if (auto items = FromList(*popular_list_, 0, o)) {
+    if (auto items = FromList(*popular_list_, 0, o, excluded)) {
       result.items = std::move(*items);
       return result;
     }
   }
-  auto allowed = Allowed(o, {});
+  auto allowed = Allowed(o, excluded);
   if (!allowed.ok()) return allowed.status();
   result.items = Select(model_->item_popularity.data(), *allowed, o.count);
   return result;
@@ -518,9 +529,14 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Similar(absl::string_vi
 
 absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_view customer_id,
                                                                   absl::Span<const std::string> product_ids,
-                                                                  bool* fallback) const {
-  auto c = model_->customers.Find(customer_id);
-  *fallback = !c;
+                                                                  bool* fallback, const LiveProfile* live) const {
+  std::optional<uint32_t> c = model_->customers.Find(customer_id);
+  std::optional<CustomerVector> v;
+  if (live != nullptr && !live->empty()) {
+    v = VectorFor(c, live);
+    c.reset();
+  }
+  *fallback = !c && !v;
   std::vector<Ranked> known, unknown;
   for (const std::string& id : product_ids) {
     auto p = model_->products.Find(id);
@@ -528,12 +544,89 @@ absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_
       unknown.push_back({id, NAN});
       continue;
     }
-    const float s = c ? model_->user_factors.row(*c).dot(model_->item_factors.row(*p)) : model_->item_popularity[*p];
+    const float s = v   ? model_->item_factors.row(*p).dot(v->vector)
+                    : c ? model_->user_factors.row(*c).dot(model_->item_factors.row(*p))
+                        : model_->item_popularity[*p];
     known.push_back({id, s});
   }
   std::stable_sort(known.begin(), known.end(), [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
   known.insert(known.end(), unknown.begin(), unknown.end());
   return known;
+}
+
+}  // namespace aisle
+
+namespace aisle {
+
+namespace {
+
+// The sorted union of two sorted lists.
+std::vector<uint32_t> Union(absl::Span<const uint32_t> a, absl::Span<const uint32_t> b) {
+  std::vector<uint32_t> out;
+  out.reserve(a.size() + b.size());
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+std::optional<CustomerVector> Recommender::VectorFor(std::optional<uint32_t> c, const LiveProfile* live) const {
+  const bool use_row = c.has_value() && !(live != nullptr && live->forget_model_row);
+  const absl::Span<const uint32_t> bought = use_row ? model_->purchased.RowIndices(*c) : absl::Span<const uint32_t>();
+  CustomerVector v;
+  v.purchased = Union(bought, live != nullptr ? absl::MakeConstSpan(live->purchased) : absl::Span<const uint32_t>());
+  auto from_row = [&]() {
+    v.vector = model_->user_factors.row(*c).transpose();
+    v.history.assign(bought.begin(), bought.end());
+    return v;
+  };
+  if (live == nullptr || live->products.empty()) {
+    if (!use_row) return std::nullopt;
+    return from_row();
+  }
+  // The model's purchases (weight 1, as a basket's) and the live events.
+  std::vector<std::pair<uint32_t, float>> rows;
+  rows.reserve(bought.size() + live->products.size());
+  for (uint32_t p : bought) rows.push_back({p, 1.0f});
+  for (size_t j = 0; j < live->products.size(); ++j) rows.push_back({live->products[j], live->weights[j]});
+  std::sort(rows.begin(), rows.end());
+  for (size_t j = 0; j < rows.size();) {
+    uint32_t p = rows[j].first;
+    float w = 0;
+    for (; j < rows.size() && rows[j].first == p; ++j) w += rows[j].second;
+    if (w > 0) {
+      v.history.push_back(p);
+      v.weights.push_back(w);
+    }
+  }
+  if (v.history.empty()) {
+    // Everything was returned: the model's row if there is one.
+    if (!use_row) return std::nullopt;
+    v.weights.clear();
+    return from_row();
+  }
+  v.vector = FoldIn(v.history, v.weights);
+  v.live_events = live->events;
+  return v;
+}
+
+absl::StatusOr<CustomerAnswer> Recommender::RecommendLive(std::optional<uint32_t> c, const RecommendOptions& o,
+                                                          const LiveProfile& live) const {
+  std::optional<CustomerVector> v = VectorFor(c, &live);
+  if (!v) {
+    // Nothing to fold in (products unknown to the model): popularity, without what they bought.
+    auto r = Popular(o, o.exclude_purchased ? absl::MakeConstSpan(live.purchased) : absl::Span<const uint32_t>());
+    if (!r.ok()) return r.status();
+    return CustomerAnswer{*std::move(r), AnswerSource::kPopularity};
+  }
+  auto allowed = Allowed(o, o.exclude_purchased ? absl::MakeConstSpan(v->purchased) : absl::Span<const uint32_t>());
+  if (!allowed.ok()) return allowed.status();
+  Eigen::VectorXf scores = model_->item_factors * v->vector;
+  RecommendResult result;
+  result.items = Select(scores.data(), *allowed, o.count);
+  result.live_events = v->live_events;
+  if (o.explain) Explain(v->history, v->weights, o.explain_count, &result.items);
+  return CustomerAnswer{std::move(result), AnswerSource::kLive};
 }
 
 }  // namespace aisle

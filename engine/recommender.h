@@ -57,6 +57,7 @@ struct Recommendation {
 struct RecommendResult {
   std::vector<Recommendation> items;
   bool fallback = false;  // true: popularity ranking (the customer or basket is unknown)
+  size_t live_events = 0; // events since the model's training that shaped the answer
 };
 
 // How the answer to a customer request was made.
@@ -64,6 +65,28 @@ enum class AnswerSource {
   kTopList,     // read from the customer's precomputed list
   kScored,      // every product scored
   kPopularity,  // the customer is unknown: the popularity ranking
+  kLive,        // scored with the customer's live events folded in
+};
+
+// What a customer did since the model was trained, resolved against this
+// model (events/live_events.h makes it): folded in with their model history,
+// so that the next answer reflects it. Empty: answer from the model alone.
+struct LiveProfile {
+  std::vector<uint32_t> products;   // model indexes, sorted, distinct
+  std::vector<float> weights;       // net event weight per product (may be <= 0)
+  std::vector<uint32_t> purchased;  // bought since (net quantity > 0), sorted: excluded like model purchases
+  bool forget_model_row = false;    // erased since the model was trained: the model's row is not used
+  size_t events = 0;                // live events behind it (those of products the model knows)
+  bool empty() const { return products.empty() && purchased.empty() && !forget_model_row; }
+};
+
+// A customer as the model sees them now: their vector and what they bought.
+struct CustomerVector {
+  Eigen::VectorXf vector;
+  std::vector<uint32_t> history;   // products folded in (or the model's purchases), for explanations
+  std::vector<float> weights;      // their weights (empty: 1 each)
+  std::vector<uint32_t> purchased; // model and live purchases, sorted
+  size_t live_events = 0;
 };
 
 struct CustomerAnswer {
@@ -75,6 +98,7 @@ struct CustomerAnswer {
 struct CustomerRequest {
   std::string customer_id;
   RecommendOptions options;
+  std::shared_ptr<const LiveProfile> live;  // null or empty: the model alone
 };
 
 class Recommender {
@@ -112,16 +136,26 @@ class Recommender {
   // (fallback). Known: the precomputed list when it determines the answer,
   // otherwise every product scored. The answer says which.
   // InvalidArgument for a bad option (count 0, min_price > max_price).
-  absl::StatusOr<CustomerAnswer> Recommend(absl::string_view customer_id, const RecommendOptions& options) const;
+  // With a non-empty `live` profile, the customer's vector is re-folded from
+  // their model purchases and live events (kLive; never from the lists),
+  // their live purchases excluded too; a customer unknown to the model is
+  // personalized from their live events alone.
+  absl::StatusOr<CustomerAnswer> Recommend(absl::string_view customer_id, const RecommendOptions& options,
+                                           const LiveProfile* live = nullptr) const;
   // Recommend's answer when it needs no scoring (popularity, list); nullopt
   // when the request must be scored: then RecommendBatch, where concurrent
   // requests share one pass over the product factors.
   std::optional<absl::StatusOr<CustomerAnswer>> RecommendWithoutScoring(absl::string_view customer_id,
-                                                                        const RecommendOptions& options) const;
+                                                                        const RecommendOptions& options,
+                                                                        const LiveProfile* live = nullptr) const;
   // Several requests answered together; answer j is Recommend(requests[j]).
   // Unfiltered requests are scored fused with selection (SelectBatch),
   // filtered ones from one shared score matrix (ScoreBatch).
   std::vector<absl::StatusOr<CustomerAnswer>> RecommendBatch(absl::Span<const CustomerRequest> requests) const;
+
+  // The popularity ranking with the request's filters (fallback = true):
+  // what an unknown customer gets, and one who did not consent.
+  absl::StatusOr<RecommendResult> Popularity(const RecommendOptions& options) const { return Popular(options); }
 
   // Recommend's result without its source.
   absl::StatusOr<RecommendResult> ForCustomer(absl::string_view customer_id, const RecommendOptions& options) const;
@@ -143,7 +177,13 @@ class Recommender {
   // The given products ordered for the customer (popularity order, fallback,
   // for an unknown customer).
   absl::StatusOr<std::vector<Ranked>> Rank(absl::string_view customer_id, absl::Span<const std::string> product_ids,
-                                           bool* fallback) const;
+                                           bool* fallback, const LiveProfile* live = nullptr) const;
+
+  // The customer's vector: the model's row, or with live events the fold-in
+  // of their model purchases (weight 1 each) and live events (net weights;
+  // products with a total <= 0 left out). nullopt when neither gives one
+  // (unknown or forgotten customer without usable live events).
+  std::optional<CustomerVector> VectorFor(std::optional<uint32_t> customer, const LiveProfile* live) const;
 
   // The answer from the precomputed lists (Options::top_list_length) for a
   // known customer, the same as ForCustomer's (up to float rounding of the
@@ -215,13 +255,17 @@ class Recommender {
   bool PassesAttributes(const Filter& f, uint32_t product) const;
   // The first `o.count` products of list i passing o's filters, or nullopt
   // when the list does not determine them.
-  std::optional<std::vector<Recommendation>> FromList(const TopLists& lists, size_t i, const RecommendOptions& o) const;
+  std::optional<std::vector<Recommendation>> FromList(const TopLists& lists, size_t i, const RecommendOptions& o,
+                                                      absl::Span<const uint32_t> extra_excluded = {}) const;
   void BuildTopLists(size_t length, size_t max_bytes, int threads);
   // RecommendWithoutScoring for a customer already looked up (nullopt: unknown).
   std::optional<absl::StatusOr<CustomerAnswer>> WithoutScoring(std::optional<uint32_t> customer,
                                                                const RecommendOptions& o) const;
-  // The popularity fallback (fallback = true).
-  absl::StatusOr<RecommendResult> Popular(const RecommendOptions& o) const;
+  // The popularity fallback (fallback = true), `excluded` (sorted) left out.
+  absl::StatusOr<RecommendResult> Popular(const RecommendOptions& o, absl::Span<const uint32_t> excluded = {}) const;
+  // Recommend with a non-empty live profile.
+  absl::StatusOr<CustomerAnswer> RecommendLive(std::optional<uint32_t> customer, const RecommendOptions& o,
+                                               const LiveProfile& live) const;
   absl::StatusOr<std::vector<char>> Allowed(const RecommendOptions& o, absl::Span<const uint32_t> extra_excluded) const;
   std::vector<float> GatherUsers(absl::Span<const uint32_t> customers) const;  // their factor rows, packed
   std::vector<Recommendation> Select(const float* scores, const std::vector<char>& allowed, size_t count) const;

@@ -75,24 +75,6 @@ bool IsNonProductCode(absl::string_view code) {
   return absl::StartsWith(code, "gift_0001_") || absl::StartsWith(code, "DCGS");
 }
 
-std::optional<EventType> ParseEventType(absl::string_view s) {
-  s = absl::StripAsciiWhitespace(s);
-  if (s.empty() || absl::EqualsIgnoreCase(s, "purchase")) return EventType::kPurchase;
-  if (absl::EqualsIgnoreCase(s, "cart")) return EventType::kCart;
-  if (absl::EqualsIgnoreCase(s, "view")) return EventType::kView;
-  if (absl::EqualsIgnoreCase(s, "return")) return EventType::kReturn;
-  return std::nullopt;
-}
-
-std::optional<Channel> ParseChannel(absl::string_view s) {
-  s = absl::StripAsciiWhitespace(s);
-  if (s.empty()) return Channel::kUnknown;
-  if (absl::EqualsIgnoreCase(s, "web")) return Channel::kWeb;
-  if (absl::EqualsIgnoreCase(s, "app")) return Channel::kApp;
-  if (absl::EqualsIgnoreCase(s, "store")) return Channel::kStore;
-  return std::nullopt;
-}
-
 // Column positions resolved from the header (or fixed for ncf); -1 = absent.
 struct Layout {
   int customer = -1, product = -1, timestamp = -1, quantity = -1, price = -1, event = -1,

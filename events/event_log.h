@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,10 +14,18 @@
 namespace aisle {
 
 enum class EventType : uint8_t { kPurchase = 0, kCart = 1, kView = 2, kReturn = 3 };
-enum class Channel : uint8_t { kUnknown = 0, kWeb = 1, kApp = 2, kStore = 3 };
+// Where an event happened; every channel counts the same in training
+// (omnichannel: a store purchase is as much a purchase as a web one).
+enum class Channel : uint8_t {
+  kUnknown = 0, kWeb = 1, kApp = 2, kStore = 3, kEmail = 4, kPhone = 5, kSocial = 6, kMarketplace = 7, kOther = 8
+};
+inline constexpr int kNumChannels = 9;
 
 absl::string_view EventTypeName(EventType t);
-absl::string_view ChannelName(Channel c);
+absl::string_view ChannelName(Channel c);  // "" for kUnknown
+// Case-insensitive names; empty is a purchase (event) or kUnknown (channel).
+std::optional<EventType> ParseEventType(absl::string_view s);
+std::optional<Channel> ParseChannel(absl::string_view s);
 
 inline constexpr uint16_t kNoCountry = 0xFFFF;
 
@@ -36,6 +45,9 @@ struct EventLog {
   IdMap products;
   IdMap countries;
   std::vector<Event> events;
+  // The server's event journal segments 1..N are among the inputs (0: none);
+  // a model records it so the server knows which live events it holds.
+  uint64_t journal_through_segment = 0;
 };
 
 }  // namespace aisle

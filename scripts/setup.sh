@@ -3,7 +3,7 @@
 set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
-  libeigen3-dev libabsl-dev nlohmann-json3-dev
+  libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev
   libbenchmark-dev libgtest-dev libgmock-dev
 )
 missing=()

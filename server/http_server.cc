@@ -37,6 +37,7 @@ Metrics::Answer MetricsAnswer(AnswerSource s) {
     case AnswerSource::kTopList: return Metrics::Answer::kTopList;
     case AnswerSource::kScored: return Metrics::Answer::kScored;
     case AnswerSource::kPopularity: return Metrics::Answer::kPopularity;
+    case AnswerSource::kLive: return Metrics::Answer::kLive;
   }
   return Metrics::Answer::kScored;
 }
@@ -66,12 +67,14 @@ absl::Status HttpServer::Start() {
     batcher_ = std::make_unique<RecommendBatcher>(options_.batch_threads, options_.max_batch, metrics_);
   }
   admin_ = std::make_unique<TaskThread>();
+  ledger_ = std::make_unique<TaskThread>();
   transport_ = std::make_unique<HttpTransport>(
       t, [this](HttpRequest req, HttpResponder responder) { Dispatch(std::move(req), std::move(responder)); });
   if (absl::Status s = transport_->Start(); !s.ok()) {
     transport_.reset();
     batcher_.reset();
     admin_.reset();
+    ledger_.reset();
     return s;
   }
   metrics_->SetConnectionStats(&transport_->stats());
@@ -84,6 +87,7 @@ void HttpServer::Shutdown() {
   if (transport_) transport_->StopAccepting();
   batcher_.reset();  // answers what is queued first
   admin_.reset();
+  ledger_.reset();
   if (transport_) {
     transport_->Shutdown();
     metrics_->SetConnectionStats(nullptr);
@@ -106,6 +110,11 @@ void HttpServer::SetupRoutes() {
       {"POST", "/v1/customers/:id/offers/impressions", "offer_impressions", Auth::kClient,
        &HttpServer::RecordImpressions},
       {"POST", "/v1/admin/reload", "admin_reload", Auth::kAdmin, &HttpServer::AdminReload},
+      {"POST", "/v1/events", "events", Auth::kClient, &HttpServer::EventsDeferred},
+      {"GET", "/v1/customers/:id/consent", "consent", Auth::kClient, &HttpServer::GetConsent},
+      {"PUT", "/v1/customers/:id/consent", "consent_change", Auth::kClient, &HttpServer::PutConsent},
+      {"DELETE", "/v1/customers/:id", "erase_customer", Auth::kAdmin, &HttpServer::EraseCustomer},
+      {"GET", "/v1/customers/:id/data", "customer_data", Auth::kAdmin, &HttpServer::CustomerData},
   };
   router_ = Router();
   for (const Route& r : routes_) router_.Add(r.method, r.path);
@@ -156,7 +165,7 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
   if (req.method == "OPTIONS") {
     Reply reply(204, "");
     if (req.path == "*") {
-      reply.http.headers.emplace_back("Allow", "GET, HEAD, POST, OPTIONS");
+      reply.http.headers.emplace_back("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
     } else if (m.path_known) {
       reply.http.headers.emplace_back("Allow", m.allow);
     } else {
@@ -192,6 +201,22 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
     if (auto now = Catching([&] { return DeferCustomerRecommendations(req, shared, start); })) {
       Complete(*shared, info, route.endpoint, start, *std::move(now));
     }
+    return;
+  }
+  if (route.fn == &HttpServer::EventsDeferred) {
+    auto shared = std::make_shared<HttpResponder>(std::move(responder));
+    if (auto now = Catching([&] { return PostEvents(req, shared, info, start); })) {
+      Complete(*shared, info, route.endpoint, start, *std::move(now));
+    }
+    return;
+  }
+  if (ledger_ && (route.fn == &HttpServer::PutConsent || route.fn == &HttpServer::EraseCustomer)) {
+    // Each waits for a file sync (an erasure rewrites files): not on a loop thread.
+    auto shared = std::make_shared<HttpResponder>(std::move(responder));
+    auto request = std::make_shared<HttpRequest>(std::move(req));
+    ledger_->Post([this, shared, request, info, start, endpoint = route.endpoint, fn = route.fn] {
+      Complete(*shared, info, endpoint, start, Run(fn, *request));
+    });
     return;
   }
   if (admin_ && route.fn == &HttpServer::AdminReload) {
@@ -254,8 +279,26 @@ HttpServer::Reply HttpServer::ModelInfo(const HttpRequest&) {
   return Reply{200, ModelInfoBody(*r), "application/json", r->model_id()};
 }
 
+HttpServer::Personal HttpServer::PersonalFor(const Recommender& r, const std::string& id) {
+  Personal p;
+  if (options_.live == nullptr) return p;
+  p.consent = options_.live->Personalize(id);
+  if (p.consent) p.live = options_.live->Profile(r.model(), id);
+  return p;
+}
+
+HttpServer::Reply HttpServer::NoConsentRecommendations(const Recommender& r, const std::string& id,
+                                                       const RecommendOptions& o) {
+  auto res = r.Popularity(o);
+  absl::StatusOr<CustomerAnswer> answer =
+      res.ok() ? absl::StatusOr<CustomerAnswer>(CustomerAnswer{*std::move(res), AnswerSource::kPopularity})
+               : absl::StatusOr<CustomerAnswer>(res.status());
+  return RecommendationsReply(r, id, answer, o.explain, "no_consent");
+}
+
 HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const std::string& id,
-                                                   const absl::StatusOr<CustomerAnswer>& answer, bool explain) {
+                                                   const absl::StatusOr<CustomerAnswer>& answer, bool explain,
+                                                   absl::string_view fallback_reason) {
   if (!answer.ok()) {
     Reply e = Error(HttpStatusFor(answer.status()), ErrorCodeForStatus(answer.status()),
                     std::string(answer.status().message()));
@@ -263,14 +306,17 @@ HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const s
     return e;
   }
   metrics_->RecordAnswer(MetricsAnswer(answer->source));
-  return Reply{200, RecommendationsBody(r, &id, answer->result, explain), "application/json", r.model_id()};
+  return Reply{200, RecommendationsBody(r, &id, answer->result, explain, fallback_reason), "application/json",
+               r.model_id()};
 }
 
 HttpServer::Reply HttpServer::CustomerRecommendations(const HttpRequest& req) {
   const std::string id = PathId(req, options_.max_id_length);
   const RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
   auto r = Serving(source_);
-  return RecommendationsReply(*r, id, r->Recommend(id, o), o.explain);
+  const Personal p = PersonalFor(*r, id);
+  if (!p.consent) return NoConsentRecommendations(*r, id, o);
+  return RecommendationsReply(*r, id, r->Recommend(id, o, p.live.get()), o.explain);
 }
 
 std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const HttpRequest& req,
@@ -279,13 +325,15 @@ std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const 
   const std::string id = PathId(req, options_.max_id_length);
   RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
   auto r = Serving(source_);
+  const Personal p = PersonalFor(*r, id);
+  if (!p.consent) return NoConsentRecommendations(*r, id, o);
   // Unknown customers (popularity) and requests the top lists determine are
   // cheap: answered now, on this thread.
-  if (auto now = r->RecommendWithoutScoring(id, o)) return RecommendationsReply(*r, id, *now, o.explain);
+  if (auto now = r->RecommendWithoutScoring(id, o, p.live.get())) return RecommendationsReply(*r, id, *now, o.explain);
   RequestInfo info{req.method, req.target, req.peer};
   RecommendBatcher::Job job;
   job.recommender = r;
-  job.request = CustomerRequest{id, o};
+  job.request = CustomerRequest{id, o, p.live};
   job.done = [this, r, id, responder, start, info, explain = o.explain](absl::StatusOr<CustomerAnswer> answer) {
     Complete(*responder, info, "customer_recommendations", start, RecommendationsReply(*r, id, answer, explain));
   };
@@ -334,10 +382,13 @@ HttpServer::Reply HttpServer::RankProducts(const HttpRequest& req) {
   std::vector<std::string> products = Params::FromJson(body).List("products", options_.max_count, options_.max_id_length);
   if (products.empty()) Fail(400, "invalid_argument", "'products' must list at least one product id");
   auto r = Serving(source_);
+  const Personal p = PersonalFor(*r, id);
   bool fallback = false;
-  auto res = r->Rank(id, products, &fallback);
+  // Without consent: the popularity order (as for a customer the model does not know).
+  auto res = p.consent ? r->Rank(id, products, &fallback, p.live.get()) : r->Rank("", products, &fallback, nullptr);
   if (!res.ok()) FailStatus(res.status());
-  return Reply{200, RankBody(*r, id, *res, fallback), "application/json", r->model_id()};
+  return Reply{200, RankBody(*r, id, *res, fallback, p.consent ? "" : "no_consent"), "application/json",
+               r->model_id()};
 }
 
 HttpServer::Reply HttpServer::AdminReload(const HttpRequest&) {

@@ -24,7 +24,9 @@
 #include "absl/status/status.h"
 #include "server/api_keys.h"
 #include "server/http_transport.h"
+#include "server/event_request.h"
 #include "server/impression_log.h"
+#include "server/live_loop.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
 #include "server/recommend_batcher.h"
@@ -51,6 +53,8 @@ struct HttpServerOptions {
   size_t max_batch = 8;               // requests per batch at most
   bool offers = false;                // the offer endpoints are enabled (ModelSource has an offer catalog)
   ImpressionLog* impressions = nullptr;  // required with offers
+  LiveLoop* live = nullptr;           // events, consent, erasure (--events_dir); none: those endpoints are 404
+  EventLimits event_limits;
 };
 
 class HttpServer {
@@ -110,7 +114,16 @@ class HttpServer {
                  const std::string& model_version);
   static Reply Error(int status, const std::string& code, const std::string& message);
   Reply RecommendationsReply(const Recommender& r, const std::string& id, const absl::StatusOr<CustomerAnswer>& answer,
-                             bool explain);
+                             bool explain, absl::string_view fallback_reason = {});
+  // What a personalizing endpoint may use of a customer: consent, and their
+  // live events against this model.
+  struct Personal {
+    bool consent = true;
+    std::shared_ptr<const LiveProfile> live;
+  };
+  Personal PersonalFor(const Recommender& r, const std::string& id);
+  // Popularity for a customer without consent.
+  Reply NoConsentRecommendations(const Recommender& r, const std::string& id, const RecommendOptions& o);
 
   Reply Healthz(const HttpRequest& req);
   Reply Readyz(const HttpRequest& req);
@@ -129,6 +142,16 @@ class HttpServer {
   Reply CustomerOffers(const HttpRequest& req);
   Reply RecordImpressions(const HttpRequest& req);
   std::shared_ptr<const OfferRanker> ServingOffers() const;
+  // The live loop's endpoints (server/customer_endpoints.cc).
+  LiveLoop& Live() const;
+  // POST /v1/events: answered once the events are durable (nullopt: later).
+  std::optional<Reply> PostEvents(const HttpRequest& req, std::shared_ptr<HttpResponder> responder,
+                                  const RequestInfo& info, std::chrono::steady_clock::time_point start);
+  Reply EventsDeferred(const HttpRequest& req);  // the route's placeholder (never called)
+  Reply GetConsent(const HttpRequest& req);
+  Reply PutConsent(const HttpRequest& req);
+  Reply EraseCustomer(const HttpRequest& req);
+  Reply CustomerData(const HttpRequest& req);
 
   ModelSource* source_;
   Metrics* metrics_;
@@ -138,6 +161,7 @@ class HttpServer {
   std::unique_ptr<HttpTransport> transport_;
   std::unique_ptr<RecommendBatcher> batcher_;
   std::unique_ptr<TaskThread> admin_;  // admin reloads: seconds of work, off the loop threads
+  std::unique_ptr<TaskThread> ledger_; // consent changes and erasures: file syncs, off the loop threads
   std::mutex log_mu_;
 };
 

@@ -135,6 +135,37 @@ absl::flat_hash_map<std::string, uint32_t> ImpressionLog::CountsFor(absl::string
   return it->second;
 }
 
+absl::StatusOr<uint64_t> ImpressionLog::Erase(absl::string_view customer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counts_.erase(customer);
+  if (fd_ < 0) return 0;
+  std::string data, kept;
+  if (absl::Status s = ReadFileToString(path_, &data); !s.ok()) return s;
+  data.resize(std::min<size_t>(data.size(), size_));
+  uint64_t removed = 0;
+  for (size_t pos = 0; pos < data.size();) {
+    size_t nl = data.find('\n', pos);
+    if (nl == std::string::npos) nl = data.size() - 1;
+    const absl::string_view line = absl::string_view(data).substr(pos, nl + 1 - pos);
+    pos = nl + 1;
+    auto j = ParseJsonText(line);
+    if (j.ok() && j->is_object() && j->contains("customer") && (*j)["customer"].is_string() && (*j)["customer"].get_ref<const std::string&>() == customer) {
+      ++removed;
+      continue;
+    }
+    kept.append(line.data(), line.size());
+  }
+  if (removed == 0) return 0;
+  if (absl::Status s = WriteFileAtomically(path_, kept); !s.ok()) return s;
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot reopen", path_);
+  ::close(fd_);
+  fd_ = fd;
+  size_ = kept.size();
+  records_ -= removed;
+  return removed;
+}
+
 uint64_t ImpressionLog::records() const {
   std::lock_guard<std::mutex> lock(mu_);
   return records_;

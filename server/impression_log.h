@@ -50,6 +50,10 @@ class ImpressionLog {
   // All of one customer's counts, by offer id (a copy).
   absl::flat_hash_map<std::string, uint32_t> CountsFor(absl::string_view customer) const;
   uint64_t records() const;
+  // Forgets a customer: their counts, and their records in the file (which
+  // is rewritten without them: temp file, fsync, rename). Returns the
+  // records removed.
+  absl::StatusOr<uint64_t> Erase(absl::string_view customer);
   const std::string& path() const { return path_; }
 
  private:

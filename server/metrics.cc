@@ -29,6 +29,11 @@ void Metrics::SetConnectionStats(const HttpTransportStats* stats) {
   connections_ = stats;
 }
 
+void Metrics::SetExtra(std::function<std::string()> extra) {
+  std::lock_guard<std::mutex> lock(mu_);
+  extra_ = std::move(extra);
+}
+
 void Metrics::Record(const std::string& endpoint, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{endpoint, status}];
@@ -99,10 +104,11 @@ std::string Metrics::Render() const {
   out += "# TYPE aisle_offer_impressions_total counter\n";
   absl::StrAppendFormat(&out, "aisle_offer_impressions_total %d\n", impressions_);
   out += "# HELP aisle_customer_recommendations_answered_total Customer recommendation answers, by how they were "
-         "computed: from the precomputed top lists, by scoring the catalog, or by popularity (unknown customer).\n";
+         "computed: from the precomputed top lists, by scoring the catalog, by popularity (unknown customer, or "
+         "no consent), or with the customer's live events folded in.\n";
   out += "# TYPE aisle_customer_recommendations_answered_total counter\n";
-  const char* names[] = {"top_list", "scoring", "popularity"};
-  for (int i = 0; i < 3; ++i) {
+  const char* names[] = {"top_list", "scoring", "popularity", "live"};
+  for (int i = 0; i < 4; ++i) {
     absl::StrAppendFormat(&out, "aisle_customer_recommendations_answered_total{by=\"%s\"} %d\n", names[i],
                           answers_[i].load(std::memory_order_relaxed));
   }
@@ -131,6 +137,7 @@ std::string Metrics::Render() const {
             "Requests the HTTP layer refused (malformed, too large) before any handler.", "counter",
             c->parse_errors.load());
   }
+  if (extra_) out += extra_();
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,7 +27,7 @@ class Metrics {
   void RecordOffersReload(bool ok, size_t offers);  // offers: in the catalog now serving
   void RecordImpressions(uint64_t n);
   // How a customer recommendation request was answered.
-  enum class Answer { kTopList, kScored, kPopularity };
+  enum class Answer { kTopList, kScored, kPopularity, kLive };
   void RecordAnswer(Answer a) { answers_[static_cast<int>(a)].fetch_add(1, std::memory_order_relaxed); }
   // A batch of `requests` customer requests scored together.
   void RecordBatch(size_t requests) {
@@ -35,6 +36,8 @@ class Metrics {
   }
   // The HTTP transport's connection counters (null: none), rendered with the rest.
   void SetConnectionStats(const HttpTransportStats* stats);
+  // More text for Render() (the live loop's metrics); null: none.
+  void SetExtra(std::function<std::string()> extra);
   std::string Render() const;
 
  private:
@@ -50,9 +53,10 @@ class Metrics {
   uint64_t offer_reloads_ok_ = 0, offer_reloads_failed_ = 0, offers_ = 0, impressions_ = 0;
   std::string model_id_;
   double loaded_at_ = 0;
-  std::array<std::atomic<uint64_t>, 3> answers_{};
+  std::array<std::atomic<uint64_t>, 4> answers_{};
   std::atomic<uint64_t> batches_{0}, batched_requests_{0};
   const HttpTransportStats* connections_ = nullptr;
+  std::function<std::string()> extra_;
 };
 
 }  // namespace aisle

@@ -137,6 +137,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
                        absl::StrFormat("; ready in %.2f s)", absl::ToDoubleSeconds(absl::Now() - start))));
       return absl::OkStatus();
     });
+    if (s.ok() && loading_hook_) loading_hook_(rec->model());
     if (metrics_) metrics_->RecordReload(s.ok());
     if (s.ok()) {
       model_swapped = true;
@@ -178,6 +179,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
       loaded_ = true;
     }
   }
+  if (model_swapped && serving_hook_) serving_hook_(rec->model());
   if (changed != nullptr) *changed = model_swapped || offers_swapped;
   return status;
 }

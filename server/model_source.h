@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,14 @@ class ModelSource {
   ~ModelSource();
   // Also serve offers from this offer catalog file (call before the first Reload).
   void SetOfferCatalog(std::string path) { offers_path_ = std::move(path); }
+
+  // Called on the reloading thread for each new model: `loading` before it
+  // serves, `serving` once it does (the live loop's hooks). Set before the
+  // watching starts.
+  void SetModelHooks(std::function<void(const Model&)> loading, std::function<void(const Model&)> serving) {
+    loading_hook_ = std::move(loading);
+    serving_hook_ = std::move(serving);
+  }
 
   // Loads the files when they changed since the last load (or always when
   // `force`). OK when nothing changed or the new model now serves; the load
@@ -74,6 +83,7 @@ class ModelSource {
   std::shared_ptr<const OfferCatalog> offer_catalog_;
   std::shared_ptr<const OfferRanker> offers_;
   std::string offers_path_;
+  std::function<void(const Model&)> loading_hook_, serving_hook_;
   Signature signature_;
   bool loaded_ = false;
 

@@ -41,10 +41,13 @@ HttpServer::Reply HttpServer::CustomerOffers(const HttpRequest& req) {
     auto it = shown.find(offers[offer].id);
     return it == shown.end() ? 0u : it->second;
   };
-  auto res = ranker->ForCustomer(id, o);
+  const Personal who = PersonalFor(ranker->recommender(), id);
+  // Without consent, offers are not chosen by affinity: the popularity ranking.
+  auto res = who.consent ? ranker->ForCustomer(id, o, who.live.get()) : ranker->Popular(o, /*new_customer=*/false);
   if (!res.ok()) FailStatus(res.status());
   const std::string& version = ranker->recommender().model_id();
-  return Reply{200, OffersBody(*ranker, id, *res, o.impressions), "application/json", version};
+  return Reply{200, OffersBody(*ranker, id, *res, o.impressions, who.consent ? "" : "no_consent"), "application/json",
+               version};
 }
 
 HttpServer::Reply HttpServer::RecordImpressions(const HttpRequest& req) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/utf8.h"
 
@@ -60,7 +61,7 @@ void AppendJsonFloat(std::string* out, float x) {
 }
 
 std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
-                                bool explain) {
+                                bool explain, absl::string_view fallback_reason) {
   std::string out;
   out.reserve(128 + res.items.size() * (explain ? 280 : 140));
   out.append("{");
@@ -69,7 +70,13 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
     AppendJsonString(&out, *customer_id);
     out.append(",");
   }
-  out.append(res.fallback ? "\"fallback\":\"popularity\"" : "\"fallback\":null");
+  if (!fallback_reason.empty()) {
+    out.append("\"fallback\":");
+    AppendJsonString(&out, fallback_reason);
+  } else {
+    out.append(res.fallback ? "\"fallback\":\"popularity\"" : "\"fallback\":null");
+  }
+  if (res.live_events > 0) absl::StrAppend(&out, ",\"live_events\":", res.live_events);
   out.append(",\"model_version\":");
   AppendJsonString(&out, r.model_id());
   out.append(",\"recommendations\":[");
@@ -147,10 +154,13 @@ nlohmann::json RecommendationsJsonTree(const Recommender& r, const RecommendResu
 }
 
 std::string RecommendationsBodyReference(const Recommender& r, const std::string* customer_id,
-                                         const RecommendResult& res, bool explain) {
+                                         const RecommendResult& res, bool explain, absl::string_view fallback_reason) {
   nlohmann::json j = {{"model_version", r.model_id()},
-                      {"fallback", res.fallback ? "popularity" : nlohmann::json(nullptr)},
+                      {"fallback", !fallback_reason.empty() ? nlohmann::json(std::string(fallback_reason))
+                                   : res.fallback           ? nlohmann::json("popularity")
+                                                            : nlohmann::json(nullptr)},
                       {"recommendations", RecommendationsJsonTree(r, res, explain)}};
+  if (res.live_events > 0) j["live_events"] = res.live_events;
   if (customer_id != nullptr) j["customer_id"] = *customer_id;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -21,10 +21,13 @@ void AppendJsonString(std::string* out, absl::string_view s);
 // Appends `x` as a JSON number (null when not finite).
 void AppendJsonFloat(std::string* out, float x);
 
-// {"customer_id": ..., "fallback": ..., "model_version": ..., "recommendations": [...]};
-// without customer_id when `customer_id` is null (basket requests).
+// {"customer_id": ..., "fallback": ..., "live_events": ..., "model_version": ...,
+// "recommendations": [...]}; without customer_id when `customer_id` is null
+// (basket requests), without live_events when none shaped the answer.
+// "fallback" is `fallback_reason` when given (e.g. "no_consent"), else
+// "popularity" for a fallback result, else null.
 std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
-                                bool explain);
+                                bool explain, absl::string_view fallback_reason = {});
 
 // One product as a JSON object: product_id, score, and name, category,
 // price, in_stock when the catalog has it (nlohmann; similar products).
@@ -32,6 +35,7 @@ nlohmann::json ProductJson(const Recommender& r, uint32_t product, float score);
 // RecommendationsBody through nlohmann's tree: what the server used before,
 // kept as the reference for tests and bench/json_bench.cc.
 std::string RecommendationsBodyReference(const Recommender& r, const std::string* customer_id,
-                                         const RecommendResult& res, bool explain);
+                                         const RecommendResult& res, bool explain,
+                                         absl::string_view fallback_reason = {});
 
 }  // namespace aisle

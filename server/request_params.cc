@@ -161,12 +161,12 @@ std::string PathId(const HttpRequest& req, size_t max_len) {
   return *std::move(id);
 }
 
-json ParseBody(const HttpRequest& req, size_t limit) {
+json ParseBody(const HttpRequest& req, size_t limit, bool object) {
   if (req.body.size() > limit) Fail(413, "payload_too_large", absl::StrCat("body over ", limit, " bytes"));
   // Invalid UTF-8, numbers out of range, deep nesting and bad syntax are all refused.
   auto body = ParseJsonText(req.body);
   if (!body.ok()) Fail(400, "invalid_json", absl::StrCat("the body is not valid JSON: ", body.status().message()));
-  if (!body->is_object()) Fail(400, "invalid_json", "the body must be a JSON object");
+  if (object && !body->is_object()) Fail(400, "invalid_json", "the body must be a JSON object");
   return *std::move(body);
 }
 

@@ -63,7 +63,7 @@ class Params {
 // encoded, or not printable UTF-8.
 std::string PathId(const HttpRequest& req, size_t max_len);
 // The body as a JSON object: 413 past `limit`, 400 when not a JSON object.
-nlohmann::json ParseBody(const HttpRequest& req, size_t limit);
+nlohmann::json ParseBody(const HttpRequest& req, size_t limit, bool object = true);
 // "count": an integer in [1, max_count], `def` when absent.
 size_t CountParam(const Params& p, size_t def, size_t max_count);
 // The filters and options every recommendation endpoint takes.

@@ -28,6 +28,11 @@ json DiscountJson(const Offer& o) {
   return d;
 }
 
+json FallbackJson(bool fallback, absl::string_view reason) {
+  if (!reason.empty()) return std::string(reason);
+  return fallback ? json("popularity") : json(nullptr);
+}
+
 }  // namespace
 
 std::string ReadyBody(const std::string& model_version) {
@@ -61,14 +66,14 @@ std::string SimilarBody(const Recommender& r, const std::string& product_id, abs
 }
 
 std::string RankBody(const Recommender& r, const std::string& customer_id, absl::Span<const Recommender::Ranked> ranked,
-                     bool fallback) {
+                     bool fallback, absl::string_view fallback_reason) {
   json items = json::array();
   for (const auto& x : ranked) {
     items.push_back({{"product_id", x.product_id}, {"score", std::isnan(x.score) ? json(nullptr) : json(x.score)}});
   }
   return Dump({{"model_version", r.model_id()},
                {"customer_id", customer_id},
-               {"fallback", fallback ? "popularity" : json(nullptr)},
+               {"fallback", FallbackJson(fallback, fallback_reason)},
                {"ranked", items}});
 }
 
@@ -81,7 +86,7 @@ std::string ReloadRefusedBody(const std::string& message, const std::string& mod
 }
 
 std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id, const OfferResult& res,
-                       const std::function<uint32_t(uint32_t)>& impressions) {
+                       const std::function<uint32_t(uint32_t)>& impressions, absl::string_view fallback_reason) {
   const absl::Span<const Offer> offers = ranker.catalog().offers();
   const Recommender& r = ranker.recommender();
   json items = json::array();
@@ -112,7 +117,7 @@ std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id
   }
   return Dump({{"model_version", r.model_id()},
                {"customer_id", customer_id},
-               {"fallback", res.fallback ? "popularity" : json(nullptr)},
+               {"fallback", FallbackJson(res.fallback, fallback_reason)},
                {"offers", std::move(items)}});
 }
 

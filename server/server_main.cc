@@ -14,9 +14,11 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/batch_scoring.h"
 #include "server/http_server.h"
 #include "server/impression_log.h"
+#include "server/live_loop.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
 
@@ -41,7 +43,8 @@ ABSL_FLAG(std::string, api_keys, "",
           "File of client API keys, one per line: clients must send one in X-API-Key (401 without, "
           "403 wrong).");
 ABSL_FLAG(std::string, admin_keys, "",
-          "File of admin keys for POST /v1/admin/reload (disabled without it).");
+          "File of admin keys for POST /v1/admin/reload, DELETE /v1/customers/{id} and GET "
+          "/v1/customers/{id}/data (disabled without it).");
 ABSL_FLAG(int, watch_interval_ms, 2000, "How often to check the model and catalog files for changes.");
 ABSL_FLAG(int, max_body_bytes, 1 << 20, "Largest request body accepted.");
 ABSL_FLAG(int, batch_threads, 1,
@@ -71,6 +74,21 @@ ABSL_FLAG(std::string, impressions_log, "",
           "impressions are counted in memory only (and a warning says so).");
 ABSL_FLAG(bool, impressions_fsync, true,
           "fdatasync the impression log before answering each impression request.");
+ABSL_FLAG(std::string, events_dir, "",
+          "Directory of the live loop: the event journal (POST /v1/events, segments aisle-train "
+          "--events_dir reads), consent and erasure records. Without it the live-loop endpoints are 404.");
+ABSL_FLAG(std::string, default_consent, "granted",
+          "Personalization for customers who never said (PUT /v1/customers/{id}/consent): granted, or "
+          "denied for stores that need opt-in.");
+ABSL_FLAG(int, events_segment_mb, 64, "Close the journal segment being written past this size (and daily).");
+ABSL_FLAG(bool, events_fsync, true,
+          "fdatasync the journal before acknowledging events (group commit: concurrent requests share one).");
+ABSL_FLAG(int, live_memory_mb, 256,
+          "Memory for customers' live events; past it the least recently active customers lose their live "
+          "effect (their events stay in the journal).");
+ABSL_FLAG(int, max_events_per_request, 1000, "Most events in one POST /v1/events.");
+ABSL_FLAG(int, max_event_future_s, 300, "Event timestamps later than now plus this are refused.");
+ABSL_FLAG(int, event_id_window_h, 168, "Retries of an event_id are recognized within this many hours.");
 ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
 
 namespace aisle {
@@ -198,6 +216,45 @@ int Main() {
     std::fprintf(stderr, "aisle-server: cannot load the model or catalogs: %s\n", std::string(s.message()).c_str());
     return 1;
   }
+  std::unique_ptr<LiveLoop> live;
+  if (const std::string dir = absl::GetFlag(FLAGS_events_dir); !dir.empty()) {
+    const std::string consent = absl::GetFlag(FLAGS_default_consent);
+    if ((consent != "granted" && consent != "denied") || absl::GetFlag(FLAGS_events_segment_mb) < 1 ||
+        absl::GetFlag(FLAGS_live_memory_mb) < 1 || absl::GetFlag(FLAGS_max_events_per_request) < 1 ||
+        absl::GetFlag(FLAGS_max_event_future_s) < 0 || absl::GetFlag(FLAGS_event_id_window_h) < 0) {
+      std::fprintf(stderr, "aisle-server: bad --default_consent (granted or denied), --events_segment_mb, "
+                           "--live_memory_mb, --max_events_per_request, --max_event_future_s or --event_id_window_h\n");
+      return 2;
+    }
+    LiveLoopOptions lo;
+    lo.dir = dir;
+    lo.default_consent = consent == "granted";
+    lo.journal.segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_events_segment_mb)) << 20;
+    lo.journal.sync = absl::GetFlag(FLAGS_events_fsync);
+    lo.live.max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_live_memory_mb)) << 20;
+    lo.event_id_window_ms = int64_t{absl::GetFlag(FLAGS_event_id_window_h)} * 3600 * 1000;
+    LiveLoop::OpenStats st;
+    auto l = LiveLoop::Open(lo, &source.Current()->model(), &st);
+    if (!l.ok()) {
+      std::fprintf(stderr, "aisle-server: %s\n", std::string(l.status().message()).c_str());
+      return 1;
+    }
+    live = std::move(*l);
+    std::fprintf(stderr,
+                 "aisle-server: event journal %s: %llu closed segments, %llu events live, %llu lines recovered "
+                 "from an interrupted segment%s%s\n",
+                 dir.c_str(), static_cast<unsigned long long>(st.journal.closed_segments),
+                 static_cast<unsigned long long>(st.replayed), static_cast<unsigned long long>(st.journal.recovered_lines),
+                 st.journal.torn_bytes > 0 ? ", a torn end cut off" : "",
+                 st.damaged_lines > 0 ? absl::StrCat(", ", st.damaged_lines, " damaged lines skipped").c_str() : "");
+    LiveLoop* lp = live.get();
+    source.SetModelHooks([lp](const Model& m) { lp->ModelLoading(m); }, [lp](const Model& m) { lp->ModelServing(m); });
+    metrics.SetExtra([lp] { return lp->RenderMetrics(); });
+    o.live = lp;
+    o.event_limits.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_events_per_request));
+    o.event_limits.max_future_seconds = absl::GetFlag(FLAGS_max_event_future_s);
+    o.event_limits.max_id_length = o.max_id_length;
+  }
   HttpServer server(&source, &metrics, o);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "aisle-server: %s\n", std::string(s.message()).c_str());
@@ -219,6 +276,8 @@ int Main() {
   std::fprintf(stderr, "aisle-server: stopping\n");
   source.StopWatching();
   server.Shutdown();
+  metrics.SetExtra(nullptr);
+  live.reset();  // writes what is queued and closes the journal segment
   if (log != nullptr) std::fclose(log);
   return 0;
 }

@@ -13,6 +13,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/checksum.h"
+#include "events/customer_ledger.h"
+#include "events/event_journal.h"
 
 namespace aisle {
 namespace {
@@ -55,6 +57,32 @@ absl::Status LoadInputs(const TrainJobOptions& options, EventLog* log, LoadStats
     absl::Status s = LoadEventsFile(path, options.load, log, &file_stats);
     stats->Merge(file_stats);
     if (!s.ok()) return s;
+  }
+  if (!options.events_dir.empty()) {
+    auto segments = EventJournal::ListSegments(options.events_dir, /*include_open=*/false);
+    if (!segments.ok()) return segments.status();
+    LoadOptions journal;  // the journal's own format, whatever the other inputs'
+    journal.strict = options.load.strict;
+    journal.max_id_length = options.load.max_id_length;
+    for (const EventJournal::Segment& seg : *segments) {
+      LoadStats file_stats;
+      absl::Status s = LoadEventsFile(seg.path, journal, log, &file_stats);
+      stats->Merge(file_stats);
+      if (!s.ok()) return s;
+      log->journal_through_segment = std::max(log->journal_through_segment, seg.number);
+    }
+    auto ledger = CustomerLedger::Read(options.events_dir);
+    if (!ledger.ok()) return ledger.status();
+    const LedgerFilterStats f = ApplyLedger(*ledger, options.default_consent, log);
+    if (options.log != nullptr) {
+      std::fprintf(options.log,
+                   "events dir %s: %zu journal segments; left out %llu events of %llu customers without consent "
+                   "and %llu events of %llu erased customers\n",
+                   options.events_dir.c_str(), segments->size(), static_cast<unsigned long long>(f.no_consent_events),
+                   static_cast<unsigned long long>(f.no_consent_customers),
+                   static_cast<unsigned long long>(f.erased_events),
+                   static_cast<unsigned long long>(f.erased_customers));
+    }
   }
   if (!options.load.strict && stats->records > 0) {
     const double frac = static_cast<double>(stats->malformed()) / static_cast<double>(stats->records);
@@ -209,6 +237,10 @@ absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& 
       {"last_event", IsoTime(last_ts)},
       {"last_event_unix", last_ts},
   };
+  if (log.journal_through_segment > 0) {
+    meta["data"]["events_dir"] = options.events_dir;
+    meta["data"]["events_through_segment"] = log.journal_through_segment;
+  }
   if (absl::Status s = model.SetMetadata(std::move(meta)); !s.ok()) return s;
   result.model = std::move(model);
   return result;

@@ -20,6 +20,12 @@ struct TrainJobOptions {
   LoadOptions load;
   // Outside strict mode, fail when more than this share of rows is malformed.
   double max_malformed_fraction = 0.01;
+  // The server's live-loop directory (aisle-server --events_dir): its closed
+  // journal segments are read as more inputs (events format), and its
+  // consent and erasure records are honoured: customers without consent
+  // and erased customers' events (up to their erasure) are left out.
+  std::string events_dir;
+  bool default_consent = true;  // for customers who never said (as the server's --default_consent)
   WeightingOptions weighting;
   IalsOptions ials;
   // Progress lines go here (nullptr: silent).
@@ -41,7 +47,8 @@ absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options);
 absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& stats,
                                           const TrainJobOptions& options);
 
-// Loads all inputs into one log, applying the malformed-row policy.
+// Loads all inputs (and the journal segments of `events_dir`) into one log,
+// applying the malformed-row policy and the consent and erasure records.
 absl::Status LoadInputs(const TrainJobOptions& options, EventLog* log, LoadStats* stats);
 
 // Builds the model from trained factors and the interactions (purchased

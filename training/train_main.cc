@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
+#include "training/event_compaction.h"
 #include "training/publish_gate.h"
 #include "evaluation/split.h"
 #include "training/train_job.h"
@@ -45,7 +46,7 @@ ABSL_FLAG(std::string, price_column, "price", "events format: unit price column 
 ABSL_FLAG(std::string, event_column, "event",
           "events format: event type column (optional): purchase, cart, view or return.");
 ABSL_FLAG(std::string, channel_column, "channel",
-          "events format: channel column (optional): web, app or store.");
+          "events format: channel column (optional): web, app, store, email, phone, social, marketplace or other.");
 ABSL_FLAG(std::string, country_column, "country", "events format: country column (optional).");
 ABSL_FLAG(bool, strict, false,
           "Stop at the first malformed row, naming file, line and reason. By default malformed "
@@ -54,6 +55,13 @@ ABSL_FLAG(double, max_malformed_fraction, 0.01,
           "Without --strict, fail when more than this share of rows is malformed.");
 ABSL_FLAG(int, max_id_length, 256, "Customer or product ids longer than this are malformed.");
 
+ABSL_FLAG(std::string, events_dir, "",
+          "The server's live-loop directory (aisle-server --events_dir): its closed event journal segments "
+          "are read as more inputs, customers without consent are left out and erased customers' events "
+          "dropped. compact-events: the directory to compact.");
+ABSL_FLAG(std::string, default_consent, "granted",
+          "With --events_dir: personalization for customers who never said, as the server's "
+          "--default_consent (denied: only customers who opted in are trained on).");
 ABSL_FLAG(double, purchase_weight, 1.0, "Weight of a purchase event.");
 ABSL_FLAG(double, cart_weight, 0.3, "Weight of an add-to-cart event.");
 ABSL_FLAG(double, view_weight, 0.1, "Weight of a product view event.");
@@ -127,6 +135,12 @@ absl::StatusOr<TrainJobOptions> OptionsFromFlags() {
     o.inputs.emplace_back(p);
   }
   if (o.inputs.empty()) return absl::InvalidArgumentError("--input is required");
+  o.events_dir = absl::GetFlag(FLAGS_events_dir);
+  const std::string consent = absl::GetFlag(FLAGS_default_consent);
+  if (consent != "granted" && consent != "denied") {
+    return absl::InvalidArgumentError("--default_consent must be granted or denied");
+  }
+  o.default_consent = consent == "granted";
   auto format = ParseInputFormat(absl::GetFlag(FLAGS_format));
   if (!format.ok()) return format.status();
   o.load.format = *format;
@@ -325,6 +339,31 @@ int TuneCommand(const TrainJobOptions& options) {
   return 0;
 }
 
+// aisle-train compact-events: rewrites closed journal segments without
+// erased customers, and removes old model versions that hold one.
+int CompactCommand() {
+  const std::string dir = absl::GetFlag(FLAGS_events_dir);
+  if (dir.empty()) {
+    std::fprintf(stderr, "aisle-train: compact-events needs --events_dir (and --publish_dir for old models)\n");
+    return 2;
+  }
+  auto r = CompactEvents(dir, absl::GetFlag(FLAGS_publish_dir));
+  if (!r.ok()) return Error(r.status());
+  std::fprintf(stderr, "compact-events: %llu closed segments, %llu rewritten, %llu events of erased customers removed%s\n",
+               static_cast<unsigned long long>(r->segments), static_cast<unsigned long long>(r->segments_rewritten),
+               static_cast<unsigned long long>(r->events_removed),
+               r->damaged_lines > 0 ? absl::StrCat(", ", r->damaged_lines, " damaged lines kept as they were").c_str() : "");
+  for (const std::string& m : r->models_removed) std::fprintf(stderr, "compact-events: removed %s\n", m.c_str());
+  if (r->current_model_erased_customers > 0) {
+    std::fprintf(stderr,
+                 "aisle-train: the current model still holds %llu erased customers: publish a new model "
+                 "(aisle-train --events_dir %s --publish_dir ...) and run compact-events again\n",
+                 static_cast<unsigned long long>(r->current_model_erased_customers), dir.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 int Main(bool tune) {
   const std::string output = absl::GetFlag(FLAGS_output);
   const std::string dir = absl::GetFlag(FLAGS_publish_dir);
@@ -367,8 +406,10 @@ int main(int argc, char** argv) {
       "Trains an implicit-feedback recommendation model from purchase history.\n"
       "Usage: aisle-train --input FILE[,FILE...] --output MODEL [flags]\n"
       "       aisle-train --input FILE --publish_dir DIR [--gate_metric ndcg@10 --max_drop 0.01] [flags]\n"
-      "       aisle-train tune --input TRAIN --validation VALIDATION [--tune_factors 32,64 ...] [flags]");
+      "       aisle-train tune --input TRAIN --validation VALIDATION [--tune_factors 32,64 ...] [flags]\n"
+      "       aisle-train compact-events --events_dir DIR [--publish_dir DIR]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() == 2 && std::string(positional[1]) == "compact-events") return aisle::CompactCommand();
   const bool tune = positional.size() == 2 && std::string(positional[1]) == "tune";
   if (positional.size() > 1 && !tune) {
     std::fprintf(stderr, "aisle-train: unexpected argument '%s' (see --help)\n", positional[1]);

@@ -1,0 +1,183 @@
+#include "events/live_events.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace aisle {
+
+size_t LiveEvents::EntryBytes(const LiveEvent& e) {
+  auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+  return sizeof(Entry) + heap(e.customer_id) + heap(e.product_id) + heap(e.country) + heap(e.event_id) +
+         heap(e.recommendation_id);
+}
+
+bool LiveEvents::SeenBy(const Model& model, uint64_t segment, int64_t received_ms) {
+  if (model.events_through_segment > 0) return segment <= model.events_through_segment;
+  return received_ms / 1000 <= model.last_event_unix;
+}
+
+float LiveEvents::Weight(const EventWeighting& w, EventType type, float quantity) {
+  double q = quantity;
+  switch (w.quantity) {
+    case EventWeighting::Quantity::kNone: q = 1; break;
+    case EventWeighting::Quantity::kLinear: break;
+    case EventWeighting::Quantity::kLog: q = std::log1p(q); break;
+  }
+  switch (type) {
+    case EventType::kPurchase: return static_cast<float>(w.purchase * q);
+    case EventType::kCart: return static_cast<float>(w.cart * q);
+    case EventType::kView: return static_cast<float>(w.view * q);
+    case EventType::kReturn: return static_cast<float>(-w.return_weight * q);
+  }
+  return 0;
+}
+
+void LiveEvents::Add(const LiveEvent& e, uint64_t segment, std::chrono::steady_clock::time_point arrival) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = customers_.try_emplace(e.customer_id);
+  Customer& c = it->second;
+  const size_t b = EntryBytes(e) + (inserted ? sizeof(Customer) + e.customer_id.size() + 32 : 0);
+  c.entries.push_back({e, segment});
+  c.entries.back().event.customer_id.clear();  // the map key holds it
+  c.last_ms = std::max(c.last_ms, e.received_ms);
+  c.bytes += b;
+  if (!c.unused_since) c.unused_since = arrival;
+  bytes_ += b;
+  ++events_;
+  count_.store(customers_.size(), std::memory_order_relaxed);
+  if (bytes_ > options_.max_bytes) EvictLocked();
+}
+
+void LiveEvents::EvictLocked() {
+  // The least recently active customers, down to 90% of the budget.
+  std::vector<std::pair<int64_t, const std::string*>> order;
+  order.reserve(customers_.size());
+  for (const auto& [id, c] : customers_) order.push_back({c.last_ms, &id});
+  std::sort(order.begin(), order.end());
+  const size_t target = options_.max_bytes / 10 * 9;
+  std::vector<std::string> victims;
+  size_t bytes = bytes_;
+  for (const auto& [ms, id] : order) {
+    if (bytes <= target) break;
+    bytes -= customers_.at(*id).bytes;
+    victims.push_back(*id);
+  }
+  for (const std::string& id : victims) {
+    auto it = customers_.find(id);
+    bytes_ -= it->second.bytes;
+    events_ -= it->second.entries.size();
+    customers_.erase(it);
+    ++evicted_;
+  }
+  count_.store(customers_.size(), std::memory_order_relaxed);
+}
+
+void LiveEvents::DropSeenBy(const Model& model) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = customers_.begin(); it != customers_.end();) {
+    Customer& c = it->second;
+    auto keep = std::remove_if(c.entries.begin(), c.entries.end(), [&](const Entry& e) {
+      return SeenBy(model, e.segment, e.event.received_ms);
+    });
+    for (auto e = keep; e != c.entries.end(); ++e) {
+      const size_t b = EntryBytes(e->event);
+      c.bytes -= b;
+      bytes_ -= b;
+      --events_;
+    }
+    c.entries.erase(keep, c.entries.end());
+    if (c.entries.empty()) {
+      bytes_ -= c.bytes;
+      customers_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  count_.store(customers_.size(), std::memory_order_relaxed);
+}
+
+void LiveEvents::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  customers_.clear();
+  bytes_ = events_ = 0;
+  count_.store(0, std::memory_order_relaxed);
+}
+
+size_t LiveEvents::Erase(absl::string_view customer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = customers_.find(customer);
+  if (it == customers_.end()) return 0;
+  const size_t n = it->second.entries.size();
+  bytes_ -= it->second.bytes;
+  events_ -= n;
+  customers_.erase(it);
+  count_.store(customers_.size(), std::memory_order_relaxed);
+  return n;
+}
+
+std::shared_ptr<const LiveProfile> LiveEvents::Profile(absl::string_view customer, const Model& model,
+                                                       std::optional<double>* waited) {
+  if (count_.load(std::memory_order_relaxed) == 0) return nullptr;
+  struct Item {
+    uint32_t product;
+    float weight;
+    float bought;  // net purchased quantity
+  };
+  std::vector<Item> items;
+  size_t events = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = customers_.find(customer);
+    if (it == customers_.end()) return nullptr;
+    Customer& c = it->second;
+    for (const Entry& e : c.entries) {
+      if (SeenBy(model, e.segment, e.event.received_ms)) continue;
+      const std::optional<uint32_t> p = model.products.Find(e.event.product_id);
+      if (!p) continue;  // a product the model does not know: nothing to fold in
+      ++events;
+      const float bought = e.event.type == EventType::kPurchase ? e.event.quantity
+                           : e.event.type == EventType::kReturn ? -e.event.quantity
+                                                                : 0.0f;
+      items.push_back({*p, Weight(model.weighting, e.event.type, e.event.quantity), bought});
+    }
+    if (events > 0 && c.unused_since && waited != nullptr) {
+      *waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - *c.unused_since).count();
+      c.unused_since.reset();
+    }
+  }
+  if (events == 0) return nullptr;
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.product < b.product; });
+  auto profile = std::make_shared<LiveProfile>();
+  profile->events = events;
+  for (size_t j = 0; j < items.size();) {
+    const uint32_t p = items[j].product;
+    float w = 0, bought = 0;
+    for (; j < items.size() && items[j].product == p; ++j) {
+      w += items[j].weight;
+      bought += items[j].bought;
+    }
+    profile->products.push_back(p);
+    profile->weights.push_back(w);
+    if (bought > 0) profile->purchased.push_back(p);
+  }
+  return profile;
+}
+
+std::vector<LiveEvent> LiveEvents::Events(absl::string_view customer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<LiveEvent> out;
+  auto it = customers_.find(customer);
+  if (it == customers_.end()) return out;
+  for (const Entry& e : it->second.entries) {
+    out.push_back(e.event);
+    out.back().customer_id = std::string(customer);
+  }
+  return out;
+}
+
+LiveEvents::Stats LiveEvents::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {customers_.size(), events_, bytes_, evicted_};
+}
+
+}  // namespace aisle

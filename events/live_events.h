@@ -1,0 +1,88 @@
+// LiveEvents: each customer's events since the served model was trained,
+// in memory, so that the next answer reflects them (engine LiveProfile).
+// Events are kept with the journal segment that holds them; those the
+// model already saw (segment <= its events_through_segment, or without
+// one, received before its data cut-off) are skipped when resolving and
+// dropped by DropSeenBy(). Memory is bounded: past `max_bytes`, the
+// customers least recently active are evicted (their events stay in the
+// journal for the next training; only the live effect is lost), counted.
+// Thread-safe (one mutex; lookups are a hash probe when nobody is live).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "engine/model.h"
+#include "engine/recommender.h"
+#include "events/live_event.h"
+
+namespace aisle {
+
+class LiveEvents {
+ public:
+  struct Options {
+    size_t max_bytes = 256 << 20;
+  };
+  struct Stats {
+    uint64_t customers = 0;
+    uint64_t events = 0;
+    uint64_t bytes = 0;
+    uint64_t evicted_customers = 0;  // since start
+  };
+  explicit LiveEvents(Options options) : options_(options) {}
+  LiveEvents() : LiveEvents(Options()) {}
+
+  // Adds an event held by journal segment `segment`; `arrival` is when its
+  // request came in (for the time to the first answer that uses it).
+  void Add(const LiveEvent& e, uint64_t segment, std::chrono::steady_clock::time_point arrival);
+  // Drops the events `model` already holds.
+  void DropSeenBy(const Model& model);
+  // Forgets everything (before a rebuild from the journal).
+  void Clear();
+  // Forgets a customer; returns the events dropped.
+  size_t Erase(absl::string_view customer);
+
+  // The customer's events `model` has not seen, resolved against it (null
+  // when there are none). `*waited` receives, the first time a new event is
+  // used, the time since its request arrived (else it is left alone).
+  std::shared_ptr<const LiveProfile> Profile(absl::string_view customer, const Model& model,
+                                             std::optional<double>* waited = nullptr);
+  // The customer's events as accepted (for the data-access endpoint).
+  std::vector<LiveEvent> Events(absl::string_view customer) const;
+  Stats stats() const;
+
+  // Whether `model` has seen an event of `segment` received at `received_ms`.
+  static bool SeenBy(const Model& model, uint64_t segment, int64_t received_ms);
+  // The weight `model`'s trainer gives an event (metadata "weighting").
+  static float Weight(const EventWeighting& w, EventType type, float quantity);
+
+ private:
+  struct Entry {
+    LiveEvent event;
+    uint64_t segment;
+  };
+  struct Customer {
+    std::vector<Entry> entries;
+    int64_t last_ms = 0;
+    size_t bytes = 0;
+    std::optional<std::chrono::steady_clock::time_point> unused_since;  // oldest event no answer used yet
+  };
+  static size_t EntryBytes(const LiveEvent& e);
+  void EvictLocked();
+
+  const Options options_;
+  mutable std::mutex mu_;
+  absl::flat_hash_map<std::string, Customer> customers_;
+  std::atomic<size_t> count_{0};  // customers_.size(), read without the lock
+  size_t bytes_ = 0, events_ = 0;
+  uint64_t evicted_ = 0;
+};
+
+}  // namespace aisle

@@ -1,0 +1,149 @@
+// LiveLoop: the server's side of the live loop (docs/API.md, "Live loop"):
+// events accepted into the durable journal and applied to each customer's
+// live state before they are acknowledged, consent, erasure, and what the
+// personalizing endpoints ask per request: may this customer be
+// personalized, and what did they do since the model was trained (a
+// LiveProfile, with the model's row withheld when they were erased after
+// it was trained).
+// Owns the journal (events/event_journal.h), the customers' live events
+// (events/live_events.h), the consent ledger (events/customer_ledger.h) and
+// the event ids seen (retries are accepted once). A new model is announced
+// with ModelLoading() (before it serves) and ModelServing() (after):
+// events it holds are dropped from memory, and after a roll-back to an
+// older model the live state is rebuilt from the journal.
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "engine/recommender.h"
+#include "events/customer_ledger.h"
+#include "events/event_journal.h"
+#include "events/live_events.h"
+
+namespace aisle {
+
+class ImpressionLog;
+
+struct LiveLoopOptions {
+  std::string dir;                        // the event journal and consent ledger
+  EventJournal::Options journal;
+  LiveEvents::Options live;
+  bool default_consent = true;            // for customers who never said
+  int64_t event_id_window_ms = int64_t{7} * 86400 * 1000;  // retries recognized within it
+  size_t max_event_ids = 10'000'000;      // at most this many remembered (oldest forgotten first)
+};
+
+class LiveLoop {
+ public:
+  struct OpenStats {
+    EventJournal::OpenStats journal;
+    uint64_t replayed = 0;        // events read back into live state
+    uint64_t damaged_lines = 0;   // lines of closed segments that failed their checksum
+  };
+  // Opens the journal and ledger and replays what `model` has not seen.
+  static absl::StatusOr<std::unique_ptr<LiveLoop>> Open(LiveLoopOptions options, const Model* model,
+                                                        OpenStats* stats = nullptr);
+  ~LiveLoop();
+
+  // Consent to personalization: the customer's choice, or the default.
+  bool Personalize(absl::string_view customer) const;
+  std::optional<ConsentRecord> ConsentOf(absl::string_view customer) const;
+
+  // What the customer did that `model` has not seen (null: nothing, and not
+  // erased since). Records the time from an event to its first use.
+  std::shared_ptr<const LiveProfile> Profile(const Model& model, absl::string_view customer);
+
+  struct Accepted {
+    size_t stored = 0;
+    size_t duplicates = 0;   // event ids seen before (or twice in the request)
+    size_t no_consent = 0;   // customers without consent: not stored
+  };
+  // Stores valid events (received_ms set by the caller): once durable and
+  // applied to live state, `done` runs (on the journal's thread) with the
+  // counts, or with the write error (nothing of the request kept).
+  void Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::time_point arrival,
+              std::function<void(absl::StatusOr<Accepted>)> done);
+
+  absl::Status SetConsent(absl::string_view customer, bool personalization);
+
+  struct Receipt {
+    int64_t erased_at_ms = 0;
+    uint64_t live_events = 0;       // dropped from memory
+    uint64_t impressions = 0;       // impression records removed
+    bool consent_record = false;    // a consent record was removed
+    bool model_row = false;         // the serving model held a row for them (no longer used)
+    bool journal_rotated = false;   // their journal events are in closed segments, for compaction
+  };
+  absl::StatusOr<Receipt> Erase(absl::string_view customer, const Model* serving, ImpressionLog* impressions);
+
+  // The customer's live events (for the data-access endpoint).
+  std::vector<LiveEvent> Events(absl::string_view customer) const { return live_.Events(customer); }
+
+  // Model hooks (ModelSource): before `model` serves, and once it does.
+  void ModelLoading(const Model& model);
+  void ModelServing(const Model& model);
+
+  // Prometheus text for /metrics.
+  std::string RenderMetrics() const;
+
+  // Counters for /metrics.
+  void RecordRefused(const std::string& reason);
+
+ private:
+  explicit LiveLoop(const LiveLoopOptions& options) : options_(options), live_(options.live) {}
+  absl::Status Replay(const Model* model, bool ids, OpenStats* stats);
+  bool Forget(const Model& model, absl::string_view customer);
+  // Whether the customer was erased (while running) at or after `received_ms`.
+  bool ErasedSince(absl::string_view customer, int64_t received_ms) const;
+  // Pseudonyms of customers erased after `model` was trained, as its rows.
+  std::shared_ptr<const absl::flat_hash_set<uint32_t>> ErasedRows(const Model& model);
+
+  LiveLoopOptions options_;
+  std::unique_ptr<EventJournal> journal_;
+  std::unique_ptr<CustomerLedger> ledger_;
+  LiveEvents live_;
+
+  // Event ids accepted (or in flight), with when, oldest first in `id_order_`.
+  mutable std::mutex ids_mu_;
+  absl::flat_hash_map<std::string, int64_t> event_ids_;
+  std::deque<std::pair<int64_t, std::string>> id_order_;
+
+  // Erasures: ids erased while running (memory only), and per model the
+  // rows of customers erased after its data (from the ledger's pseudonyms).
+  mutable std::mutex erased_mu_;
+  absl::flat_hash_map<std::string, int64_t> erased_ids_;
+  std::map<const Model*, std::shared_ptr<const absl::flat_hash_set<uint32_t>>> erased_rows_;
+  std::deque<const Model*> erased_rows_order_;
+  std::atomic<bool> any_erased_{false};
+  // The model live state was last pruned for (to notice a roll-back).
+  uint64_t horizon_segment_ = 0;
+  int64_t horizon_unix_ = INT64_MIN;
+  std::mutex model_mu_;
+
+  // Metrics.
+  mutable std::mutex metrics_mu_;
+  std::map<std::string, uint64_t> refused_;
+  uint64_t accepted_ = 0, duplicates_ = 0, no_consent_ = 0, write_failures_ = 0;
+  uint64_t consent_granted_ = 0, consent_denied_ = 0, erasures_ = 0, fold_ins_ = 0, rebuilds_ = 0;
+  static constexpr double kWaitBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
+  uint64_t wait_buckets_[std::size(kWaitBuckets)] = {};
+  uint64_t wait_count_ = 0;
+  double wait_sum_ = 0;
+};
+
+}  // namespace aisle
