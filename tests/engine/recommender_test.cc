@@ -628,3 +628,96 @@ TEST(TopListsTest, PopularityFromTheList) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+// A live profile of `products` (each with weight w), some bought.
+std::shared_ptr<LiveProfile> Live(std::vector<uint32_t> products, float w, std::vector<uint32_t> purchased) {
+  auto p = std::make_shared<LiveProfile>();
+  p->products = std::move(products);
+  p->weights.assign(p->products.size(), w);
+  p->purchased = std::move(purchased);
+  p->events = p->products.size();
+  return p;
+}
+
+TEST(LiveProfileTest, LiveEventsRefoldTheCustomerAndExcludeLivePurchases) {
+  auto r = WithLists(8, Recommender::Scoring::kFloat32);
+  const Model& m = r->model();
+  const std::string id = m.customers.id(4);
+  RecommendOptions o;
+  o.count = 5;
+  auto before = r->Recommend(id, o);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->source, AnswerSource::kTopList);
+  const uint32_t top = before->result.items[0].product;
+  auto live = Live({top}, 1.0f, {top});
+  // Never from the lists, which know nothing of live events.
+  EXPECT_FALSE(r->RecommendWithoutScoring(id, o, live.get()).has_value());
+  auto after = r->Recommend(id, o, live.get());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->source, AnswerSource::kLive);
+  EXPECT_EQ(after->result.live_events, 1u);
+  for (const Recommendation& x : after->result.items) {
+    EXPECT_NE(x.product, top);
+    for (uint32_t b : m.purchased.RowIndices(4)) EXPECT_NE(x.product, b);
+  }
+  // The vector is the fold-in of the model purchases (weight 1) and the live event.
+  std::vector<uint32_t> history(m.purchased.RowIndices(4).begin(), m.purchased.RowIndices(4).end());
+  std::vector<float> weights(history.size(), 1.0f);
+  history.push_back(top);
+  weights.push_back(1.0f);
+  const Eigen::VectorXf want = r->FoldIn(history, weights);
+  auto v = r->VectorFor(4, live.get());
+  ASSERT_TRUE(v.has_value());
+  EXPECT_LT((v->vector - want).norm(), 1e-4f * want.norm());
+  // Batched the same as alone.
+  CustomerRequest q{id, o, live};
+  auto batch = r->RecommendBatch({q});
+  ASSERT_TRUE(batch[0].ok());
+  ExpectSameItems(batch[0]->result.items, after->result.items, "live batch vs alone");
+  // Explanations use the live history.
+  o.explain = true;
+  auto explained = r->Recommend(id, o, live.get());
+  bool named = false;
+  for (const auto& x : explained->result.items) {
+    for (const Contribution& c : x.because) named = named || c.product == top;
+  }
+  EXPECT_TRUE(named);
+}
+
+TEST(LiveProfileTest, AnUnknownCustomerIsPersonalizedAndAForgottenOneIsNot) {
+  auto r = Make();
+  const Model& m = r->model();
+  RecommendOptions o;
+  o.count = 5;
+  auto live = Live({3, 7}, 0.3f, {});
+  auto a = r->Recommend("brand-new", o, live.get());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->source, AnswerSource::kLive);
+  EXPECT_FALSE(a->result.fallback);
+  // Erased since training: the model row is not used; nothing live: popularity.
+  LiveProfile forget;
+  forget.forget_model_row = true;
+  auto f = r->Recommend(m.customers.id(2), o, &forget);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->source, AnswerSource::kPopularity);
+  EXPECT_TRUE(f->result.fallback);
+  auto popular = r->Recommend("nobody", o);
+  ExpectSameItems(f->result.items, popular->result.items, "forgotten = unknown");
+  bool fallback = false;
+  auto ranked = r->Rank(m.customers.id(2), {"p1", "p2"}, &fallback, &forget);
+  ASSERT_TRUE(ranked.ok());
+  EXPECT_TRUE(fallback);
+  // Only products the model does not know: popularity, without what they bought.
+  LiveProfile bought;
+  bought.purchased = {popular->result.items[0].product};
+  auto p = r->Recommend("brand-new", o, &bought);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->result.fallback);
+  for (const auto& x : p->result.items) EXPECT_NE(x.product, bought.purchased[0]);
+}
+
+}  // namespace
+}  // namespace aisle
