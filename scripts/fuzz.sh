@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_events_csv fuzz_catalog fuzz_offer_catalog fuzz_model fuzz_request)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_events_csv fuzz_catalog fuzz_offer_catalog fuzz_model fuzz_request fuzz_live_input)
 
 bash scripts/setup.sh
 # clang, its runtimes (libFuzzer and the sanitizers) and its OpenMP.

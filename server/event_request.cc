@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "engine/utf8.h"
 #include "events/timestamp.h"
@@ -24,7 +25,8 @@ std::string Text(const json& e, const char* key, size_t max, bool required) {
     return "";
   }
   if (!it->is_string()) throw Bad{absl::StrCat("'", key, "' must be a string")};
-  const std::string& s = it->get_ref<const std::string&>();
+  // Surrounding spaces are not part of an id (the trainer's reader trims them too).
+  const std::string s(absl::StripAsciiWhitespace(it->get_ref<const std::string&>()));
   if (s.empty() && required) throw Bad{absl::StrCat("'", key, "' is empty")};
   if (s.size() > max) throw Bad{absl::StrCat("'", key, "' is longer than ", max, " bytes")};
   if (!IsPrintableUtf8(s)) throw Bad{absl::StrCat("'", key, "' holds control characters or invalid UTF-8")};
