@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
@@ -197,6 +198,12 @@ absl::Status EventJournal::Rotate() {
   return rotations_done_ >= ticket ? rotate_status_ : absl::CancelledError("the journal is closing");
 }
 
+void EventJournal::Flush() {
+  std::promise<void> done;
+  Append("", 0, [&](absl::Status, uint64_t) { done.set_value(); });
+  done.get_future().wait();
+}
+
 EventJournal::Stats EventJournal::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
@@ -273,21 +280,22 @@ void EventJournal::Run() {
       (void)CloseSegment();
     }
     if (!batch.empty()) {
+      // (A Flush() alone queues an empty batch: nothing to write or sync.)
       std::string bytes;
       size_t lines = 0;
       for (const Pending& p : batch) {
         bytes += p.lines;
         lines += p.count;
       }
-      absl::Status s = WriteBatch(bytes);
+      absl::Status s = bytes.empty() ? absl::OkStatus() : WriteBatch(bytes);
       const uint64_t segment = next_segment_ - 1;
       {
         std::lock_guard<std::mutex> g(mu_);
         if (s.ok()) {
-          stats_.appends += batch.size();
+          for (const Pending& p : batch) stats_.appends += p.count > 0 ? 1 : 0;
           stats_.lines += lines;
           stats_.bytes += bytes.size();
-          stats_.syncs += options_.sync ? 1 : 0;
+          stats_.syncs += options_.sync && !bytes.empty() ? 1 : 0;
         } else {
           stats_.failures += batch.size();
         }

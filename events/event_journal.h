@@ -72,6 +72,9 @@ class EventJournal {
   // Closes the open segment now (after what is queued); the next append
   // opens a new one. Returns once done.
   absl::Status Rotate();
+  // Returns once everything queued before the call is written (or failed)
+  // and its callbacks have run.
+  void Flush();
   Stats stats() const;
   const std::string& dir() const { return dir_; }
 

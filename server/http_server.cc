@@ -86,6 +86,7 @@ uint16_t HttpServer::port() const { return transport_ ? transport_->port() : 0; 
 void HttpServer::Shutdown() {
   if (transport_) transport_->StopAccepting();
   batcher_.reset();  // answers what is queued first
+  if (options_.live != nullptr && transport_) options_.live->Flush();  // and the events being written
   admin_.reset();
   ledger_.reset();
   if (transport_) {

@@ -75,6 +75,7 @@ absl::Status LiveLoop::Replay(const Model* model, bool ids, OpenStats* stats) {
           auto [it, inserted] = erased.try_emplace(e.customer_id);
           if (inserted) it->second = ledger.ErasedAt(e.customer_id);
           if (it->second && *it->second >= e.received_ms) return;  // erased since
+          if (ErasedSince(e.customer_id, e.received_ms)) return;
           if (recent && !e.event_id.empty() && e.received_ms >= now - options_.event_id_window_ms) {
             std::lock_guard<std::mutex> lock(ids_mu_);
             if (event_ids_.try_emplace(e.event_id, e.received_ms).second) id_order_.push_back({e.received_ms, e.event_id});
@@ -325,6 +326,11 @@ std::string LiveLoop::RenderMetrics() const {
     absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"", EscapeLabel(reason), "\"} ", n, "\n");
   }
   absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"write_failed\"} ", write_failures_, "\n");
+  {
+    std::lock_guard<std::mutex> ids(ids_mu_);
+    absl::StrAppend(&out, "# HELP aisle_event_ids Event ids remembered for retries.\n# TYPE aisle_event_ids gauge\n",
+                    "aisle_event_ids ", event_ids_.size(), "\n");
+  }
   absl::StrAppend(&out, "# TYPE aisle_event_journal_syncs_total counter\naisle_event_journal_syncs_total ", j.syncs,
                   "\n# TYPE aisle_event_journal_appends_total counter\naisle_event_journal_appends_total ", j.appends,
                   "\n# TYPE aisle_event_journal_bytes_total counter\naisle_event_journal_bytes_total ", j.bytes,

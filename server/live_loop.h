@@ -45,7 +45,7 @@ struct LiveLoopOptions {
   LiveEvents::Options live;
   bool default_consent = true;            // for customers who never said
   int64_t event_id_window_ms = int64_t{7} * 86400 * 1000;  // retries recognized within it
-  size_t max_event_ids = 10'000'000;      // at most this many remembered (oldest forgotten first)
+  size_t max_event_ids = 2'000'000;       // at most this many remembered (oldest forgotten first)
 };
 
 class LiveLoop {
@@ -93,6 +93,9 @@ class LiveLoop {
 
   // The customer's live events (for the data-access endpoint).
   std::vector<LiveEvent> Events(absl::string_view customer) const { return live_.Events(customer); }
+
+  // Returns once the events accepted so far are written and answered.
+  void Flush() { journal_->Flush(); }
 
   // Model hooks (ModelSource): before `model` serves, and once it does.
   void ModelLoading(const Model& model);

@@ -89,6 +89,9 @@ ABSL_FLAG(int, live_memory_mb, 256,
 ABSL_FLAG(int, max_events_per_request, 1000, "Most events in one POST /v1/events.");
 ABSL_FLAG(int, max_event_future_s, 300, "Event timestamps later than now plus this are refused.");
 ABSL_FLAG(int, event_id_window_h, 168, "Retries of an event_id are recognized within this many hours.");
+ABSL_FLAG(int, max_event_ids, 2000000,
+          "At most this many event ids are remembered for retries (about 100 bytes each); the oldest are "
+          "forgotten first.");
 ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
 
 namespace aisle {
@@ -233,6 +236,7 @@ int Main() {
     lo.journal.sync = absl::GetFlag(FLAGS_events_fsync);
     lo.live.max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_live_memory_mb)) << 20;
     lo.event_id_window_ms = int64_t{absl::GetFlag(FLAGS_event_id_window_h)} * 3600 * 1000;
+    lo.max_event_ids = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_max_event_ids)));
     LiveLoop::OpenStats st;
     auto l = LiveLoop::Open(lo, &source.Current()->model(), &st);
     if (!l.ok()) {
