@@ -307,14 +307,26 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   std::vector<absl::StatusOr<CustomerAnswer>> out(requests.size(), absl::InternalError("not answered"));
   // What needs scoring: unfiltered requests (the common ones) scored fused
   // with selection; filtered ones from scores, then the catalog masks.
-  std::vector<size_t> plain, filtered;
+  std::vector<size_t> plain, filtered, live;
   std::vector<uint32_t> plain_customers, filtered_customers;
   std::vector<RecommendOptions> plain_options;
+  std::vector<CustomerVector> live_vectors;
   for (size_t j = 0; j < requests.size(); ++j) {
     const CustomerRequest& q = requests[j];
     const std::optional<uint32_t> c = model_->customers.Find(q.customer_id);
     if (q.live && !q.live->empty()) {
-      out[j] = RecommendLive(c, q.options, *q.live);
+      // Unfiltered live requests share the pass over the products below.
+      if (IsFiltered(q.options)) {
+        out[j] = RecommendLive(c, q.options, *q.live);
+        continue;
+      }
+      std::optional<CustomerVector> v = VectorFor(c, q.live.get());
+      if (!v) {
+        out[j] = RecommendLive(c, q.options, *q.live);  // popularity
+        continue;
+      }
+      live.push_back(j);
+      live_vectors.push_back(*std::move(v));
       continue;
     }
     if (auto now = WithoutScoring(c, q.options)) {
@@ -330,9 +342,36 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
       plain_options.push_back(q.options);
     }
   }
-  if (!plain.empty()) {
-    std::vector<absl::StatusOr<RecommendResult>> results = SelectBatch(plain_customers, plain_options);
-    for (size_t j = 0; j < plain.size(); ++j) out[plain[j]] = Answered(std::move(results[j]), AnswerSource::kScored);
+  if (!plain.empty() || !live.empty()) {
+    // One pass over the product factors for the known customers' rows and
+    // the live customers' re-folded vectors.
+    const size_t k = model_->num_factors();
+    std::vector<float> users = GatherUsers(plain_customers);
+    std::vector<absl::Span<const uint32_t>> excluded;
+    for (uint32_t c : plain_customers) excluded.push_back(model_->purchased.RowIndices(c));
+    for (size_t j = 0; j < live.size(); ++j) {
+      users.insert(users.end(), live_vectors[j].vector.data(), live_vectors[j].vector.data() + k);
+      excluded.push_back(live_vectors[j].purchased);
+      plain_options.push_back(requests[live[j]].options);
+    }
+    std::vector<absl::StatusOr<RecommendResult>> results = SelectUsers(users, excluded, plain_options);
+    for (size_t j = 0; j < plain.size(); ++j) {
+      const RecommendOptions& o = plain_options[j];
+      if (results[j].ok() && o.explain) {
+        Explain(model_->purchased.RowIndices(plain_customers[j]), {}, o.explain_count, &results[j]->items);
+      }
+      out[plain[j]] = Answered(std::move(results[j]), AnswerSource::kScored);
+    }
+    for (size_t j = 0; j < live.size(); ++j) {
+      absl::StatusOr<RecommendResult>& r = results[plain.size() + j];
+      const CustomerVector& v = live_vectors[j];
+      const RecommendOptions& o = requests[live[j]].options;
+      if (r.ok()) {
+        r->live_events = v.live_events;
+        if (o.explain) Explain(v.history, v.weights, o.explain_count, &r->items);
+      }
+      out[live[j]] = Answered(std::move(r), AnswerSource::kLive);
+    }
   }
   if (!filtered.empty()) {
     std::vector<float> scores;
@@ -385,10 +424,11 @@ bool Recommender::ScoreBatch(absl::Span<const uint32_t> customers, std::vector<f
   return false;
 }
 
-std::vector<Recommendation> Recommender::Rerank(uint32_t customer, std::vector<Recommendation> candidates,
+std::vector<Recommendation> Recommender::Rerank(const float* user, std::vector<Recommendation> candidates,
                                                 size_t count) const {
-  auto u = model_->user_factors.row(customer);
-  for (Recommendation& c : candidates) c.score = u.dot(model_->item_factors.row(c.product));
+  const size_t k = model_->num_factors();
+  const Eigen::Map<const Eigen::VectorXf> u(user, static_cast<Eigen::Index>(k));
+  for (Recommendation& c : candidates) c.score = model_->item_factors.row(c.product).dot(u);
   std::sort(candidates.begin(), candidates.end(), [](const Recommendation& a, const Recommendation& b) {
     return a.score > b.score || (a.score == b.score && a.product < b.product);
   });
@@ -403,15 +443,30 @@ bool Recommender::IsFiltered(const RecommendOptions& o) {
 
 std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span<const uint32_t> customers,
                                                                      absl::Span<const RecommendOptions> options) const {
-  const size_t k = model_->num_factors(), n = customers.size();
+  const size_t n = customers.size();
+  const std::vector<float> users = GatherUsers(customers);
+  std::vector<absl::Span<const uint32_t>> excluded(n);
+  for (size_t j = 0; j < n; ++j) excluded[j] = model_->purchased.RowIndices(customers[j]);
+  std::vector<absl::StatusOr<RecommendResult>> out = SelectUsers(users, excluded, options);
+  for (size_t j = 0; j < n; ++j) {
+    if (out[j].ok() && options[j].explain) {
+      Explain(model_->purchased.RowIndices(customers[j]), {}, options[j].explain_count, &out[j]->items);
+    }
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectUsers(
+    const std::vector<float>& users, absl::Span<const absl::Span<const uint32_t>> purchased,
+    absl::Span<const RecommendOptions> options) const {
+  const size_t k = model_->num_factors(), n = options.size();
   const bool int8 = options_.scoring == Scoring::kInt8;
   const bool approximate = options_.scoring != Scoring::kFloat32;
-  const std::vector<float> users = GatherUsers(customers);
   std::vector<size_t> pool(n);
   std::vector<absl::Span<const uint32_t>> excluded(n);
   for (size_t j = 0; j < n; ++j) {
     pool[j] = CandidatePool(options[j].count, approximate);
-    if (options[j].exclude_purchased) excluded[j] = model_->purchased.RowIndices(customers[j]);
+    if (options[j].exclude_purchased) excluded[j] = purchased[j];
   }
   std::vector<std::vector<ScoredItem>> candidates;
   if (int8) {
@@ -431,8 +486,7 @@ std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span
     }
     RecommendResult r;
     for (const ScoredItem& s : candidates[j]) r.items.push_back({s.index, s.score, {}});
-    if (approximate) r.items = Rerank(customers[j], std::move(r.items), o.count);
-    if (o.explain) Explain(model_->purchased.RowIndices(customers[j]), {}, o.explain_count, &r.items);
+    if (approximate) r.items = Rerank(users.data() + j * k, std::move(r.items), o.count);
     out.push_back(std::move(r));
   }
   return out;
@@ -457,7 +511,7 @@ absl::StatusOr<RecommendResult> Recommender::SelectForCustomer(uint32_t customer
     if (!allowed.ok()) return allowed.status();
     result.items = Select(scores, *allowed, pool);
   }
-  if (approximate) result.items = Rerank(customer, std::move(result.items), o.count);
+  if (approximate) result.items = Rerank(model_->user_factors.row(customer).data(), std::move(result.items), o.count);
   if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
   return result;
 }

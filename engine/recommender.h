@@ -281,7 +281,13 @@ class Recommender {
   std::vector<float> packed_items_;   // Y packed for ScoreBatch (float32)
   std::vector<uint16_t> packed_bf16_; // Y packed for ScoreBatch (bfloat16), with Scoring::kBf16
   Int8Packed packed_int8_;            // Y packed for SelectBatch, with Scoring::kInt8
-  std::vector<Recommendation> Rerank(uint32_t customer, std::vector<Recommendation> candidates, size_t count) const;
+  // Candidates re-scored exactly in float32 against `user` (k floats), best `count` kept.
+  std::vector<Recommendation> Rerank(const float* user, std::vector<Recommendation> candidates, size_t count) const;
+  // SelectBatch's kernel for user vectors packed one after another (n x k),
+  // each with its purchases (sorted) to skip; no explanations.
+  std::vector<absl::StatusOr<RecommendResult>> SelectUsers(const std::vector<float>& users,
+                                                           absl::Span<const absl::Span<const uint32_t>> purchased,
+                                                           absl::Span<const RecommendOptions> options) const;
   std::vector<int32_t> category_;     // per product: index into categories_, -1 none
   std::vector<std::string> categories_;
   std::vector<float> price_;          // per product, NaN unknown
