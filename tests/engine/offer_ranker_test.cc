@@ -309,3 +309,47 @@ TEST(OfferRankerTest, RejectsBadOptions) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+// A product bought a moment ago (a live purchase) stops driving offers at
+// once, unless repurchasable; live events move a customer's offers.
+TEST(OfferRankerTest, LivePurchasesStopDrivingAndLiveEventsMoveOffers) {
+  auto r = Ranker(CategoryOffers());
+  const Model& m = r->recommender().model();
+  const std::string id = m.customers.id(3);
+  OfferOptions o;
+  o.count = 1;
+  auto before = Offers(*r, id, o);
+  ASSERT_EQ(before.size(), 1u);
+  const uint32_t driver = before[0].drivers[0].product;
+  LiveProfile live;
+  live.products = {driver};
+  live.weights = {1.0f};
+  live.purchased = {driver};
+  live.events = 1;
+  auto after = r->ForCustomer(id, o, &live);
+  ASSERT_TRUE(after.ok());
+  ASSERT_FALSE(after->offers.empty());
+  for (const OfferDriver& d : after->offers[0].drivers) EXPECT_NE(d.product, driver);
+  // An unknown customer viewing one category gets that category's offer first.
+  const uint32_t category = Data().product_category[40];
+  LiveProfile views;
+  for (uint32_t p = 0; p < Data().product_category.size() && views.products.size() < 3; ++p) {
+    if (Data().product_category[p] == category) {
+      views.products.push_back(*m.products.Find(SyntheticProductId(p)));
+    }
+  }
+  std::sort(views.products.begin(), views.products.end());
+  views.weights.assign(views.products.size(), 0.3f);
+  views.events = views.products.size();
+  auto fresh = r->ForCustomer("first-visit", o, &views);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->fallback);
+  ASSERT_EQ(fresh->offers.size(), 1u);
+  EXPECT_EQ(Id(*r, fresh->offers[0]), absl::StrCat("offer-cat", category));
+}
+
+}  // namespace
+}  // namespace aisle
