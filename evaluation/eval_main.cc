@@ -26,6 +26,7 @@
 #include "engine/recommender.h"
 #include "evaluation/bootstrap.h"
 #include "evaluation/evaluation.h"
+#include "evaluation/live_evaluation.h"
 #include "events/event_loader.h"
 #include "engine/offer_ranker.h"
 #include "evaluation/ncf_protocol.h"
@@ -118,9 +119,62 @@ absl::StatusOr<EventLog> LoadTest(const std::string& path) {
 const char* kSchemaEvaluate = "aisle.evaluate.v1";
 const char* kSchemaCompare = "aisle.compare.v1";
 const char* kSchemaOffers = "aisle.offers.v1";
+const char* kSchemaLive = "aisle.live.v1";
 
 nlohmann::json DifferenceJson(const PairedDifference& d) {
   return {{"diff", d.diff}, {"ci_low", d.ci_low}, {"ci_high", d.ci_high}, {"p_value", d.p_value}};
+}
+
+// aisle-eval live: the model's answers against the live loop's on the
+// held-out events (evaluation/live_evaluation.h).
+int LiveCommand() {
+  if (absl::GetFlag(FLAGS_model).empty() || absl::GetFlag(FLAGS_test).empty()) return Usage("live needs --model and --test");
+  auto ks = ParseKs(absl::GetFlag(FLAGS_k));
+  if (!ks.ok()) return Usage(std::string(ks.status().message()));
+  auto model = ReadModel(absl::GetFlag(FLAGS_model));
+  if (!model.ok()) return Fail(model.status());
+  auto rec = Recommender::Create(std::make_shared<const Model>(std::move(*model)), nullptr);
+  if (!rec.ok()) return Fail(rec.status());
+  auto test = LoadTest(absl::GetFlag(FLAGS_test));
+  if (!test.ok()) return Fail(test.status());
+  LiveEvaluationOptions o;
+  o.k = static_cast<size_t>(ks->front());
+  o.resamples = absl::GetFlag(FLAGS_resamples);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  const LiveEvaluationResult r = EvaluateLive(**rec, *test, o);
+  const std::pair<const char*, const LiveComparison*> groups[] = {
+      {"all", &r.all}, {"with_history", &r.with_history}, {"known", &r.known}, {"unknown", &r.unknown}};
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::json j = {{"schema", kSchemaLive},
+                        {"model_id", (*rec)->model_id()},
+                        {"test", absl::GetFlag(FLAGS_test)},
+                        {"k", o.k},
+                        {"test_customers", r.test_customers},
+                        {"test_events", r.test_events}};
+    for (const auto& [name, c] : groups) {
+      j[name] = {{"points", c->points},
+                 {"customers", c->customers},
+                 {"hr_static", c->hr.mean_a},
+                 {"hr_live", c->hr.mean_b},
+                 {"hr_live_minus_static", DifferenceJson(c->hr)},
+                 {"ndcg_static", c->ndcg.mean_a},
+                 {"ndcg_live", c->ndcg.mean_b},
+                 {"ndcg_live_minus_static", DifferenceJson(c->ndcg)}};
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%llu test customers, %llu events; prediction points: a customer's day with a new purchase\n",
+              static_cast<unsigned long long>(r.test_customers), static_cast<unsigned long long>(r.test_events));
+  std::printf("%-13s %7s %9s  %8s %8s %-28s  %9s %9s %-30s\n", "points", "n", "customers", "HR static", "HR live",
+              "live - static [95% CI]", "NDCG stat", "NDCG live", "live - static [95% CI]");
+  for (const auto& [name, c] : groups) {
+    std::printf("%-13s %7llu %9llu  %8.4f %8.4f %+.4f [%+.4f, %+.4f]  %9.4f %9.4f %+.4f [%+.4f, %+.4f]\n", name,
+                static_cast<unsigned long long>(c->points), static_cast<unsigned long long>(c->customers), c->hr.mean_a,
+                c->hr.mean_b, c->hr.diff, c->hr.ci_low, c->hr.ci_high, c->ndcg.mean_a, c->ndcg.mean_b, c->ndcg.diff,
+                c->ndcg.ci_low, c->ndcg.ci_high);
+  }
+  return 0;
 }
 
 int OffersCommand() {
@@ -541,6 +595,7 @@ int main(int argc, char** argv) {
       "       aisle-eval split --input FILE --method time|last_basket|leave_one_out --train_out F --test_out F\n"
       "       aisle-eval ncf --model M --test NAME.test.rating --negatives NAME.test.negative\n"
       "       aisle-eval offers --model M --offers FILE --test FILE [--n 3] [--at TIME] [--json]\n"
+      "       aisle-eval live --model M --test FILE [--k 10] [--json]\n"
       "       aisle-eval info --model M\n"
       "       aisle-eval recommend --model M [--customers ID,...] [--count N]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -551,6 +606,7 @@ int main(int argc, char** argv) {
   if (cmd == "split") return aisle::Split();
   if (cmd == "ncf") return aisle::Ncf();
   if (cmd == "offers") return aisle::OffersCommand();
+  if (cmd == "live") return aisle::LiveCommand();
   if (cmd == "info" || cmd == "recommend") {
     auto model = aisle::ReadModel(absl::GetFlag(FLAGS_model));
     if (!model.ok()) return aisle::Fail(model.status());

@@ -115,16 +115,38 @@ size_t LiveEvents::Erase(absl::string_view customer) {
   return n;
 }
 
+bool LiveProfileBuilder::Add(absl::string_view product_id, EventType type, float quantity) {
+  const std::optional<uint32_t> p = model_.products.Find(product_id);
+  if (!p) return false;  // a product the model does not know: nothing to fold in
+  ++events_;
+  const float bought = type == EventType::kPurchase ? quantity : type == EventType::kReturn ? -quantity : 0.0f;
+  items_.push_back({*p, LiveEvents::Weight(model_.weighting, type, quantity), bought});
+  return true;
+}
+
+std::shared_ptr<LiveProfile> LiveProfileBuilder::Finish() {
+  if (events_ == 0) return nullptr;
+  std::sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.product < b.product; });
+  auto profile = std::make_shared<LiveProfile>();
+  profile->events = events_;
+  for (size_t j = 0; j < items_.size();) {
+    const uint32_t p = items_[j].product;
+    float w = 0, bought = 0;
+    for (; j < items_.size() && items_[j].product == p; ++j) {
+      w += items_[j].weight;
+      bought += items_[j].bought;
+    }
+    profile->products.push_back(p);
+    profile->weights.push_back(w);
+    if (bought > 0) profile->purchased.push_back(p);
+  }
+  return profile;
+}
+
 std::shared_ptr<const LiveProfile> LiveEvents::Profile(absl::string_view customer, const Model& model,
                                                        std::optional<double>* waited) {
   if (count_.load(std::memory_order_relaxed) == 0) return nullptr;
-  struct Item {
-    uint32_t product;
-    float weight;
-    float bought;  // net purchased quantity
-  };
-  std::vector<Item> items;
-  size_t events = 0;
+  LiveProfileBuilder builder(model);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = customers_.find(customer);
@@ -132,35 +154,14 @@ std::shared_ptr<const LiveProfile> LiveEvents::Profile(absl::string_view custome
     Customer& c = it->second;
     for (const Entry& e : c.entries) {
       if (SeenBy(model, e.segment, e.event.received_ms)) continue;
-      const std::optional<uint32_t> p = model.products.Find(e.event.product_id);
-      if (!p) continue;  // a product the model does not know: nothing to fold in
-      ++events;
-      const float bought = e.event.type == EventType::kPurchase ? e.event.quantity
-                           : e.event.type == EventType::kReturn ? -e.event.quantity
-                                                                : 0.0f;
-      items.push_back({*p, Weight(model.weighting, e.event.type, e.event.quantity), bought});
+      builder.Add(e.event.product_id, e.event.type, e.event.quantity);
     }
-    if (events > 0 && c.unused_since && waited != nullptr) {
+    if (builder.events() > 0 && c.unused_since && waited != nullptr) {
       *waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - *c.unused_since).count();
       c.unused_since.reset();
     }
   }
-  if (events == 0) return nullptr;
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.product < b.product; });
-  auto profile = std::make_shared<LiveProfile>();
-  profile->events = events;
-  for (size_t j = 0; j < items.size();) {
-    const uint32_t p = items[j].product;
-    float w = 0, bought = 0;
-    for (; j < items.size() && items[j].product == p; ++j) {
-      w += items[j].weight;
-      bought += items[j].bought;
-    }
-    profile->products.push_back(p);
-    profile->weights.push_back(w);
-    if (bought > 0) profile->purchased.push_back(p);
-  }
-  return profile;
+  return builder.Finish();
 }
 
 std::vector<LiveEvent> LiveEvents::Events(absl::string_view customer) const {

@@ -25,6 +25,29 @@
 
 namespace aisle {
 
+// Resolves events against a model: their products (those it knows), net
+// weights as the model's trainer weighs events, and net purchases. The
+// events' order does not matter.
+class LiveProfileBuilder {
+ public:
+  explicit LiveProfileBuilder(const Model& model) : model_(model) {}
+  // False (and nothing added) for a product the model does not know.
+  bool Add(absl::string_view product_id, EventType type, float quantity);
+  size_t events() const { return events_; }
+  // The profile (null when no event was added).
+  std::shared_ptr<LiveProfile> Finish();
+
+ private:
+  struct Item {
+    uint32_t product;
+    float weight;
+    float bought;  // net purchased quantity
+  };
+  const Model& model_;
+  std::vector<Item> items_;
+  size_t events_ = 0;
+};
+
 class LiveEvents {
  public:
   struct Options {
