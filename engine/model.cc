@@ -1,6 +1,7 @@
 #include "engine/model.h"
 
 #include <cmath>
+#include <initializer_list>
 
 #include "absl/strings/str_cat.h"
 #include "engine/utf8.h"
@@ -8,8 +9,31 @@
 namespace aisle {
 
 namespace {
+
 // Unix seconds of year 9999: later cut-offs are nonsense (and would overflow as ms).
 constexpr int64_t kMaxCutoff = 253402300799;
+
+struct NumberField {
+  const char* name;
+  float* value;
+};
+
+// Reads the fields of metadata object `section` that are present into
+// their floats: each must be a number in [0, max].
+absl::Status ReadNumbers(const nlohmann::json& section, const char* what, double max,
+                         std::initializer_list<NumberField> fields) {
+  for (const NumberField& f : fields) {
+    auto it = section.find(f.name);
+    if (it == section.end() || it->is_null()) continue;
+    const double v = it->is_number() ? it->get<double>() : -1;
+    if (!(v >= 0 && v <= max)) {
+      return absl::InvalidArgumentError(absl::StrCat("metadata ", what, " ", f.name, " is not a number in [0, ", max, "]"));
+    }
+    *f.value = static_cast<float>(v);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Model::SetMetadata(nlohmann::json meta) {
@@ -26,23 +50,12 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
   AlsObjective obj;
   if (auto h = meta.find("hyperparameters"); h != meta.end() && !h->is_null()) {
     if (!h->is_object()) return absl::InvalidArgumentError("metadata hyperparameters is not an object");
-    struct Field {
-      const char* name;
-      float* value;
-    } fields[] = {{"alpha", &obj.alpha},
-                  {"unobserved_weight", &obj.unobserved_weight},
-                  {"regularization", &obj.regularization},
-                  {"regularization_exponent", &obj.regularization_exponent}};
-    for (const Field& f : fields) {
-      auto it = h->find(f.name);
-      if (it == h->end() || it->is_null()) continue;
-      const double v = it->is_number() ? it->get<double>() : -1;
-      if (!(v >= 0 && v <= 1e30)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("metadata hyperparameter ", f.name, " is not a number in [0, 1e30]"));
-      }
-      *f.value = static_cast<float>(v);
-    }
+    absl::Status s = ReadNumbers(*h, "hyperparameter", 1e30,
+                                 {{"alpha", &obj.alpha},
+                                  {"unobserved_weight", &obj.unobserved_weight},
+                                  {"regularization", &obj.regularization},
+                                  {"regularization_exponent", &obj.regularization_exponent}});
+    if (!s.ok()) return s;
   }
   if (obj.regularization <= 0 && obj.unobserved_weight <= 0) obj.regularization = 0.01f;
   int64_t cutoff = 0;
@@ -64,22 +77,12 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
   EventWeighting w;
   if (auto h = meta.find("weighting"); h != meta.end() && !h->is_null()) {
     if (!h->is_object()) return absl::InvalidArgumentError("metadata weighting is not an object");
-    struct Field {
-      const char* name;
-      float* value;
-    } fields[] = {{"purchase_weight", &w.purchase},
-                  {"cart_weight", &w.cart},
-                  {"view_weight", &w.view},
-                  {"return_weight", &w.return_weight}};
-    for (const Field& f : fields) {
-      auto it = h->find(f.name);
-      if (it == h->end() || it->is_null()) continue;
-      const double v = it->is_number() ? it->get<double>() : -1;
-      if (!(v >= 0 && v <= 1e6)) {
-        return absl::InvalidArgumentError(absl::StrCat("metadata weighting ", f.name, " is not a number in [0, 1e6]"));
-      }
-      *f.value = static_cast<float>(v);
-    }
+    absl::Status s = ReadNumbers(*h, "weighting", 1e6,
+                                 {{"purchase_weight", &w.purchase},
+                                  {"cart_weight", &w.cart},
+                                  {"view_weight", &w.view},
+                                  {"return_weight", &w.return_weight}});
+    if (!s.ok()) return s;
     if (auto it = h->find("quantity_scaling"); it != h->end() && !it->is_null()) {
       const std::string q = it->is_string() ? it->get<std::string>() : "";
       if (q == "none") {

@@ -22,7 +22,7 @@ echo "$ADMIN" > models/keys/admins
 PORT=${PORT:-8080}
 ./build/bin/aisle-server --model models/sample --catalog data/sample/catalog.csv --port "$PORT" \
   --offers data/offers/online_retail_offers.json --impressions_log models/impressions.log \
-  --api_keys models/keys/clients --admin_keys models/keys/admins --bind 127.0.0.1 \
+  --api_keys models/keys/clients --admin_keys models/keys/admins --bind 127.0.0.1 --events_dir models/events \
   --access_log models/access.log 2> models/server.log &
 SERVER=$!
 trap '[ $KEEP = 0 ] && kill $SERVER 2>/dev/null' EXIT
@@ -45,6 +45,13 @@ show curl -s -H "$H" -X POST "localhost:$PORT/v1/customers/17850/rank" -d '{"pro
 show curl -s -H "$H" "localhost:$PORT/v1/customers/17850/offers?count=2&country=United%20Kingdom"
 show curl -s -H "$H" -X POST "localhost:$PORT/v1/customers/17850/offers/impressions" -d '{"offers": ["jewellery"]}'
 show curl -s -H "$H" "localhost:$PORT/v1/customers/new-visitor/offers?count=2"
+# The live loop: events in, the next answer changes; consent; data access; erasure.
+show curl -s -H "$H" -X POST "localhost:$PORT/v1/events" -d '[{"customer_id": "new-visitor", "product_id": "22423", "event": "view"}, {"customer_id": "new-visitor", "product_id": "85099B", "event": "cart", "channel": "app", "event_id": "demo-1"}]'
+show curl -s -H "$H" "localhost:$PORT/v1/customers/new-visitor/recommendations?count=2&explain=true"
+show curl -s -H "$H" -X PUT "localhost:$PORT/v1/customers/12347/consent" -d '{"personalization": false}'
+show curl -s -H "$H" "localhost:$PORT/v1/customers/12347/recommendations?count=2"
+show sh -c "curl -s -H 'X-API-Key: $ADMIN' localhost:$PORT/v1/customers/new-visitor/data | head -c 600; echo"
+show curl -s -H "X-API-Key: $ADMIN" -X DELETE "localhost:$PORT/v1/customers/new-visitor"
 show curl -s -H "$H" "localhost:$PORT/v1/model"
 show curl -s -H "X-API-Key: $ADMIN" -X POST "localhost:$PORT/v1/admin/reload"
 show curl -s "localhost:$PORT/v1/customers/17850/recommendations"

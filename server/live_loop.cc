@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/impression_log.h"
+#include "server/metrics.h"
 
 namespace aisle {
 namespace {
@@ -18,19 +19,6 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 // The end of the model's data, in Unix ms: erasures after it are not in it.
 int64_t ModelCutoffMs(const Model& m) { return m.last_event_unix * 1000 + 999; }
-
-std::string EscapeLabel(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -323,7 +311,7 @@ std::string LiveLoop::RenderMetrics() const {
   absl::StrAppend(&out, "# HELP aisle_event_requests_refused_total Event requests refused, by reason.\n"
                         "# TYPE aisle_event_requests_refused_total counter\n");
   for (const auto& [reason, n] : refused_) {
-    absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"", EscapeLabel(reason), "\"} ", n, "\n");
+    absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"", PrometheusLabelValue(reason), "\"} ", n, "\n");
   }
   absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"write_failed\"} ", write_failures_, "\n");
   {

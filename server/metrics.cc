@@ -6,10 +6,12 @@
 
 namespace aisle {
 
-namespace {
+void Metrics::SetConnectionStats(const HttpTransportStats* stats) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_ = stats;
+}
 
-// A Prometheus label value: backslash, double quote and newline escaped.
-std::string LabelValue(const std::string& v) {
+std::string PrometheusLabelValue(absl::string_view v) {
   std::string out;
   for (char c : v) {
     if (c == '\\' || c == '"') out.push_back('\\');
@@ -20,13 +22,6 @@ std::string LabelValue(const std::string& v) {
     out.push_back(c);
   }
   return out;
-}
-
-}  // namespace
-
-void Metrics::SetConnectionStats(const HttpTransportStats* stats) {
-  std::lock_guard<std::mutex> lock(mu_);
-  connections_ = stats;
 }
 
 void Metrics::SetExtra(std::function<std::string()> extra) {
@@ -87,7 +82,7 @@ std::string Metrics::Render() const {
     absl::StrAppendFormat(&out, "aisle_request_duration_seconds_count{endpoint=\"%s\"} %d\n", ep, h.count);
   }
   out += "# HELP aisle_model_info The model being served (value 1).\n# TYPE aisle_model_info gauge\n";
-  absl::StrAppendFormat(&out, "aisle_model_info{model_id=\"%s\"} 1\n", LabelValue(model_id_));
+  absl::StrAppendFormat(&out, "aisle_model_info{model_id=\"%s\"} 1\n", PrometheusLabelValue(model_id_));
   out += "# HELP aisle_model_loaded_timestamp_seconds When the served model was loaded.\n";
   out += "# TYPE aisle_model_loaded_timestamp_seconds gauge\n";
   absl::StrAppendFormat(&out, "aisle_model_loaded_timestamp_seconds %.3f\n", loaded_at_);

@@ -11,9 +11,14 @@
 #include <mutex>
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 namespace aisle {
 
 struct HttpTransportStats;
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string PrometheusLabelValue(absl::string_view v);
 
 class Metrics {
  public:
