@@ -123,6 +123,10 @@ absl::StatusOr<CustomerLedger::State> CustomerLedger::Read(const std::string& di
   if (!s.ok()) return s;
   auto kept = Replay(path, data, &state);
   if (!kept.ok()) return kept.status();
+  if (!state.erased.empty() && state.key.empty()) {
+    return absl::DataLossError(absl::StrCat(dir, "/erasure.key is missing but ", path,
+                                            " records erasures: erased customers could not be recognized"));
+  }
   return state;
 }
 
@@ -131,14 +135,18 @@ absl::StatusOr<std::unique_ptr<CustomerLedger>> CustomerLedger::Open(const std::
   std::unique_ptr<CustomerLedger> l(new CustomerLedger());
   l->sync_ = sync;
   l->path_ = dir + "/customers.log";
-  auto key = ReadKey(dir, /*create=*/true);
-  if (!key.ok()) return key.status();
-  l->state_.key = *key;
   std::string data;
   absl::Status s = ReadFileToString(l->path_, &data);
   if (!s.ok() && !absl::IsNotFound(s)) return s;
   auto kept = Replay(l->path_, data, &l->state_);
   if (!kept.ok()) return kept.status();
+  auto key = ReadKey(dir, /*create=*/l->state_.erased.empty());
+  if (!key.ok()) return key.status();
+  if (key->empty()) {
+    return absl::DataLossError(absl::StrCat(dir, "/erasure.key is missing but ", l->path_,
+                                            " records erasures: erased customers could not be recognized"));
+  }
+  l->state_.key = *key;
   l->fd_ = ::open(l->path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (l->fd_ < 0) return Errno(absl::StrCat("cannot open ", l->path_));
   if (*kept < data.size()) {

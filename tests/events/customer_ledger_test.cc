@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "events/event_log.h"
 #include "tests/test_util.h"
 
@@ -55,6 +57,18 @@ TEST(CustomerLedger, ErasureKeepsOnlyAPseudonym) {
   ASSERT_TRUE((*l)->SetConsent("third", true, 3000).ok());
   state = CustomerLedger::Read(dir.path());
   EXPECT_TRUE(state->consent.contains("third"));
+}
+
+TEST(CustomerLedger, ALostKeyWithErasuresOnRecordIsRefused) {
+  TempDir dir;
+  {
+    auto l = CustomerLedger::Open(dir.path());
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE((*l)->Erase("someone", 1).ok());
+  }
+  std::filesystem::remove(dir.Path("erasure.key"));
+  EXPECT_EQ(CustomerLedger::Open(dir.path()).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(CustomerLedger::Read(dir.path()).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(CustomerLedger, PseudonymsDependOnTheKey) {
