@@ -191,17 +191,19 @@ std::optional<ConsentRecord> CustomerLedger::Consent(absl::string_view customer)
 }
 
 absl::Status CustomerLedger::SetConsent(absl::string_view customer, bool personalization, int64_t at_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // The file under its own lock: lookups (every personalized request) do not wait for the sync.
+  std::lock_guard<std::mutex> write(write_mu_);
   json j = {{"customer", std::string(customer)}, {"personalization", personalization}, {"at_ms", at_ms}};
   if (absl::Status s = AppendLine(Line(j)); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
   state_.consent[std::string(customer)] = {personalization, at_ms};
   return absl::OkStatus();
 }
 
 absl::StatusOr<bool> CustomerLedger::Erase(absl::string_view customer, int64_t at_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const std::string pseudonym = Pseudonym(state_.key, customer);
-  State next = state_;
+  std::lock_guard<std::mutex> write(write_mu_);  // no other write meanwhile: the state read here stays current
+  State next = Snapshot();
+  const std::string pseudonym = Pseudonym(next.key, customer);
   const bool had_consent = next.consent.erase(customer) > 0;
   next.erased[pseudonym] = at_ms;
   // The whole file again, without the customer's consent records.
@@ -215,6 +217,7 @@ absl::StatusOr<bool> CustomerLedger::Erase(absl::string_view customer, int64_t a
   if (fd < 0) return Errno(absl::StrCat("cannot reopen ", path_));
   ::close(fd_);
   fd_ = fd;
+  std::lock_guard<std::mutex> lock(mu_);
   state_ = std::move(next);
   return had_consent;
 }

@@ -69,7 +69,8 @@ class CustomerLedger {
   std::string path_;
   int fd_ = -1;
   bool sync_ = true;
-  mutable std::mutex mu_;
+  std::mutex write_mu_;     // the file (writes and syncs)
+  mutable std::mutex mu_;   // state_, held briefly
   State state_;
 };
 
