@@ -7,12 +7,22 @@
 // Thread-safe: a pure function.
 #pragma once
 
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace aisle {
+
+// Writing JSON straight into a string (the hot serializations: nlohmann's
+// tree costs an allocation per field):
+// appends `s` as a JSON string literal, escaped, invalid UTF-8 as U+FFFD;
+void AppendJsonString(std::string* out, absl::string_view s);
+// appends `x` as the shortest JSON number that reads back to the same float
+// (null when not finite).
+void AppendJsonFloat(std::string* out, float x);
 
 inline constexpr int kMaxJsonDepth = 64;
 

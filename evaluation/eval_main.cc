@@ -78,6 +78,7 @@ ABSL_FLAG(int, sample, 3, "recommend: how many customers to show when --customer
 ABSL_FLAG(int, count, 5, "recommend: products per customer.");
 
 namespace aisle {
+int BatchCommand();  // batch_command.cc
 namespace {
 
 int Fail(const absl::Status& s) {
@@ -585,7 +586,9 @@ int Ncf() {
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "eval_main.cc"); };
+  config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "eval_main.cc") || absl::StrContains(file, "batch_command.cc");
+  };
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(
@@ -596,6 +599,7 @@ int main(int argc, char** argv) {
       "       aisle-eval ncf --model M --test NAME.test.rating --negatives NAME.test.negative\n"
       "       aisle-eval offers --model M --offers FILE --test FILE [--n 3] [--at TIME] [--json]\n"
       "       aisle-eval live --model M --test FILE [--k 10] [--json]\n"
+      "       aisle-eval batch --model M --count N --output FILE [--offers F] [--events_dir DIR] [--customers_file F]\n"
       "       aisle-eval info --model M\n"
       "       aisle-eval recommend --model M [--customers ID,...] [--count N]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -607,6 +611,7 @@ int main(int argc, char** argv) {
   if (cmd == "ncf") return aisle::Ncf();
   if (cmd == "offers") return aisle::OffersCommand();
   if (cmd == "live") return aisle::LiveCommand();
+  if (cmd == "batch") return aisle::BatchCommand();
   if (cmd == "info" || cmd == "recommend") {
     auto model = aisle::ReadModel(absl::GetFlag(FLAGS_model));
     if (!model.ok()) return aisle::Fail(model.status());

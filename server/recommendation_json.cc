@@ -10,56 +10,6 @@
 
 namespace aisle {
 
-void AppendJsonString(std::string* out, absl::string_view s) {
-  out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      out->push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    switch (c) {
-      case '"': out->append("\\\""); ++i; continue;
-      case '\\': out->append("\\\\"); ++i; continue;
-      case '\n': out->append("\\n"); ++i; continue;
-      case '\r': out->append("\\r"); ++i; continue;
-      case '\t': out->append("\\t"); ++i; continue;
-      case '\b': out->append("\\b"); ++i; continue;
-      case '\f': out->append("\\f"); ++i; continue;
-      default: break;
-    }
-    if (c < 0x20) {
-      static const char kHex[] = "0123456789abcdef";
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-      ++i;
-      continue;
-    }
-    const int len = Utf8Sequence(s, i);
-    if (len < 0) {
-      out->append("\xEF\xBF\xBD");  // U+FFFD for an invalid sequence
-      i += static_cast<size_t>(-len);
-    } else {
-      out->append(s.data() + i, static_cast<size_t>(len));
-      i += static_cast<size_t>(len);
-    }
-  }
-  out->push_back('"');
-}
-
-void AppendJsonFloat(std::string* out, float x) {
-  if (!std::isfinite(x)) {
-    out->append("null");
-    return;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), x);
-  (void)ec;  // 32 bytes always suffice for a float
-  out->append(buf, end);
-}
-
 std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
                                 bool explain, absl::string_view fallback_reason) {
   std::string out;

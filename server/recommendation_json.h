@@ -12,14 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/string_view.h"
+#include "engine/json_text.h"
 #include "engine/recommender.h"
 
 namespace aisle {
 
-// Appends `s` as a JSON string literal.
-void AppendJsonString(std::string* out, absl::string_view s);
-// Appends `x` as a JSON number (null when not finite).
-void AppendJsonFloat(std::string* out, float x);
 
 // {"customer_id": ..., "fallback": ..., "live_events": ..., "model_version": ...,
 // "recommendations": [...]}; without customer_id when `customer_id` is null
