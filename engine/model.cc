@@ -81,7 +81,8 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
                                  {{"purchase_weight", &w.purchase},
                                   {"cart_weight", &w.cart},
                                   {"view_weight", &w.view},
-                                  {"return_weight", &w.return_weight}});
+                                  {"return_weight", &w.return_weight},
+                                  {"click_weight", &w.click}});
     if (!s.ok()) return s;
     if (auto it = h->find("quantity_scaling"); it != h->end() && !it->is_null()) {
       const std::string q = it->is_string() ? it->get<std::string>() : "";

@@ -27,7 +27,7 @@ using FactorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen:
 // so that events arriving after training are weighted as the model's were.
 struct EventWeighting {
   enum class Quantity : uint8_t { kNone, kLinear, kLog };
-  float purchase = 1.0f, cart = 0.3f, view = 0.1f, return_weight = 1.0f;
+  float purchase = 1.0f, cart = 0.3f, view = 0.1f, return_weight = 1.0f, click = 0.05f;
   Quantity quantity = Quantity::kLog;
 };
 

@@ -11,6 +11,7 @@ absl::string_view EventTypeName(EventType t) {
     case EventType::kCart: return "cart";
     case EventType::kView: return "view";
     case EventType::kReturn: return "return";
+    case EventType::kClick: return "click";
   }
   return "unknown";
 }
@@ -33,7 +34,7 @@ absl::string_view ChannelName(Channel c) {
 std::optional<EventType> ParseEventType(absl::string_view s) {
   s = absl::StripAsciiWhitespace(s);
   if (s.empty() || absl::EqualsIgnoreCase(s, "purchase")) return EventType::kPurchase;
-  for (EventType t : {EventType::kCart, EventType::kView, EventType::kReturn}) {
+  for (EventType t : {EventType::kCart, EventType::kView, EventType::kReturn, EventType::kClick}) {
     if (absl::EqualsIgnoreCase(s, EventTypeName(t))) return t;
   }
   return std::nullopt;

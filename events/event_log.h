@@ -13,7 +13,8 @@
 
 namespace aisle {
 
-enum class EventType : uint8_t { kPurchase = 0, kCart = 1, kView = 2, kReturn = 3 };
+// A click: the customer followed a recommendation or offer (weak interest, weighted below a view).
+enum class EventType : uint8_t { kPurchase = 0, kCart = 1, kView = 2, kReturn = 3, kClick = 4 };
 // Where an event happened; every channel counts the same in training
 // (omnichannel: a store purchase is as much a purchase as a web one).
 enum class Channel : uint8_t {

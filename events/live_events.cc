@@ -28,6 +28,7 @@ float LiveEvents::Weight(const EventWeighting& w, EventType type, float quantity
     case EventType::kCart: return static_cast<float>(w.cart * q);
     case EventType::kView: return static_cast<float>(w.view * q);
     case EventType::kReturn: return static_cast<float>(-w.return_weight * q);
+    case EventType::kClick: return static_cast<float>(w.click * q);
   }
   return 0;
 }

@@ -54,7 +54,7 @@ LiveEvent ReadEvent(const json& e, const EventLimits& limits, int64_t now_ms) {
   out.product_id = Text(e, "product_id", limits.max_id_length, true);
   const std::string type = Text(e, "event", 16, true);
   auto t = ParseEventType(type);
-  if (!t || type.empty()) throw Bad{"'event' must be purchase, cart, view or return"};
+  if (!t || type.empty()) throw Bad{"'event' must be purchase, cart, view, return or click"};
   out.type = *t;
   const int64_t now_s = now_ms / 1000;
   out.timestamp = now_s;

@@ -218,6 +218,7 @@ absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& 
   meta["weighting"] = {
       {"purchase_weight", Clean(w.purchase_weight)}, {"cart_weight", Clean(w.cart_weight)},
       {"view_weight", Clean(w.view_weight)},         {"return_weight", Clean(w.return_weight)},
+      {"click_weight", Clean(w.click_weight)},
       {"quantity_scaling", ScalingName(w.quantity_scaling)},
       {"half_life_days", w.half_life_days},   {"reference_time", w.reference_time},
   };

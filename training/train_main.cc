@@ -44,7 +44,7 @@ ABSL_FLAG(std::string, quantity_column, "quantity",
           "events format: quantity column (optional in the file; 1 when absent).");
 ABSL_FLAG(std::string, price_column, "price", "events format: unit price column (optional).");
 ABSL_FLAG(std::string, event_column, "event",
-          "events format: event type column (optional): purchase, cart, view or return.");
+          "events format: event type column (optional): purchase, cart, view, return or click.");
 ABSL_FLAG(std::string, channel_column, "channel",
           "events format: channel column (optional): web, app, store, email, phone, social, marketplace or other.");
 ABSL_FLAG(std::string, country_column, "country", "events format: country column (optional).");
@@ -66,6 +66,7 @@ ABSL_FLAG(double, purchase_weight, 1.0, "Weight of a purchase event.");
 ABSL_FLAG(double, cart_weight, 0.3, "Weight of an add-to-cart event.");
 ABSL_FLAG(double, view_weight, 0.1, "Weight of a product view event.");
 ABSL_FLAG(double, return_weight, 1.0, "Weight subtracted for a return (or cancellation).");
+ABSL_FLAG(double, click_weight, 0.05, "Weight of a click on a recommendation or offer.");
 ABSL_FLAG(std::string, quantity_scaling, "log",
           "How quantity scales an event's weight: none, linear or log (log(1 + quantity)).");
 ABSL_FLAG(double, half_life_days, 0,
@@ -168,7 +169,8 @@ absl::StatusOr<TrainJobOptions> OptionsFromFlags() {
   w.cart_weight = static_cast<float>(absl::GetFlag(FLAGS_cart_weight));
   w.view_weight = static_cast<float>(absl::GetFlag(FLAGS_view_weight));
   w.return_weight = static_cast<float>(absl::GetFlag(FLAGS_return_weight));
-  for (double v : {w.purchase_weight, w.cart_weight, w.view_weight, w.return_weight}) {
+  w.click_weight = static_cast<float>(absl::GetFlag(FLAGS_click_weight));
+  for (double v : {w.purchase_weight, w.cart_weight, w.view_weight, w.return_weight, w.click_weight}) {
     if (!(v >= 0)) return absl::InvalidArgumentError("event weights must be >= 0");
   }
   auto scaling = ParseQuantityScaling(absl::GetFlag(FLAGS_quantity_scaling));

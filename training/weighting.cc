@@ -47,6 +47,7 @@ Interactions BuildInteractions(const EventLog& log, const WeightingOptions& o) {
       case EventType::kCart: w = o.cart_weight * q; break;
       case EventType::kView: w = o.view_weight * q; break;
       case EventType::kReturn: w = -o.return_weight * q; break;
+      case EventType::kClick: w = o.click_weight * q; break;
     }
     if (decay_per_second != 0) {
       // Future events (after the reference time) count fully.

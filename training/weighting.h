@@ -26,6 +26,7 @@ struct WeightingOptions {
   float cart_weight = 0.3f;
   float view_weight = 0.1f;
   float return_weight = 1.0f;
+  float click_weight = 0.05f;  // a click on a recommendation or offer
   // How quantity enters: none (each event counts once), linear (q) or log
   // (log(1 + q), the default: a wholesaler's 500 units are not 500 votes).
   QuantityScaling quantity_scaling = QuantityScaling::kLog;

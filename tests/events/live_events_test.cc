@@ -55,6 +55,17 @@ TEST(LiveEvents, ProfileWeightsEventsAsTheModelsTrainerDid) {
   EXPECT_EQ(live.Profile("nobody", m), nullptr);
 }
 
+TEST(LiveEvents, AClickWeighsWhatTheModelSays) {
+  EventWeighting w;
+  w.quantity = EventWeighting::Quantity::kNone;
+  EXPECT_FLOAT_EQ(LiveEvents::Weight(w, EventType::kClick, 3), 0.05f);
+  Model m;
+  ASSERT_TRUE(m.SetMetadata({{"weighting", {{"click_weight", 0.2}, {"quantity_scaling", "linear"}}}}).ok());
+  EXPECT_FLOAT_EQ(LiveEvents::Weight(m.weighting, EventType::kClick, 2), 0.4f);
+  EXPECT_EQ(ParseEventType("Click"), EventType::kClick);
+  EXPECT_EQ(EventTypeName(EventType::kClick), "click");
+}
+
 TEST(LiveEvents, EventsTheModelSawAreSkippedAndDropped) {
   LiveEvents live;
   const auto now = std::chrono::steady_clock::now();
