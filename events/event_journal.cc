@@ -27,13 +27,13 @@ absl::Status Errno(const std::string& what) { return absl::InternalError(absl::S
 
 int64_t UtcDay() { return absl::ToUnixSeconds(absl::Now()) / 86400; }
 
-std::string SegmentName(uint64_t n) { return absl::StrFormat("events-%06d.csv", n); }
+std::string SegmentName(const SegmentFormat& f, uint64_t n) { return absl::StrFormat("%s%06d%s", f.prefix, n, f.suffix); }
 
 // The number of a segment file name, and whether it is the open one.
-bool ParseSegmentName(absl::string_view name, uint64_t* n, bool* open) {
-  if (!absl::ConsumePrefix(&name, "events-")) return false;
-  *open = absl::ConsumeSuffix(&name, ".csv.open");
-  if (!*open && !absl::ConsumeSuffix(&name, ".csv")) return false;
+bool ParseSegmentName(const SegmentFormat& f, absl::string_view name, uint64_t* n, bool* open) {
+  if (!absl::ConsumePrefix(&name, f.prefix)) return false;
+  *open = absl::ConsumeSuffix(&name, f.suffix + ".open");
+  if (!*open && !absl::ConsumeSuffix(&name, f.suffix)) return false;
   return name.size() >= 6 && absl::SimpleAtoi(name, n) && *n > 0;
 }
 
@@ -52,14 +52,14 @@ absl::Status WriteAll(int fd, const char* p, size_t n) {
 
 // Keeps the intact prefix of a leftover open segment: the header and every
 // complete line up to the first torn or damaged one. Returns the bytes kept.
-uint64_t IntactPrefix(const std::string& data, uint64_t* lines) {
-  const absl::string_view header = JournalHeader();
+uint64_t IntactPrefix(const SegmentFormat& f, const std::string& data, uint64_t* lines) {
+  const absl::string_view header = f.header;
   if (!absl::StartsWith(data, header)) return 0;
   size_t pos = header.size();
   while (pos < data.size()) {
     const size_t nl = data.find('\n', pos);
     if (nl == std::string::npos) break;
-    if (!ParseJournalLine(absl::string_view(data).substr(pos, nl - pos)).ok()) break;
+    if (f.intact && !f.intact(absl::string_view(data).substr(pos, nl - pos))) break;
     pos = nl + 1;
     ++*lines;
   }
@@ -68,8 +68,16 @@ uint64_t IntactPrefix(const std::string& data, uint64_t* lines) {
 
 }  // namespace
 
+SegmentFormat SegmentFormat::Events() {
+  SegmentFormat f;
+  f.header = std::string(JournalHeader());
+  f.intact = [](absl::string_view line) { return ParseJournalLine(line).ok(); };
+  return f;
+}
+
 absl::StatusOr<std::vector<EventJournal::Segment>> EventJournal::ListSegments(const std::string& dir,
-                                                                            bool include_open) {
+                                                                            bool include_open,
+                                                                            const SegmentFormat& format) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no event journal at ", dir));
@@ -79,7 +87,7 @@ absl::StatusOr<std::vector<EventJournal::Segment>> EventJournal::ListSegments(co
   while (dirent* e = ::readdir(d)) {
     uint64_t n = 0;
     bool open = false;
-    if (!ParseSegmentName(e->d_name, &n, &open)) continue;
+    if (!ParseSegmentName(format, e->d_name, &n, &open)) continue;
     if (open && !include_open) continue;
     out.push_back({n, absl::StrCat(dir, "/", e->d_name), open});
   }
@@ -128,7 +136,8 @@ absl::StatusOr<std::unique_ptr<EventJournal>> EventJournal::Open(const std::stri
     return absl::FailedPreconditionError(
         absl::StrCat("the event journal ", dir, " is in use by another process (", lock, " is locked)"));
   }
-  auto segments = ListSegments(dir, /*include_open=*/true);
+  const SegmentFormat& format = options.format;
+  auto segments = ListSegments(dir, /*include_open=*/true, format);
   if (!segments.ok()) return segments.status();
   for (const Segment& s : *segments) {
     j->next_segment_ = std::max(j->next_segment_, s.number + 1);
@@ -140,7 +149,7 @@ absl::StatusOr<std::unique_ptr<EventJournal>> EventJournal::Open(const std::stri
     std::string data;
     if (absl::Status st = ReadFileToString(s.path, &data); !st.ok()) return st;
     uint64_t lines = 0;
-    const uint64_t keep = IntactPrefix(data, &lines);
+    const uint64_t keep = IntactPrefix(format, data, &lines);
     stats->recovered_lines += lines;
     stats->torn_bytes += data.size() - keep;
     if (lines == 0) {
@@ -152,7 +161,7 @@ absl::StatusOr<std::unique_ptr<EventJournal>> EventJournal::Open(const std::stri
     const bool ok = ::ftruncate(fd, static_cast<off_t>(keep)) == 0 && ::fsync(fd) == 0;
     ::close(fd);
     if (!ok) return Errno(absl::StrCat("cannot cut the torn end of ", s.path));
-    const std::string closed = absl::StrCat(dir, "/", SegmentName(s.number));
+    const std::string closed = absl::StrCat(dir, "/", SegmentName(format, s.number));
     if (::rename(s.path.c_str(), closed.c_str()) != 0) return Errno(absl::StrCat("cannot close ", s.path));
     ++stats->closed_segments;
   }
@@ -160,7 +169,7 @@ absl::StatusOr<std::unique_ptr<EventJournal>> EventJournal::Open(const std::stri
   // Leftovers of an interrupted compaction (aisle-train compact-events).
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
-      if (absl::StartsWith(e->d_name, "events-") && absl::StrContains(e->d_name, ".tmp.")) {
+      if (absl::StartsWith(e->d_name, format.prefix) && absl::StrContains(e->d_name, ".tmp.")) {
         ::unlink(absl::StrCat(dir, "/", e->d_name).c_str());
       }
     }
@@ -211,11 +220,11 @@ EventJournal::Stats EventJournal::stats() const {
 
 absl::Status EventJournal::OpenSegment() {
   const uint64_t n = next_segment_;
-  const std::string path = absl::StrCat(dir_, "/", SegmentName(n), ".open");
+  const std::string path = absl::StrCat(dir_, "/", SegmentName(options_.format, n), ".open");
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Errno(absl::StrCat("cannot create ", path));
-  const absl::string_view header = JournalHeader();
-  absl::Status s = WriteAll(fd, header.data(), header.size());
+  const absl::string_view header = options_.format.header;
+  absl::Status s = header.empty() ? absl::OkStatus() : WriteAll(fd, header.data(), header.size());
   if (s.ok() && ::fdatasync(fd) != 0) s = Errno("fdatasync");
   if (s.ok()) s = SyncParentDirectory(path);
   if (!s.ok()) {

@@ -31,9 +31,23 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "events/live_event.h"
 
 namespace aisle {
+
+// How a directory's segments are named and checked: the event journal's by
+// default; the server's exposure log (server/exposure_log.h) uses the same
+// machinery with JSON lines.
+struct SegmentFormat {
+  std::string prefix = "events-";  // files are <prefix>NNNNNN<suffix>[.open]
+  std::string suffix = ".csv";
+  std::string header;              // the first line of every segment (with its line end), or empty
+  // Whether a complete line (without its line end) is intact; recovery cuts
+  // a leftover open segment at the first line that is not.
+  std::function<bool(absl::string_view line)> intact;
+  static SegmentFormat Events();   // JournalHeader(), lines checked by their CRC
+};
 
 class EventJournal {
  public:
@@ -41,6 +55,7 @@ class EventJournal {
     uint64_t segment_bytes = 64 << 20;  // close the open segment past this size
     bool rotate_daily = true;           // close it when the UTC day changes
     bool sync = true;                   // fdatasync before reporting success
+    SegmentFormat format = SegmentFormat::Events();
   };
   struct OpenStats {
     uint64_t closed_segments = 0;  // closed segments found
@@ -84,7 +99,8 @@ class EventJournal {
     std::string path;
     bool open;
   };
-  static absl::StatusOr<std::vector<Segment>> ListSegments(const std::string& dir, bool include_open);
+  static absl::StatusOr<std::vector<Segment>> ListSegments(const std::string& dir, bool include_open,
+                                                           const SegmentFormat& format = SegmentFormat::Events());
   // Calls `fn` for each complete, intact line of `path` in order (a segment
   // being written is read up to its last complete line). Returns the number
   // of lines skipped as damaged (DataLoss) in `*damaged` when not null.
