@@ -170,8 +170,8 @@ HttpServer::Reply HttpServer::CustomerData(const HttpRequest& req) {
                                              : "nothing"}};
   RecommendOptions o;
   o.explain = true;
-  Reply rec = p.consent ? RecommendationsReply(*r, id, r->Recommend(id, o, p.live.get()), true)
-                        : NoConsentRecommendations(*r, id, o);
+  Reply rec = p.consent ? RecommendationsReply(*r, id, r->Recommend(id, o, p.live.get()), true, {}, /*expose=*/false)
+                        : NoConsentRecommendations(*r, id, o, /*expose=*/false);
   out["recommendations"] = json::parse(rec.http.body, nullptr, /*allow_exceptions=*/false);
   return Reply{200, Dump(out), "application/json", r->model_id()};
 }

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/utf8.h"
+#include "server/recommendation_id.h"
 #include "server/recommendation_json.h"
 #include "server/request_params.h"
 #include "server/response_json.h"
@@ -288,18 +289,34 @@ HttpServer::Personal HttpServer::PersonalFor(const Recommender& r, const std::st
   return p;
 }
 
+std::string HttpServer::Expose(const char* endpoint, const std::string& customer, const std::string& model_version,
+                               std::vector<std::string> items) {
+  std::string id = NewRecommendationId();
+  if (options_.exposures != nullptr) {
+    Exposure e;
+    e.recommendation_id = id;
+    e.at_ms = absl::ToUnixMillis(absl::Now());
+    e.endpoint = endpoint;
+    e.customer = customer;
+    e.model_version = model_version;
+    e.items = std::move(items);
+    options_.exposures->Record(e);
+  }
+  return id;
+}
+
 HttpServer::Reply HttpServer::NoConsentRecommendations(const Recommender& r, const std::string& id,
-                                                       const RecommendOptions& o) {
+                                                       const RecommendOptions& o, bool expose) {
   auto res = r.Popularity(o);
   absl::StatusOr<CustomerAnswer> answer =
       res.ok() ? absl::StatusOr<CustomerAnswer>(CustomerAnswer{*std::move(res), AnswerSource::kPopularity})
                : absl::StatusOr<CustomerAnswer>(res.status());
-  return RecommendationsReply(r, id, answer, o.explain, "no_consent");
+  return RecommendationsReply(r, id, answer, o.explain, "no_consent", expose);
 }
 
 HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const std::string& id,
                                                    const absl::StatusOr<CustomerAnswer>& answer, bool explain,
-                                                   absl::string_view fallback_reason) {
+                                                   absl::string_view fallback_reason, bool expose) {
   if (!answer.ok()) {
     Reply e = Error(HttpStatusFor(answer.status()), ErrorCodeForStatus(answer.status()),
                     std::string(answer.status().message()));
@@ -307,8 +324,14 @@ HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const s
     return e;
   }
   metrics_->RecordAnswer(MetricsAnswer(answer->source));
-  return Reply{200, RecommendationsBody(r, &id, answer->result, explain, fallback_reason), "application/json",
-               r.model_id()};
+  std::string recommendation_id;
+  if (expose) {
+    std::vector<std::string> shown;
+    for (const Recommendation& x : answer->result.items) shown.push_back(r.model().products.id(x.product));
+    recommendation_id = Expose("customer_recommendations", id, r.model_id(), std::move(shown));
+  }
+  return Reply{200, RecommendationsBody(r, &id, answer->result, explain, fallback_reason, recommendation_id),
+               "application/json", r.model_id()};
 }
 
 HttpServer::Reply HttpServer::CustomerRecommendations(const HttpRequest& req) {
@@ -365,7 +388,10 @@ HttpServer::Reply HttpServer::BasketRecommendations(const HttpRequest& req) {
   auto r = Serving(source_);
   auto res = r->ForBasket(products, weights, o);
   if (!res.ok()) FailStatus(res.status());
-  return Reply{200, RecommendationsBody(*r, nullptr, *res, o.explain), "application/json", r->model_id()};
+  std::vector<std::string> shown;
+  for (const Recommendation& x : res->items) shown.push_back(r->model().products.id(x.product));
+  const std::string rid = Expose("basket_recommendations", "", r->model_id(), std::move(shown));
+  return Reply{200, RecommendationsBody(*r, nullptr, *res, o.explain, {}, rid), "application/json", r->model_id()};
 }
 
 HttpServer::Reply HttpServer::SimilarProducts(const HttpRequest& req) {
@@ -374,7 +400,10 @@ HttpServer::Reply HttpServer::SimilarProducts(const HttpRequest& req) {
   auto r = Serving(source_);
   auto res = r->Similar(id, count);
   if (!res.ok()) FailStatus(res.status());
-  return Reply{200, SimilarBody(*r, id, *res), "application/json", r->model_id()};
+  std::vector<std::string> shown;
+  for (const Recommendation& x : *res) shown.push_back(r->model().products.id(x.product));
+  const std::string rid = Expose("similar_products", "", r->model_id(), std::move(shown));
+  return Reply{200, SimilarBody(*r, id, *res, rid), "application/json", r->model_id()};
 }
 
 HttpServer::Reply HttpServer::RankProducts(const HttpRequest& req) {
@@ -388,7 +417,10 @@ HttpServer::Reply HttpServer::RankProducts(const HttpRequest& req) {
   // Without consent: the popularity order (as for a customer the model does not know).
   auto res = p.consent ? r->Rank(id, products, &fallback, p.live.get()) : r->Rank("", products, &fallback, nullptr);
   if (!res.ok()) FailStatus(res.status());
-  return Reply{200, RankBody(*r, id, *res, fallback, p.consent ? "" : "no_consent"), "application/json",
+  std::vector<std::string> shown;
+  for (const Recommender::Ranked& x : *res) shown.push_back(x.product_id);
+  const std::string rid = Expose("rank", id, r->model_id(), std::move(shown));
+  return Reply{200, RankBody(*r, id, *res, fallback, p.consent ? "" : "no_consent", rid), "application/json",
                r->model_id()};
 }
 

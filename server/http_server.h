@@ -25,6 +25,7 @@
 #include "server/api_keys.h"
 #include "server/http_transport.h"
 #include "server/event_request.h"
+#include "server/exposure_log.h"
 #include "server/impression_log.h"
 #include "server/live_loop.h"
 #include "server/metrics.h"
@@ -54,6 +55,7 @@ struct HttpServerOptions {
   bool offers = false;                // the offer endpoints are enabled (ModelSource has an offer catalog)
   ImpressionLog* impressions = nullptr;  // required with offers
   LiveLoop* live = nullptr;           // events, consent, erasure (--events_dir); none: those endpoints are 404
+  ExposureLog* exposures = nullptr;   // what was shown (--exposures_dir); none: not recorded
   EventLimits event_limits;
 };
 
@@ -113,8 +115,14 @@ class HttpServer {
   void LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
                  const std::string& model_version);
   static Reply Error(int status, const std::string& code, const std::string& message);
+  // `expose`: a new recommendation id in the body, and the answer recorded
+  // in the exposure log (not for the data-access endpoint).
   Reply RecommendationsReply(const Recommender& r, const std::string& id, const absl::StatusOr<CustomerAnswer>& answer,
-                             bool explain, absl::string_view fallback_reason = {});
+                             bool explain, absl::string_view fallback_reason = {}, bool expose = true);
+  // A new recommendation id for an answer showing `items`, recorded in the
+  // exposure log with the endpoint, customer (may be empty) and model.
+  std::string Expose(const char* endpoint, const std::string& customer, const std::string& model_version,
+                     std::vector<std::string> items);
   // What a personalizing endpoint may use of a customer: consent, and their
   // live events against this model.
   struct Personal {
@@ -123,7 +131,8 @@ class HttpServer {
   };
   Personal PersonalFor(const Recommender& r, const std::string& id);
   // Popularity for a customer without consent.
-  Reply NoConsentRecommendations(const Recommender& r, const std::string& id, const RecommendOptions& o);
+  Reply NoConsentRecommendations(const Recommender& r, const std::string& id, const RecommendOptions& o,
+                                 bool expose = true);
 
   Reply Healthz(const HttpRequest& req);
   Reply Readyz(const HttpRequest& req);

@@ -46,8 +46,11 @@ HttpServer::Reply HttpServer::CustomerOffers(const HttpRequest& req) {
   auto res = who.consent ? ranker->ForCustomer(id, o, who.live.get()) : ranker->Popular(o, /*new_customer=*/false);
   if (!res.ok()) FailStatus(res.status());
   const std::string& version = ranker->recommender().model_id();
-  return Reply{200, OffersBody(*ranker, id, *res, o.impressions, who.consent ? "" : "no_consent"), "application/json",
-               version};
+  std::vector<std::string> offered;
+  for (const RankedOffer& x : res->offers) offered.push_back(offers[x.offer].id);
+  const std::string rid = Expose("customer_offers", id, version, std::move(offered));
+  return Reply{200, OffersBody(*ranker, id, *res, o.impressions, who.consent ? "" : "no_consent", rid),
+               "application/json", version};
 }
 
 HttpServer::Reply HttpServer::RecordImpressions(const HttpRequest& req) {

@@ -11,7 +11,7 @@
 namespace aisle {
 
 std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
-                                bool explain, absl::string_view fallback_reason) {
+                                bool explain, absl::string_view fallback_reason, absl::string_view recommendation_id) {
   std::string out;
   out.reserve(128 + res.items.size() * (explain ? 280 : 140));
   out.append("{");
@@ -29,6 +29,10 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
   if (res.live_events > 0) absl::StrAppend(&out, ",\"live_events\":", res.live_events);
   out.append(",\"model_version\":");
   AppendJsonString(&out, r.model_id());
+  if (!recommendation_id.empty()) {
+    out.append(",\"recommendation_id\":");
+    AppendJsonString(&out, recommendation_id);
+  }
   out.append(",\"recommendations\":[");
   const IdMap& products = r.model().products;
   for (size_t i = 0; i < res.items.size(); ++i) {
@@ -104,13 +108,15 @@ nlohmann::json RecommendationsJsonTree(const Recommender& r, const RecommendResu
 }
 
 std::string RecommendationsBodyReference(const Recommender& r, const std::string* customer_id,
-                                         const RecommendResult& res, bool explain, absl::string_view fallback_reason) {
+                                         const RecommendResult& res, bool explain, absl::string_view fallback_reason,
+                                         absl::string_view recommendation_id) {
   nlohmann::json j = {{"model_version", r.model_id()},
                       {"fallback", !fallback_reason.empty() ? nlohmann::json(std::string(fallback_reason))
                                    : res.fallback           ? nlohmann::json("popularity")
                                                             : nlohmann::json(nullptr)},
                       {"recommendations", RecommendationsJsonTree(r, res, explain)}};
   if (res.live_events > 0) j["live_events"] = res.live_events;
+  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
   if (customer_id != nullptr) j["customer_id"] = *customer_id;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -22,9 +22,11 @@ namespace aisle {
 // "recommendations": [...]}; without customer_id when `customer_id` is null
 // (basket requests), without live_events when none shaped the answer.
 // "fallback" is `fallback_reason` when given (e.g. "no_consent"), else
-// "popularity" for a fallback result, else null.
+// "popularity" for a fallback result, else null; "recommendation_id" when
+// given.
 std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
-                                bool explain, absl::string_view fallback_reason = {});
+                                bool explain, absl::string_view fallback_reason = {},
+                                absl::string_view recommendation_id = {});
 
 // One product as a JSON object: product_id, score, and name, category,
 // price, in_stock when the catalog has it (nlohmann; similar products).
@@ -33,6 +35,7 @@ nlohmann::json ProductJson(const Recommender& r, uint32_t product, float score);
 // kept as the reference for tests and bench/json_bench.cc.
 std::string RecommendationsBodyReference(const Recommender& r, const std::string* customer_id,
                                          const RecommendResult& res, bool explain,
-                                         absl::string_view fallback_reason = {});
+                                         absl::string_view fallback_reason = {},
+                                         absl::string_view recommendation_id = {});
 
 }  // namespace aisle

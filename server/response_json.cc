@@ -59,22 +59,27 @@ std::string ModelInfoBody(const Recommender& r) {
   return Dump(j);
 }
 
-std::string SimilarBody(const Recommender& r, const std::string& product_id, absl::Span<const Recommendation> similar) {
+std::string SimilarBody(const Recommender& r, const std::string& product_id, absl::Span<const Recommendation> similar,
+                        absl::string_view recommendation_id) {
   json items = json::array();
   for (const Recommendation& x : similar) items.push_back(ProductJson(r, x.product, x.score));
-  return Dump({{"model_version", r.model_id()}, {"product_id", product_id}, {"similar", items}});
+  json j = {{"model_version", r.model_id()}, {"product_id", product_id}, {"similar", items}};
+  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
+  return Dump(j);
 }
 
 std::string RankBody(const Recommender& r, const std::string& customer_id, absl::Span<const Recommender::Ranked> ranked,
-                     bool fallback, absl::string_view fallback_reason) {
+                     bool fallback, absl::string_view fallback_reason, absl::string_view recommendation_id) {
   json items = json::array();
   for (const auto& x : ranked) {
     items.push_back({{"product_id", x.product_id}, {"score", std::isnan(x.score) ? json(nullptr) : json(x.score)}});
   }
-  return Dump({{"model_version", r.model_id()},
-               {"customer_id", customer_id},
-               {"fallback", FallbackJson(fallback, fallback_reason)},
-               {"ranked", items}});
+  json j = {{"model_version", r.model_id()},
+            {"customer_id", customer_id},
+            {"fallback", FallbackJson(fallback, fallback_reason)},
+            {"ranked", items}};
+  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
+  return Dump(j);
 }
 
 std::string ReloadBody(bool reloaded, const std::string& model_version) {
@@ -86,7 +91,8 @@ std::string ReloadRefusedBody(const std::string& message, const std::string& mod
 }
 
 std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id, const OfferResult& res,
-                       const std::function<uint32_t(uint32_t)>& impressions, absl::string_view fallback_reason) {
+                       const std::function<uint32_t(uint32_t)>& impressions, absl::string_view fallback_reason,
+                       absl::string_view recommendation_id) {
   const absl::Span<const Offer> offers = ranker.catalog().offers();
   const Recommender& r = ranker.recommender();
   json items = json::array();
@@ -115,10 +121,12 @@ std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id
     }
     items.push_back(std::move(j));
   }
-  return Dump({{"model_version", r.model_id()},
-               {"customer_id", customer_id},
-               {"fallback", FallbackJson(res.fallback, fallback_reason)},
-               {"offers", std::move(items)}});
+  json j = {{"model_version", r.model_id()},
+            {"customer_id", customer_id},
+            {"fallback", FallbackJson(res.fallback, fallback_reason)},
+            {"offers", std::move(items)}};
+  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
+  return Dump(j);
 }
 
 std::string ImpressionsBody(const std::string& model_version, const std::string& customer_id, size_t recorded,

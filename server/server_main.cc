@@ -92,6 +92,12 @@ ABSL_FLAG(int, event_id_window_h, 168, "Retries of an event_id are recognized wi
 ABSL_FLAG(int, max_event_ids, 2000000,
           "At most this many event ids are remembered for retries (about 100 bytes each); the oldest are "
           "forgotten first.");
+ABSL_FLAG(std::string, exposures_dir, "",
+          "Directory of the exposure log: one JSON line per personalized answer (recommendation_id, time, "
+          "endpoint, customer, model, experiment, variant, items shown) for experiment analysis; written in the "
+          "background. Without it nothing is recorded (answers still carry a recommendation_id).");
+ABSL_FLAG(int, exposure_flush_ms, 1000,
+          "How often the exposure log is written and synced: a crash loses at most this much; a clean stop none.");
 ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
 
 namespace aisle {
@@ -259,6 +265,26 @@ int Main() {
     o.event_limits.max_future_seconds = absl::GetFlag(FLAGS_max_event_future_s);
     o.event_limits.max_id_length = o.max_id_length;
   }
+  std::unique_ptr<ExposureLog> exposures;
+  if (const std::string dir = absl::GetFlag(FLAGS_exposures_dir); !dir.empty()) {
+    if (absl::GetFlag(FLAGS_exposure_flush_ms) < 1) {
+      std::fprintf(stderr, "aisle-server: --exposure_flush_ms must be at least 1\n");
+      return 2;
+    }
+    ExposureLog::Options eo;
+    eo.dir = dir;
+    eo.flush_interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_exposure_flush_ms));
+    EventJournal::OpenStats st;
+    auto e = ExposureLog::Open(eo, &st);
+    if (!e.ok()) {
+      std::fprintf(stderr, "aisle-server: %s\n", std::string(e.status().message()).c_str());
+      return 1;
+    }
+    exposures = std::move(*e);
+    o.exposures = exposures.get();
+    std::fprintf(stderr, "aisle-server: exposure log %s: %llu closed segments%s\n", dir.c_str(),
+                 static_cast<unsigned long long>(st.closed_segments), st.torn_bytes > 0 ? ", a torn end cut off" : "");
+  }
   HttpServer server(&source, &metrics, o);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "aisle-server: %s\n", std::string(s.message()).c_str());
@@ -282,6 +308,7 @@ int Main() {
   server.Shutdown();
   metrics.SetExtra(nullptr);
   live.reset();  // writes what is queued and closes the journal segment
+  exposures.reset();  // writes what is buffered
   if (log != nullptr) std::fclose(log);
   return 0;
 }
