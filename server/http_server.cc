@@ -281,16 +281,43 @@ HttpServer::Reply HttpServer::ModelInfo(const HttpRequest&) {
   return Reply{200, ModelInfoBody(*r), "application/json", r->model_id()};
 }
 
+bool HttpServer::Consents(const std::string& id) const {
+  return options_.live == nullptr || options_.live->Personalize(id);
+}
+
+std::shared_ptr<const LiveProfile> HttpServer::LiveFor(const Recommender& r, const std::string& id) const {
+  return options_.live != nullptr ? options_.live->Profile(r.model(), id) : nullptr;
+}
+
 HttpServer::Personal HttpServer::PersonalFor(const Recommender& r, const std::string& id) {
   Personal p;
-  if (options_.live == nullptr) return p;
-  p.consent = options_.live->Personalize(id);
-  if (p.consent) p.live = options_.live->Profile(r.model(), id);
+  p.consent = Consents(id);
+  if (p.consent) p.live = LiveFor(r, id);
   return p;
 }
 
+HttpServer::Arm HttpServer::ArmFor(const char* endpoint, const std::string& unit, bool consent) const {
+  Arm arm;
+  // Customers without consent are not enrolled.
+  if (options_.experiments != nullptr && consent) arm.choice = options_.experiments->Pick(endpoint, unit, absl::Now());
+  arm.r = arm.choice.recommender ? arm.choice.recommender : Serving(source_);
+  return arm;
+}
+
+AnswerLabels HttpServer::Labels(const ExperimentSource::Choice* choice, absl::string_view fallback,
+                                absl::string_view recommendation_id) {
+  AnswerLabels l;
+  l.fallback = fallback;
+  l.recommendation_id = recommendation_id;
+  if (choice != nullptr && choice->variant != nullptr) {
+    l.experiment = choice->experiment->id;
+    l.variant = choice->variant->name;
+  }
+  return l;
+}
+
 std::string HttpServer::Expose(const char* endpoint, const std::string& customer, const std::string& model_version,
-                               std::vector<std::string> items) {
+                               std::vector<std::string> items, const ExperimentSource::Choice* choice) {
   std::string id = NewRecommendationId();
   if (options_.exposures != nullptr) {
     Exposure e;
@@ -299,24 +326,34 @@ std::string HttpServer::Expose(const char* endpoint, const std::string& customer
     e.endpoint = endpoint;
     e.customer = customer;
     e.model_version = model_version;
+    if (choice != nullptr && choice->variant != nullptr) {
+      e.experiment = choice->experiment->id;
+      e.variant = choice->variant->name;
+    }
     e.items = std::move(items);
     options_.exposures->Record(e);
+  }
+  if (choice != nullptr && choice->variant != nullptr) {
+    metrics_->RecordExperiment(choice->experiment->id, choice->variant->name, endpoint);
   }
   return id;
 }
 
+absl::StatusOr<CustomerAnswer> HttpServer::PopularAnswer(const Recommender& r, const RecommendOptions& o) {
+  auto res = r.Popularity(o);
+  if (!res.ok()) return res.status();
+  return CustomerAnswer{*std::move(res), AnswerSource::kPopularity};
+}
+
 HttpServer::Reply HttpServer::NoConsentRecommendations(const Recommender& r, const std::string& id,
                                                        const RecommendOptions& o, bool expose) {
-  auto res = r.Popularity(o);
-  absl::StatusOr<CustomerAnswer> answer =
-      res.ok() ? absl::StatusOr<CustomerAnswer>(CustomerAnswer{*std::move(res), AnswerSource::kPopularity})
-               : absl::StatusOr<CustomerAnswer>(res.status());
-  return RecommendationsReply(r, id, answer, o.explain, "no_consent", expose);
+  return RecommendationsReply(r, id, PopularAnswer(r, o), o.explain, "no_consent", expose);
 }
 
 HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const std::string& id,
                                                    const absl::StatusOr<CustomerAnswer>& answer, bool explain,
-                                                   absl::string_view fallback_reason, bool expose) {
+                                                   absl::string_view fallback_reason, bool expose,
+                                                   const ExperimentSource::Choice* choice) {
   if (!answer.ok()) {
     Reply e = Error(HttpStatusFor(answer.status()), ErrorCodeForStatus(answer.status()),
                     std::string(answer.status().message()));
@@ -328,19 +365,22 @@ HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const s
   if (expose) {
     std::vector<std::string> shown;
     for (const Recommendation& x : answer->result.items) shown.push_back(r.model().products.id(x.product));
-    recommendation_id = Expose("customer_recommendations", id, r.model_id(), std::move(shown));
+    recommendation_id = Expose("customer_recommendations", id, r.model_id(), std::move(shown), choice);
   }
-  return Reply{200, RecommendationsBody(r, &id, answer->result, explain, fallback_reason, recommendation_id),
+  return Reply{200,
+               RecommendationsBody(r, &id, answer->result, explain, Labels(choice, fallback_reason, recommendation_id)),
                "application/json", r.model_id()};
 }
 
 HttpServer::Reply HttpServer::CustomerRecommendations(const HttpRequest& req) {
   const std::string id = PathId(req, options_.max_id_length);
   const RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
-  auto r = Serving(source_);
-  const Personal p = PersonalFor(*r, id);
-  if (!p.consent) return NoConsentRecommendations(*r, id, o);
-  return RecommendationsReply(*r, id, r->Recommend(id, o, p.live.get()), o.explain);
+  const bool consent = Consents(id);
+  const Arm arm = ArmFor("customer_recommendations", id, consent);
+  const Recommender& r = *arm.r;
+  if (!consent) return NoConsentRecommendations(r, id, o);
+  if (arm.choice.popularity()) return RecommendationsReply(r, id, PopularAnswer(r, o), o.explain, {}, true, &arm.choice);
+  return RecommendationsReply(r, id, r.Recommend(id, o, LiveFor(r, id).get()), o.explain, {}, true, &arm.choice);
 }
 
 std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const HttpRequest& req,
@@ -348,18 +388,25 @@ std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const 
                                                                          Clock::time_point start) {
   const std::string id = PathId(req, options_.max_id_length);
   RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
-  auto r = Serving(source_);
-  const Personal p = PersonalFor(*r, id);
-  if (!p.consent) return NoConsentRecommendations(*r, id, o);
+  const bool consent = Consents(id);
+  const Arm arm = ArmFor("customer_recommendations", id, consent);
+  std::shared_ptr<const Recommender> r = arm.r;
+  if (!consent) return NoConsentRecommendations(*r, id, o);
+  if (arm.choice.popularity()) return RecommendationsReply(*r, id, PopularAnswer(*r, o), o.explain, {}, true, &arm.choice);
+  std::shared_ptr<const LiveProfile> live = LiveFor(*r, id);
   // Unknown customers (popularity) and requests the top lists determine are
   // cheap: answered now, on this thread.
-  if (auto now = r->RecommendWithoutScoring(id, o, p.live.get())) return RecommendationsReply(*r, id, *now, o.explain);
+  if (auto now = r->RecommendWithoutScoring(id, o, live.get())) {
+    return RecommendationsReply(*r, id, *now, o.explain, {}, true, &arm.choice);
+  }
   RequestInfo info{req.method, req.target, req.peer};
   RecommendBatcher::Job job;
   job.recommender = r;
-  job.request = CustomerRequest{id, o, p.live};
-  job.done = [this, r, id, responder, start, info, explain = o.explain](absl::StatusOr<CustomerAnswer> answer) {
-    Complete(*responder, info, "customer_recommendations", start, RecommendationsReply(*r, id, answer, explain));
+  job.request = CustomerRequest{id, o, live};
+  job.done = [this, r, id, responder, start, info, explain = o.explain,
+              choice = arm.choice](absl::StatusOr<CustomerAnswer> answer) {
+    Complete(*responder, info, "customer_recommendations", start,
+             RecommendationsReply(*r, id, answer, explain, {}, true, &choice));
   };
   batcher_->Submit(std::move(job));
   return std::nullopt;
@@ -385,25 +432,47 @@ HttpServer::Reply HttpServer::BasketRecommendations(const HttpRequest& req) {
     }
   }
   RecommendOptions o = OptionsFrom(p, options_.max_count, options_.max_id_length);
-  auto r = Serving(source_);
-  auto res = r->ForBasket(products, weights, o);
+  const std::string visitor = VisitorId(p, options_.max_id_length);
+  const Arm arm = ArmFor("basket_recommendations", visitor, Consents(visitor));
+  const Recommender& r = *arm.r;
+  absl::StatusOr<RecommendResult> res = absl::InternalError("");
+  if (arm.choice.popularity()) {
+    o.exclude.insert(o.exclude.end(), products.begin(), products.end());  // not what is in the basket
+    res = r.Popularity(o);
+  } else {
+    res = r.ForBasket(products, weights, o);
+  }
   if (!res.ok()) FailStatus(res.status());
   std::vector<std::string> shown;
-  for (const Recommendation& x : res->items) shown.push_back(r->model().products.id(x.product));
-  const std::string rid = Expose("basket_recommendations", "", r->model_id(), std::move(shown));
-  return Reply{200, RecommendationsBody(*r, nullptr, *res, o.explain, {}, rid), "application/json", r->model_id()};
+  for (const Recommendation& x : res->items) shown.push_back(r.model().products.id(x.product));
+  const std::string rid = Expose("basket_recommendations", visitor, r.model_id(), std::move(shown), &arm.choice);
+  return Reply{200, RecommendationsBody(r, nullptr, *res, o.explain, Labels(&arm.choice, {}, rid)), "application/json",
+               r.model_id()};
 }
 
 HttpServer::Reply HttpServer::SimilarProducts(const HttpRequest& req) {
   const std::string id = PathId(req, options_.max_id_length);
-  const size_t count = CountParam(Params::FromQuery(req.query), 10, options_.max_count);
-  auto r = Serving(source_);
-  auto res = r->Similar(id, count);
+  const Params p = Params::FromQuery(req.query);
+  const size_t count = CountParam(p, 10, options_.max_count);
+  const std::string visitor = VisitorId(p, options_.max_id_length);
+  const Arm arm = ArmFor("similar_products", visitor, Consents(visitor));
+  const Recommender& r = *arm.r;
+  absl::StatusOr<std::vector<Recommendation>> res = absl::InternalError("");
+  if (arm.choice.popularity() && r.model().products.Find(id)) {
+    RecommendOptions o;
+    o.count = count;
+    o.exclude = {id};
+    auto popular = r.Popularity(o);
+    res = popular.ok() ? absl::StatusOr<std::vector<Recommendation>>(std::move(popular->items))
+                       : absl::StatusOr<std::vector<Recommendation>>(popular.status());
+  } else {
+    res = r.Similar(id, count);
+  }
   if (!res.ok()) FailStatus(res.status());
   std::vector<std::string> shown;
-  for (const Recommendation& x : *res) shown.push_back(r->model().products.id(x.product));
-  const std::string rid = Expose("similar_products", "", r->model_id(), std::move(shown));
-  return Reply{200, SimilarBody(*r, id, *res, rid), "application/json", r->model_id()};
+  for (const Recommendation& x : *res) shown.push_back(r.model().products.id(x.product));
+  const std::string rid = Expose("similar_products", visitor, r.model_id(), std::move(shown), &arm.choice);
+  return Reply{200, SimilarBody(r, id, *res, Labels(&arm.choice, {}, rid)), "application/json", r.model_id()};
 }
 
 HttpServer::Reply HttpServer::RankProducts(const HttpRequest& req) {
@@ -420,13 +489,16 @@ HttpServer::Reply HttpServer::RankProducts(const HttpRequest& req) {
   std::vector<std::string> shown;
   for (const Recommender::Ranked& x : *res) shown.push_back(x.product_id);
   const std::string rid = Expose("rank", id, r->model_id(), std::move(shown));
-  return Reply{200, RankBody(*r, id, *res, fallback, p.consent ? "" : "no_consent", rid), "application/json",
-               r->model_id()};
+  return Reply{200, RankBody(*r, id, *res, fallback, Labels(nullptr, p.consent ? "" : "no_consent", rid)),
+               "application/json", r->model_id()};
 }
 
 HttpServer::Reply HttpServer::AdminReload(const HttpRequest&) {
   bool changed = false;
   absl::Status s = source_->Reload(/*force=*/true, &changed);
+  if (options_.experiments != nullptr) {
+    if (absl::Status e = options_.experiments->Reload(/*force=*/true); !e.ok() && s.ok()) s = e;
+  }
   auto r = source_->Current();
   const std::string version = r ? r->model_id() : "";
   if (!s.ok()) return Reply{422, ReloadRefusedBody(std::string(s.message()), version), "application/json", version};

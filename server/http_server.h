@@ -25,7 +25,9 @@
 #include "server/api_keys.h"
 #include "server/http_transport.h"
 #include "server/event_request.h"
+#include "server/experiment_source.h"
 #include "server/exposure_log.h"
+#include "server/recommendation_json.h"
 #include "server/impression_log.h"
 #include "server/live_loop.h"
 #include "server/metrics.h"
@@ -56,6 +58,7 @@ struct HttpServerOptions {
   ImpressionLog* impressions = nullptr;  // required with offers
   LiveLoop* live = nullptr;           // events, consent, erasure (--events_dir); none: those endpoints are 404
   ExposureLog* exposures = nullptr;   // what was shown (--exposures_dir); none: not recorded
+  ExperimentSource* experiments = nullptr;  // online experiments (--experiments); none: no experiment
   EventLimits event_limits;
 };
 
@@ -118,11 +121,12 @@ class HttpServer {
   // `expose`: a new recommendation id in the body, and the answer recorded
   // in the exposure log (not for the data-access endpoint).
   Reply RecommendationsReply(const Recommender& r, const std::string& id, const absl::StatusOr<CustomerAnswer>& answer,
-                             bool explain, absl::string_view fallback_reason = {}, bool expose = true);
+                             bool explain, absl::string_view fallback_reason = {}, bool expose = true,
+                             const ExperimentSource::Choice* choice = nullptr);
   // A new recommendation id for an answer showing `items`, recorded in the
   // exposure log with the endpoint, customer (may be empty) and model.
   std::string Expose(const char* endpoint, const std::string& customer, const std::string& model_version,
-                     std::vector<std::string> items);
+                     std::vector<std::string> items, const ExperimentSource::Choice* choice = nullptr);
   // What a personalizing endpoint may use of a customer: consent, and their
   // live events against this model.
   struct Personal {
@@ -130,6 +134,17 @@ class HttpServer {
     std::shared_ptr<const LiveProfile> live;
   };
   Personal PersonalFor(const Recommender& r, const std::string& id);
+  bool Consents(const std::string& id) const;
+  std::shared_ptr<const LiveProfile> LiveFor(const Recommender& r, const std::string& id) const;
+  // The experiment arm a request is in (none without consent or a unit), and the model serving it.
+  struct Arm {
+    ExperimentSource::Choice choice;
+    std::shared_ptr<const Recommender> r;
+  };
+  Arm ArmFor(const char* endpoint, const std::string& unit, bool consent) const;
+  static AnswerLabels Labels(const ExperimentSource::Choice* choice, absl::string_view fallback,
+                             absl::string_view recommendation_id);
+  static absl::StatusOr<CustomerAnswer> PopularAnswer(const Recommender& r, const RecommendOptions& o);
   // Popularity for a customer without consent.
   Reply NoConsentRecommendations(const Recommender& r, const std::string& id, const RecommendOptions& o,
                                  bool expose = true);

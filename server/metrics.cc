@@ -24,6 +24,11 @@ std::string PrometheusLabelValue(absl::string_view v) {
   return out;
 }
 
+void Metrics::RecordExperiment(const std::string& experiment, const std::string& variant, const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++experiment_answers_[{experiment, variant, endpoint}];
+}
+
 void Metrics::SetExtra(std::function<std::string()> extra) {
   std::lock_guard<std::mutex> lock(mu_);
   extra_ = std::move(extra);
@@ -131,6 +136,15 @@ std::string Metrics::Render() const {
     counter("aisle_http_malformed_requests_total",
             "Requests the HTTP layer refused (malformed, too large) before any handler.", "counter",
             c->parse_errors.load());
+  }
+  if (!experiment_answers_.empty()) {
+    out += "# HELP aisle_experiment_answers_total Answers given in an experiment, by variant and endpoint.\n";
+    out += "# TYPE aisle_experiment_answers_total counter\n";
+    for (const auto& [key, n] : experiment_answers_) {
+      absl::StrAppendFormat(&out, "aisle_experiment_answers_total{experiment=\"%s\",variant=\"%s\",endpoint=\"%s\"} %d\n",
+                            PrometheusLabelValue(std::get<0>(key)), PrometheusLabelValue(std::get<1>(key)),
+                            std::get<2>(key), n);
+    }
   }
   if (extra_) out += extra_();
   return out;

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/string_view.h"
 
@@ -39,6 +40,8 @@ class Metrics {
     batches_.fetch_add(1, std::memory_order_relaxed);
     batched_requests_.fetch_add(requests, std::memory_order_relaxed);
   }
+  // An answer given in an experiment's variant.
+  void RecordExperiment(const std::string& experiment, const std::string& variant, const std::string& endpoint);
   // The HTTP transport's connection counters (null: none), rendered with the rest.
   void SetConnectionStats(const HttpTransportStats* stats);
   // More text for Render() (the live loop's metrics); null: none.
@@ -62,6 +65,7 @@ class Metrics {
   std::atomic<uint64_t> batches_{0}, batched_requests_{0};
   const HttpTransportStats* connections_ = nullptr;
   std::function<std::string()> extra_;
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> experiment_answers_;
 };
 
 }  // namespace aisle

@@ -209,6 +209,7 @@ void ModelSource::StartWatching(int interval_ms) {
       const bool force = reload_requested_.exchange(false);
       lock.unlock();
       Reload(force).IgnoreError();  // logged and counted inside
+      if (tick_hook_) tick_hook_(force);
       lock.lock();
     }
   });

@@ -55,6 +55,11 @@ class ModelSource {
   // offer catalog or before both loaded.
   std::shared_ptr<const OfferRanker> CurrentOffers() const;
 
+  // Called by the watcher after each of its reloads (with `force` after
+  // RequestReload): what else follows the model's files (the experiments
+  // file). Set before StartWatching.
+  void SetTickHook(std::function<void(bool force)> hook) { tick_hook_ = std::move(hook); }
+
   // Polls for changes every `interval_ms` on a background thread until
   // StopWatching() (or destruction).
   void StartWatching(int interval_ms);
@@ -84,6 +89,7 @@ class ModelSource {
   std::shared_ptr<const OfferRanker> offers_;
   std::string offers_path_;
   std::function<void(const Model&)> loading_hook_, serving_hook_;
+  std::function<void(bool)> tick_hook_;
   Signature signature_;
   bool loaded_ = false;
 

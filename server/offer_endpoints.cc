@@ -34,6 +34,10 @@ HttpServer::Reply HttpServer::CustomerOffers(const HttpRequest& req) {
     o.now = absl::Now();
   }
   auto ranker = ServingOffers();
+  const bool consent = Consents(id);
+  ExperimentSource::Choice choice;
+  if (options_.experiments != nullptr && consent) choice = options_.experiments->Pick("customer_offers", id, absl::Now());
+  if (choice.offers) ranker = choice.offers;  // the variant's model and offer catalog
   const absl::Span<const Offer> offers = ranker->catalog().offers();
   absl::flat_hash_map<std::string, uint32_t> shown;
   if (options_.impressions != nullptr) shown = options_.impressions->CountsFor(id);
@@ -41,15 +45,17 @@ HttpServer::Reply HttpServer::CustomerOffers(const HttpRequest& req) {
     auto it = shown.find(offers[offer].id);
     return it == shown.end() ? 0u : it->second;
   };
-  const Personal who = PersonalFor(ranker->recommender(), id);
-  // Without consent, offers are not chosen by affinity: the popularity ranking.
-  auto res = who.consent ? ranker->ForCustomer(id, o, who.live.get()) : ranker->Popular(o, /*new_customer=*/false);
+  // Without consent (or in a popularity variant), offers are not chosen by affinity: the popularity ranking.
+  auto res = consent && !choice.popularity()
+                 ? ranker->ForCustomer(id, o, LiveFor(ranker->recommender(), id).get())
+                 : ranker->Popular(o, /*new_customer=*/false);
   if (!res.ok()) FailStatus(res.status());
   const std::string& version = ranker->recommender().model_id();
   std::vector<std::string> offered;
   for (const RankedOffer& x : res->offers) offered.push_back(offers[x.offer].id);
-  const std::string rid = Expose("customer_offers", id, version, std::move(offered));
-  return Reply{200, OffersBody(*ranker, id, *res, o.impressions, who.consent ? "" : "no_consent", rid),
+  const std::string rid = Expose("customer_offers", id, version, std::move(offered), &choice);
+  return Reply{200,
+               OffersBody(*ranker, id, *res, o.impressions, Labels(&choice, consent ? "" : "no_consent", rid)),
                "application/json", version};
 }
 

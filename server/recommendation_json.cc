@@ -10,8 +10,19 @@
 
 namespace aisle {
 
+void AddLabels(const AnswerLabels& l, nlohmann::json* j) {
+  if (!l.recommendation_id.empty()) (*j)["recommendation_id"] = std::string(l.recommendation_id);
+  if (!l.experiment.empty()) (*j)["experiment"] = std::string(l.experiment);
+  if (!l.variant.empty()) (*j)["variant"] = std::string(l.variant);
+}
+
+nlohmann::json FallbackJson(bool fallback, const AnswerLabels& l) {
+  if (!l.fallback.empty()) return std::string(l.fallback);
+  return fallback ? nlohmann::json("popularity") : nlohmann::json(nullptr);
+}
+
 std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
-                                bool explain, absl::string_view fallback_reason, absl::string_view recommendation_id) {
+                                bool explain, const AnswerLabels& labels) {
   std::string out;
   out.reserve(128 + res.items.size() * (explain ? 280 : 140));
   out.append("{");
@@ -20,18 +31,23 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
     AppendJsonString(&out, *customer_id);
     out.append(",");
   }
-  if (!fallback_reason.empty()) {
+  if (!labels.experiment.empty()) {
+    out.append("\"experiment\":");
+    AppendJsonString(&out, labels.experiment);
+    out.append(",");
+  }
+  if (!labels.fallback.empty()) {
     out.append("\"fallback\":");
-    AppendJsonString(&out, fallback_reason);
+    AppendJsonString(&out, labels.fallback);
   } else {
     out.append(res.fallback ? "\"fallback\":\"popularity\"" : "\"fallback\":null");
   }
   if (res.live_events > 0) absl::StrAppend(&out, ",\"live_events\":", res.live_events);
   out.append(",\"model_version\":");
   AppendJsonString(&out, r.model_id());
-  if (!recommendation_id.empty()) {
+  if (!labels.recommendation_id.empty()) {
     out.append(",\"recommendation_id\":");
-    AppendJsonString(&out, recommendation_id);
+    AppendJsonString(&out, labels.recommendation_id);
   }
   out.append(",\"recommendations\":[");
   const IdMap& products = r.model().products;
@@ -75,7 +91,12 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
     AppendJsonFloat(&out, x.score);
     out.push_back('}');
   }
-  out.append("]}");
+  out.append("]");
+  if (!labels.variant.empty()) {
+    out.append(",\"variant\":");
+    AppendJsonString(&out, labels.variant);
+  }
+  out.append("}");
   return out;
 }
 
@@ -108,15 +129,12 @@ nlohmann::json RecommendationsJsonTree(const Recommender& r, const RecommendResu
 }
 
 std::string RecommendationsBodyReference(const Recommender& r, const std::string* customer_id,
-                                         const RecommendResult& res, bool explain, absl::string_view fallback_reason,
-                                         absl::string_view recommendation_id) {
+                                         const RecommendResult& res, bool explain, const AnswerLabels& labels) {
   nlohmann::json j = {{"model_version", r.model_id()},
-                      {"fallback", !fallback_reason.empty() ? nlohmann::json(std::string(fallback_reason))
-                                   : res.fallback           ? nlohmann::json("popularity")
-                                                            : nlohmann::json(nullptr)},
+                      {"fallback", FallbackJson(res.fallback, labels)},
                       {"recommendations", RecommendationsJsonTree(r, res, explain)}};
   if (res.live_events > 0) j["live_events"] = res.live_events;
-  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
+  AddLabels(labels, &j);
   if (customer_id != nullptr) j["customer_id"] = *customer_id;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

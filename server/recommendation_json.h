@@ -17,16 +17,27 @@
 
 namespace aisle {
 
+// What an answer says about itself beside its items.
+struct AnswerLabels {
+  absl::string_view fallback;           // replaces "popularity"/null (e.g. "no_consent")
+  absl::string_view recommendation_id;  // each omitted when empty
+  absl::string_view experiment;
+  absl::string_view variant;
+};
+// Sets the labels' recommendation_id, experiment and variant in `j` (those given).
+void AddLabels(const AnswerLabels& labels, nlohmann::json* j);
+// "fallback": labels.fallback when given, else "popularity" or null.
+nlohmann::json FallbackJson(bool fallback, const AnswerLabels& labels);
+
 
 // {"customer_id": ..., "fallback": ..., "live_events": ..., "model_version": ...,
 // "recommendations": [...]}; without customer_id when `customer_id` is null
 // (basket requests), without live_events when none shaped the answer.
-// "fallback" is `fallback_reason` when given (e.g. "no_consent"), else
-// "popularity" for a fallback result, else null; "recommendation_id" when
-// given.
+// "fallback" is labels.fallback when given (e.g. "no_consent"), else
+// "popularity" for a fallback result, else null; "recommendation_id",
+// "experiment" and "variant" when given.
 std::string RecommendationsBody(const Recommender& r, const std::string* customer_id, const RecommendResult& res,
-                                bool explain, absl::string_view fallback_reason = {},
-                                absl::string_view recommendation_id = {});
+                                bool explain, const AnswerLabels& labels = {});
 
 // One product as a JSON object: product_id, score, and name, category,
 // price, in_stock when the catalog has it (nlohmann; similar products).
@@ -34,8 +45,6 @@ nlohmann::json ProductJson(const Recommender& r, uint32_t product, float score);
 // RecommendationsBody through nlohmann's tree: what the server used before,
 // kept as the reference for tests and bench/json_bench.cc.
 std::string RecommendationsBodyReference(const Recommender& r, const std::string* customer_id,
-                                         const RecommendResult& res, bool explain,
-                                         absl::string_view fallback_reason = {},
-                                         absl::string_view recommendation_id = {});
+                                         const RecommendResult& res, bool explain, const AnswerLabels& labels = {});
 
 }  // namespace aisle

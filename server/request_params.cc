@@ -192,4 +192,16 @@ RecommendOptions OptionsFrom(const Params& p, size_t max_count, size_t max_id) {
   return o;
 }
 
+std::string VisitorId(const Params& p, size_t max_len) {
+  for (const char* name : {"visitor_id", "customer_id"}) {
+    std::optional<std::string> v = p.String(name);
+    if (!v) continue;
+    if (v->size() > max_len || !IsPrintableUtf8(*v)) {
+      Fail(400, "invalid_argument", absl::StrCat("'", name, "' must be printable and at most ", max_len, " bytes"));
+    }
+    return *v;
+  }
+  return "";
+}
+
 }  // namespace aisle

@@ -62,6 +62,9 @@ class Params {
 // The ":id" path parameter, decoded: 400 when empty, too long, badly
 // encoded, or not printable UTF-8.
 std::string PathId(const HttpRequest& req, size_t max_len);
+// Who an anonymous request is, for experiment assignment: "visitor_id" (or
+// "customer_id") when given, else empty. 400 when too long or not printable.
+std::string VisitorId(const Params& p, size_t max_len);
 // The body as a JSON object: 413 past `limit`, 400 when not a JSON object.
 nlohmann::json ParseBody(const HttpRequest& req, size_t limit, bool object = true);
 // "count": an integer in [1, max_count], `def` when absent.

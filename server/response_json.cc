@@ -28,11 +28,6 @@ json DiscountJson(const Offer& o) {
   return d;
 }
 
-json FallbackJson(bool fallback, absl::string_view reason) {
-  if (!reason.empty()) return std::string(reason);
-  return fallback ? json("popularity") : json(nullptr);
-}
-
 }  // namespace
 
 std::string ReadyBody(const std::string& model_version) {
@@ -60,25 +55,25 @@ std::string ModelInfoBody(const Recommender& r) {
 }
 
 std::string SimilarBody(const Recommender& r, const std::string& product_id, absl::Span<const Recommendation> similar,
-                        absl::string_view recommendation_id) {
+                        const AnswerLabels& labels) {
   json items = json::array();
   for (const Recommendation& x : similar) items.push_back(ProductJson(r, x.product, x.score));
   json j = {{"model_version", r.model_id()}, {"product_id", product_id}, {"similar", items}};
-  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
+  AddLabels(labels, &j);
   return Dump(j);
 }
 
 std::string RankBody(const Recommender& r, const std::string& customer_id, absl::Span<const Recommender::Ranked> ranked,
-                     bool fallback, absl::string_view fallback_reason, absl::string_view recommendation_id) {
+                     bool fallback, const AnswerLabels& labels) {
   json items = json::array();
   for (const auto& x : ranked) {
     items.push_back({{"product_id", x.product_id}, {"score", std::isnan(x.score) ? json(nullptr) : json(x.score)}});
   }
   json j = {{"model_version", r.model_id()},
             {"customer_id", customer_id},
-            {"fallback", FallbackJson(fallback, fallback_reason)},
+            {"fallback", FallbackJson(fallback, labels)},
             {"ranked", items}};
-  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
+  AddLabels(labels, &j);
   return Dump(j);
 }
 
@@ -91,8 +86,7 @@ std::string ReloadRefusedBody(const std::string& message, const std::string& mod
 }
 
 std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id, const OfferResult& res,
-                       const std::function<uint32_t(uint32_t)>& impressions, absl::string_view fallback_reason,
-                       absl::string_view recommendation_id) {
+                       const std::function<uint32_t(uint32_t)>& impressions, const AnswerLabels& labels) {
   const absl::Span<const Offer> offers = ranker.catalog().offers();
   const Recommender& r = ranker.recommender();
   json items = json::array();
@@ -123,9 +117,9 @@ std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id
   }
   json j = {{"model_version", r.model_id()},
             {"customer_id", customer_id},
-            {"fallback", FallbackJson(res.fallback, fallback_reason)},
+            {"fallback", FallbackJson(res.fallback, labels)},
             {"offers", std::move(items)}};
-  if (!recommendation_id.empty()) j["recommendation_id"] = std::string(recommendation_id);
+  AddLabels(labels, &j);
   return Dump(j);
 }
 

@@ -18,6 +18,7 @@
 #include "engine/batch_scoring.h"
 #include "server/http_server.h"
 #include "server/impression_log.h"
+#include "server/experiment_source.h"
 #include "server/live_loop.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
@@ -92,6 +93,10 @@ ABSL_FLAG(int, event_id_window_h, 168, "Retries of an event_id are recognized wi
 ABSL_FLAG(int, max_event_ids, 2000000,
           "At most this many event ids are remembered for retries (about 100 bytes each); the oldest are "
           "forgotten first.");
+ABSL_FLAG(std::string, experiments, "",
+          "Experiments file (JSON, data/FORMATS.md): online experiments with variants serving the main model, "
+          "another model, the popularity ranking or another offer catalog; reloaded when it changes (a malformed "
+          "new version is refused and the previous experiments keep running).");
 ABSL_FLAG(std::string, exposures_dir, "",
           "Directory of the exposure log: one JSON line per personalized answer (recommendation_id, time, "
           "endpoint, customer, model, experiment, variant, items shown) for experiment analysis; written in the "
@@ -284,6 +289,18 @@ int Main() {
     o.exposures = exposures.get();
     std::fprintf(stderr, "aisle-server: exposure log %s: %llu closed segments%s\n", dir.c_str(),
                  static_cast<unsigned long long>(st.closed_segments), st.torn_bytes > 0 ? ", a torn end cut off" : "");
+  }
+  std::unique_ptr<ExperimentSource> experiments;
+  if (const std::string f = absl::GetFlag(FLAGS_experiments); !f.empty()) {
+    experiments = std::make_unique<ExperimentSource>(
+        f, ExperimentSource::MainServing{&source, model, absl::GetFlag(FLAGS_catalog), absl::GetFlag(FLAGS_offers), ro});
+    if (absl::Status s = experiments->Reload(/*force=*/true); !s.ok()) {
+      std::fprintf(stderr, "aisle-server: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    ExperimentSource* e = experiments.get();
+    source.SetTickHook([e](bool force) { e->Reload(force).IgnoreError(); });  // logged inside
+    o.experiments = e;
   }
   HttpServer server(&source, &metrics, o);
   if (absl::Status s = server.Start(); !s.ok()) {

@@ -1,0 +1,123 @@
+#include "server/experiment_source.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/experiment_assignment.h"
+
+namespace aisle {
+namespace {
+
+std::string StatOf(const std::string& path) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return "missing";
+  return absl::StrCat(sb.st_ino, ":", sb.st_size, ":", sb.st_mtim.tv_sec, ".", sb.st_mtim.tv_nsec);
+}
+
+void Log(const std::string& msg) {
+  std::fprintf(stderr, "%s aisle-server: %s\n",
+               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()).c_str(), msg.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+ExperimentSource::ExperimentSource(std::string path, MainServing main) : path_(std::move(path)), main_(std::move(main)) {}
+
+ExperimentSource::Key ExperimentSource::KeyOf(const ExperimentVariant& v) const {
+  if (v.model.empty() && v.offers.empty()) return {};
+  return {v.model.empty() ? main_.model : v.model, v.offers.empty() ? main_.offers : v.offers};
+}
+
+absl::Status ExperimentSource::Reload(bool force) {
+  std::lock_guard<std::mutex> reload(reload_mu_);
+  const std::string stat = StatOf(path_);
+  std::map<Key, std::shared_ptr<ModelSource>> sources;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sources = sources_;
+  }
+  if (!force && stat == stat_) {
+    // Same file: only the variant models may have changed.
+    for (auto& [key, source] : sources) {
+      if (absl::Status s = source->Reload(false); !s.ok()) Log(absl::StrCat("experiment variant model: ", s.message()));
+    }
+    return absl::OkStatus();
+  }
+  auto set = ExperimentSet::Load(path_);
+  absl::Status status = set.status();
+  std::map<Key, std::shared_ptr<ModelSource>> next;
+  if (status.ok()) {
+    for (const Experiment& e : set->experiments()) {
+      for (const ExperimentVariant& v : e.variants) {
+        const Key key = KeyOf(v);
+        if (key == Key() || next.count(key)) continue;
+        auto it = sources.find(key);
+        std::shared_ptr<ModelSource> source =
+            it != sources.end() ? it->second
+                                : std::make_shared<ModelSource>(key.first, main_.catalog, nullptr, main_.options);
+        if (it == sources.end() && !key.second.empty()) source->SetOfferCatalog(key.second);
+        absl::Status s = source->Reload(it == sources.end());
+        if (!s.ok() || source->Current() == nullptr) {
+          status = absl::InvalidArgumentError(absl::StrCat("experiment '", e.id, "', variant '", v.name,
+                                                           "': cannot load ", key.first, ": ", s.message()));
+          break;
+        }
+        next[key] = std::move(source);
+      }
+      if (!status.ok()) break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stat_ = stat;  // a refused file is not retried every tick
+  if (!status.ok()) {
+    ++stats_.reloads_failed;
+    stats_.last_error = std::string(status.message());
+    Log(absl::StrCat("experiments file refused, the previous experiments keep running: ", status.message()));
+    return status;
+  }
+  set_ = std::make_shared<const ExperimentSet>(*std::move(set));
+  sources_ = std::move(next);
+  ++stats_.reloads_ok;
+  stats_.experiments = set_->experiments().size();
+  Log(absl::StrCat("running ", set_->experiments().size(), " experiments from ", path_, " (", sources_.size(),
+                   " variant models)"));
+  return absl::OkStatus();
+}
+
+ExperimentSource::Choice ExperimentSource::Pick(absl::string_view endpoint, absl::string_view unit,
+                                                absl::Time now) const {
+  Choice c;
+  std::map<Key, std::shared_ptr<ModelSource>> sources;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c.set = set_;
+    if (!c.set) return c;
+    c.experiment = c.set->For(endpoint, now);
+    if (c.experiment == nullptr || unit.empty()) {
+      c.experiment = nullptr;
+      return c;
+    }
+    std::vector<VariantWeight> weights;
+    for (const ExperimentVariant& v : c.experiment->variants) weights.push_back({v.name, v.weight});
+    const int i = AssignVariant(c.experiment->salt, unit, weights);
+    c.variant = &c.experiment->variants[static_cast<size_t>(i)];
+    const Key key = KeyOf(*c.variant);
+    if (key == Key()) return c;
+    auto it = sources_.find(key);
+    if (it == sources_.end()) return c;
+    c.recommender = it->second->Current();
+    c.offers = it->second->CurrentOffers();
+  }
+  return c;
+}
+
+ExperimentSource::Stats ExperimentSource::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace aisle

@@ -1,0 +1,75 @@
+// ExperimentSource: the online experiments a server runs (--experiments
+// FILE, engine/experiments.h) and what each variant serves. The file is
+// reloaded when it changes (on the model watcher's ticks, SIGHUP and
+// /v1/admin/reload); a malformed new file is refused with its reason,
+// logged and counted, and the previous experiments keep running. Variants
+// that serve another model (or another offer catalog) get a ModelSource of
+// their own, loaded beside the main one and reloaded like it; a variant
+// whose model cannot be loaded refuses the whole file.
+// Per request, Pick() says which experiment covers the endpoint now, which
+// variant the unit (customer, or anonymous visitor) is in
+// (engine/experiment_assignment.h), and what serves it.
+// Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "engine/experiments.h"
+#include "server/model_source.h"
+
+namespace aisle {
+
+class ExperimentSource {
+ public:
+  // `main` serves variants without a model or offer catalog of their own;
+  // the paths and options are the main source's, for variant sources.
+  struct MainServing {
+    ModelSource* source;
+    std::string model, catalog, offers;
+    Recommender::Options options;
+  };
+  ExperimentSource(std::string path, MainServing main);
+
+  // (Re)loads the file and the variant models when they changed. OK when
+  // nothing changed or the new file now runs; the error otherwise.
+  absl::Status Reload(bool force = false);
+
+  struct Choice {
+    std::shared_ptr<const ExperimentSet> set;  // keeps the pointers below alive
+    const Experiment* experiment = nullptr;    // null: no experiment covers the request
+    const ExperimentVariant* variant = nullptr;
+    std::shared_ptr<const Recommender> recommender;  // the variant's model (null: the main one)
+    std::shared_ptr<const OfferRanker> offers;       // the variant's offers (null: the main ones)
+    bool popularity() const { return variant != nullptr && variant->serve == ExperimentVariant::Serve::kPopularity; }
+  };
+  // An empty unit is never enrolled.
+  Choice Pick(absl::string_view endpoint, absl::string_view unit, absl::Time now) const;
+
+  struct Stats {
+    uint64_t reloads_ok = 0, reloads_failed = 0;
+    std::string last_error;
+    size_t experiments = 0;
+  };
+  Stats stats() const;
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // (model path, offers path) of a variant source
+  Key KeyOf(const ExperimentVariant& v) const;
+
+  const std::string path_;
+  const MainServing main_;
+  std::mutex reload_mu_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ExperimentSet> set_;
+  std::map<Key, std::shared_ptr<ModelSource>> sources_;  // variant sources in use
+  std::string stat_;
+  Stats stats_;
+};
+
+}  // namespace aisle
