@@ -2,11 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/experiment_assignment.h"
+#include "server/metrics.h"
 
 namespace aisle {
 namespace {
@@ -79,11 +82,19 @@ absl::Status ExperimentSource::Reload(bool force) {
     Log(absl::StrCat("experiments file refused, the previous experiments keep running: ", status.message()));
     return status;
   }
-  set_ = std::make_shared<const ExperimentSet>(*std::move(set));
+  auto running = std::make_shared<Running>();
+  running->set = *std::move(set);
+  size_t variants = 0;
+  for (const Experiment& e : running->set.experiments()) {
+    running->first_variant.push_back(variants);
+    variants += e.variants.size();
+  }
+  running->answers = std::vector<std::array<std::atomic<uint64_t>, 4>>(variants);
+  set_ = std::move(running);
   sources_ = std::move(next);
   ++stats_.reloads_ok;
-  stats_.experiments = set_->experiments().size();
-  Log(absl::StrCat("running ", set_->experiments().size(), " experiments from ", path_, " (", sources_.size(),
+  stats_.experiments = set_->set.experiments().size();
+  Log(absl::StrCat("running ", stats_.experiments, " experiments from ", path_, " (", sources_.size(),
                    " variant models)"));
   return absl::OkStatus();
 }
@@ -96,7 +107,7 @@ ExperimentSource::Choice ExperimentSource::Pick(absl::string_view endpoint, absl
     std::lock_guard<std::mutex> lock(mu_);
     c.set = set_;
     if (!c.set) return c;
-    c.experiment = c.set->For(endpoint, now);
+    c.experiment = c.set->set.For(endpoint, now);
     if (c.experiment == nullptr || unit.empty()) {
       c.experiment = nullptr;
       return c;
@@ -105,6 +116,10 @@ ExperimentSource::Choice ExperimentSource::Pick(absl::string_view endpoint, absl
     for (const ExperimentVariant& v : c.experiment->variants) weights.push_back({v.name, v.weight});
     const int i = AssignVariant(c.experiment->salt, unit, weights);
     c.variant = &c.experiment->variants[static_cast<size_t>(i)];
+    const size_t e = static_cast<size_t>(c.experiment - c.set->set.experiments().data());
+    const size_t ep = static_cast<size_t>(
+        std::find(std::begin(kExperimentEndpoints), std::end(kExperimentEndpoints), endpoint) - std::begin(kExperimentEndpoints));
+    if (ep < std::size(kExperimentEndpoints)) c.answers = &c.set->answers[c.set->first_variant[e] + static_cast<size_t>(i)][ep];
     const Key key = KeyOf(*c.variant);
     if (key == Key()) return c;
     auto it = sources_.find(key);
@@ -113,6 +128,36 @@ ExperimentSource::Choice ExperimentSource::Pick(absl::string_view endpoint, absl
     c.offers = it->second->CurrentOffers();
   }
   return c;
+}
+
+std::string ExperimentSource::RenderMetrics() const {
+  std::shared_ptr<const Running> running;
+  Stats st;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running = set_;
+    st = stats_;
+  }
+  std::string out = absl::StrCat(
+      "# TYPE aisle_experiments_reloads_total counter\naisle_experiments_reloads_total{result=\"ok\"} ", st.reloads_ok,
+      "\naisle_experiments_reloads_total{result=\"failed\"} ", st.reloads_failed,
+      "\n# TYPE aisle_experiments gauge\naisle_experiments ", st.experiments,
+      "\n# HELP aisle_experiment_answers_total Answers given in an experiment's variant, by endpoint (since the "
+      "file was loaded).\n# TYPE aisle_experiment_answers_total counter\n");
+  if (!running) return out;
+  const std::vector<Experiment>& exps = running->set.experiments();
+  for (size_t e = 0; e < exps.size(); ++e) {
+    for (size_t v = 0; v < exps[e].variants.size(); ++v) {
+      for (size_t ep = 0; ep < std::size(kExperimentEndpoints); ++ep) {
+        if (!exps[e].Covers(kExperimentEndpoints[ep])) continue;
+        absl::StrAppend(&out, "aisle_experiment_answers_total{experiment=\"", PrometheusLabelValue(exps[e].id),
+                        "\",variant=\"", PrometheusLabelValue(exps[e].variants[v].name), "\",endpoint=\"",
+                        kExperimentEndpoints[ep], "\"} ",
+                        running->answers[running->first_variant[e] + v][ep].load(std::memory_order_relaxed), "\n");
+      }
+    }
+  }
+  return out;
 }
 
 ExperimentSource::Stats ExperimentSource::stats() const {

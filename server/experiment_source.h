@@ -12,7 +12,10 @@
 // Thread-safe.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <map>
+#include <vector>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,13 +43,24 @@ class ExperimentSource {
   // nothing changed or the new file now runs; the error otherwise.
   absl::Status Reload(bool force = false);
 
+  // The experiments running, with answer counters per variant and endpoint.
+  struct Running {
+    ExperimentSet set;
+    std::vector<size_t> first_variant;  // per experiment: index of its first variant in `answers`
+    mutable std::vector<std::array<std::atomic<uint64_t>, 4>> answers;  // per variant, per kExperimentEndpoints
+  };
   struct Choice {
-    std::shared_ptr<const ExperimentSet> set;  // keeps the pointers below alive
+    std::shared_ptr<const Running> set;        // keeps the pointers below alive
     const Experiment* experiment = nullptr;    // null: no experiment covers the request
     const ExperimentVariant* variant = nullptr;
     std::shared_ptr<const Recommender> recommender;  // the variant's model (null: the main one)
     std::shared_ptr<const OfferRanker> offers;       // the variant's offers (null: the main ones)
+    std::atomic<uint64_t>* answers = nullptr;         // the variant's counter for this endpoint
     bool popularity() const { return variant != nullptr && variant->serve == ExperimentVariant::Serve::kPopularity; }
+    // Counts an answer given in the variant.
+    void Count() const {
+      if (answers != nullptr) answers->fetch_add(1, std::memory_order_relaxed);
+    }
   };
   // An empty unit is never enrolled.
   Choice Pick(absl::string_view endpoint, absl::string_view unit, absl::Time now) const;
@@ -57,6 +71,8 @@ class ExperimentSource {
     size_t experiments = 0;
   };
   Stats stats() const;
+  // Prometheus text: reloads, experiments, answers per experiment, variant and endpoint.
+  std::string RenderMetrics() const;
 
  private:
   using Key = std::pair<std::string, std::string>;  // (model path, offers path) of a variant source
@@ -66,7 +82,7 @@ class ExperimentSource {
   const MainServing main_;
   std::mutex reload_mu_;
   mutable std::mutex mu_;
-  std::shared_ptr<const ExperimentSet> set_;
+  std::shared_ptr<const Running> set_;
   std::map<Key, std::shared_ptr<ModelSource>> sources_;  // variant sources in use
   std::string stat_;
   Stats stats_;

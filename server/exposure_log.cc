@@ -1,5 +1,7 @@
 #include "server/exposure_log.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/json_text.h"
 
@@ -80,7 +82,11 @@ void ExposureLog::Record(const Exposure& e) {
 }
 
 void ExposureLog::HandOver() {
+  // A fresh buffer with room for about as much as the last interval brought,
+  // allocated here: Record() never grows (copies) a large buffer under the lock.
   std::string lines;
+  const size_t last = last_bytes_.load(std::memory_order_relaxed);
+  lines.reserve(std::min(options_.max_buffer_bytes, last + last / 4 + 4096));
   size_t n = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -88,6 +94,7 @@ void ExposureLog::HandOver() {
     n = buffered_;
     buffered_ = 0;
   }
+  last_bytes_.store(lines.size(), std::memory_order_relaxed);
   if (n == 0) return;
   journal_->Append(std::move(lines), n, [this, n](absl::Status s, uint64_t) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -12,6 +12,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -76,6 +77,7 @@ class ExposureLog {
   std::condition_variable cv_;
   std::string buffer_;
   size_t buffered_ = 0;  // records in buffer_
+  std::atomic<size_t> last_bytes_{0};  // the last interval's bytes
   bool stop_ = false;
   Stats stats_;
   std::thread flusher_;

@@ -333,9 +333,7 @@ std::string HttpServer::Expose(const char* endpoint, const std::string& customer
     e.items = std::move(items);
     options_.exposures->Record(e);
   }
-  if (choice != nullptr && choice->variant != nullptr) {
-    metrics_->RecordExperiment(choice->experiment->id, choice->variant->name, endpoint);
-  }
+  if (choice != nullptr) choice->Count();
   return id;
 }
 

@@ -24,14 +24,14 @@ std::string PrometheusLabelValue(absl::string_view v) {
   return out;
 }
 
-void Metrics::RecordExperiment(const std::string& experiment, const std::string& variant, const std::string& endpoint) {
+void Metrics::AddExtra(std::function<std::string()> extra) {
   std::lock_guard<std::mutex> lock(mu_);
-  ++experiment_answers_[{experiment, variant, endpoint}];
+  extras_.push_back(std::move(extra));
 }
 
-void Metrics::SetExtra(std::function<std::string()> extra) {
+void Metrics::ClearExtras() {
   std::lock_guard<std::mutex> lock(mu_);
-  extra_ = std::move(extra);
+  extras_.clear();
 }
 
 void Metrics::Record(const std::string& endpoint, int status, double seconds) {
@@ -137,16 +137,7 @@ std::string Metrics::Render() const {
             "Requests the HTTP layer refused (malformed, too large) before any handler.", "counter",
             c->parse_errors.load());
   }
-  if (!experiment_answers_.empty()) {
-    out += "# HELP aisle_experiment_answers_total Answers given in an experiment, by variant and endpoint.\n";
-    out += "# TYPE aisle_experiment_answers_total counter\n";
-    for (const auto& [key, n] : experiment_answers_) {
-      absl::StrAppendFormat(&out, "aisle_experiment_answers_total{experiment=\"%s\",variant=\"%s\",endpoint=\"%s\"} %d\n",
-                            PrometheusLabelValue(std::get<0>(key)), PrometheusLabelValue(std::get<1>(key)),
-                            std::get<2>(key), n);
-    }
-  }
-  if (extra_) out += extra_();
+  for (const auto& extra : extras_) out += extra();
   return out;
 }
 

@@ -10,7 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <tuple>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -40,12 +40,11 @@ class Metrics {
     batches_.fetch_add(1, std::memory_order_relaxed);
     batched_requests_.fetch_add(requests, std::memory_order_relaxed);
   }
-  // An answer given in an experiment's variant.
-  void RecordExperiment(const std::string& experiment, const std::string& variant, const std::string& endpoint);
   // The HTTP transport's connection counters (null: none), rendered with the rest.
   void SetConnectionStats(const HttpTransportStats* stats);
-  // More text for Render() (the live loop's metrics); null: none.
-  void SetExtra(std::function<std::string()> extra);
+  // More text for Render() (the live loop's, the experiments' metrics).
+  void AddExtra(std::function<std::string()> extra);
+  void ClearExtras();
   std::string Render() const;
 
  private:
@@ -64,8 +63,7 @@ class Metrics {
   std::array<std::atomic<uint64_t>, 4> answers_{};
   std::atomic<uint64_t> batches_{0}, batched_requests_{0};
   const HttpTransportStats* connections_ = nullptr;
-  std::function<std::string()> extra_;
-  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> experiment_answers_;
+  std::vector<std::function<std::string()>> extras_;
 };
 
 }  // namespace aisle

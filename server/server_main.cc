@@ -264,7 +264,7 @@ int Main() {
                  st.damaged_lines > 0 ? absl::StrCat(", ", st.damaged_lines, " damaged lines skipped").c_str() : "");
     LiveLoop* lp = live.get();
     source.SetModelHooks([lp](const Model& m) { lp->ModelLoading(m); }, [lp](const Model& m) { lp->ModelServing(m); });
-    metrics.SetExtra([lp] { return lp->RenderMetrics(); });
+    metrics.AddExtra([lp] { return lp->RenderMetrics(); });
     o.live = lp;
     o.event_limits.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_events_per_request));
     o.event_limits.max_future_seconds = absl::GetFlag(FLAGS_max_event_future_s);
@@ -300,6 +300,7 @@ int Main() {
     }
     ExperimentSource* e = experiments.get();
     source.SetTickHook([e](bool force) { e->Reload(force).IgnoreError(); });  // logged inside
+    metrics.AddExtra([e] { return e->RenderMetrics(); });
     o.experiments = e;
   }
   HttpServer server(&source, &metrics, o);
@@ -323,7 +324,7 @@ int Main() {
   std::fprintf(stderr, "aisle-server: stopping\n");
   source.StopWatching();
   server.Shutdown();
-  metrics.SetExtra(nullptr);
+  metrics.ClearExtras();
   live.reset();  // writes what is queued and closes the journal segment
   exposures.reset();  // writes what is buffered
   if (log != nullptr) std::fclose(log);

@@ -143,8 +143,12 @@ TEST_F(ExperimentTest, CustomersGetTheirVariantAndItsAnswer) {
     }
   }
   EXPECT_EQ(in_experiment, 1u + 200u + 40u) << "every answer in an experiment is logged with it (\"nobody\" too)";
-  EXPECT_NE(metrics_.Render().find("aisle_experiment_answers_total{experiment=\"recs-test\",variant=\"popular\""),
-            std::string::npos);
+  const std::string text = experiments_->RenderMetrics();
+  EXPECT_NE(text.find(absl::StrCat("aisle_experiment_answers_total{experiment=\"recs-test\",variant=\"popular\",",
+                                   "endpoint=\"customer_recommendations\"} ",
+                                   counts["popular"] * 2 + (AssignVariant("salt-1", "nobody", weights) == 0 ? 1 : 0))),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(ExperimentTest, CustomersWithoutConsentAreNotEnrolled) {

@@ -83,7 +83,7 @@ class LiveLoopTest : public ::testing::Test {
     live_ = std::move(*live);
     LiveLoop* l = live_.get();
     source_->SetModelHooks([l](const Model& m) { l->ModelLoading(m); }, [l](const Model& m) { l->ModelServing(m); });
-    metrics_.SetExtra([l] { return l->RenderMetrics(); });
+    metrics_.AddExtra([l] { return l->RenderMetrics(); });
     auto imp = ImpressionLog::Open(dir_.Path("impressions.log"));
     ASSERT_TRUE(imp.ok());
     impressions_ = std::move(*imp);
@@ -100,7 +100,7 @@ class LiveLoopTest : public ::testing::Test {
   void Stop() {
     if (server_) server_->Shutdown();
     server_.reset();
-    metrics_.SetExtra(nullptr);
+    metrics_.ClearExtras();
     live_.reset();
     impressions_.reset();
     source_.reset();
