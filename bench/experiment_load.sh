@@ -5,7 +5,9 @@
 # Connection header), the server alone, then with --experiments running a
 # 50/50 experiment on that endpoint (both variants the main model, so the
 # difference is the experiment's own cost: assignment, labels, metrics)
-# and with --exposures_dir recording every answer. Alternates the two
+# and with --exposures_dir recording every answer (flushed every
+# EXPOSURE_FLUSH_MS, default the server's 1000; EXPOSURES=0: without the
+# exposure log, to see the experiment's own cost). Alternates the two
 # servers RUNS times and prints each run and the ratio of the medians.
 #   bench/experiment_load.sh [DURATION_SECONDS] [RUNS]
 set -euo pipefail
@@ -21,7 +23,7 @@ command -v wrk >/dev/null || {
 WORK=$(mktemp -d -p "${AISLE_BENCH_DIR:-$PWD/build}")
 SERVER_PID=""
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; } || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -53,7 +55,12 @@ echo "|---|---|---|"
 for i in $(seq "$RUNS"); do
   start
   a=$(rate)
-  start --experiments "$WORK/experiments.json" --exposures_dir "$WORK/exposures"
+  if [ "${EXPOSURES:-1}" = 1 ]; then
+    start --experiments "$WORK/experiments.json" --exposures_dir "$WORK/exposures" \
+      --exposure_flush_ms "${EXPOSURE_FLUSH_MS:-1000}"
+  else
+    start --experiments "$WORK/experiments.json"
+  fi
   b=$(rate)
   echo "| $i | $a | $b |"
   plain+=("${a%% *}"); with+=("${b%% *}")

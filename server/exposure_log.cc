@@ -70,35 +70,44 @@ ExposureLog::~ExposureLog() {
 }
 
 void ExposureLog::Record(const Exposure& e) {
-  std::string line = Line(e);
-  std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.recorded;
-  if (buffer_.size() + line.size() > options_.max_buffer_bytes) {
-    ++stats_.dropped;
+  static std::atomic<size_t> next_shard{0};
+  thread_local const size_t mine = next_shard.fetch_add(1, std::memory_order_relaxed) % kShards;
+  const std::string line = Line(e);
+  Shard& s = shards_[mine];
+  std::lock_guard<std::mutex> lock(s.mu);
+  ++s.recorded;
+  if (s.buffer.size() + line.size() > options_.max_buffer_bytes / kShards) {
+    ++s.dropped;
     return;
   }
-  buffer_ += line;
-  ++buffered_;
+  s.buffer += line;
+  ++s.count;
 }
 
 void ExposureLog::HandOver() {
-  // A fresh buffer with room for about as much as the last interval brought,
-  // allocated here: Record() never grows (copies) a large buffer under the lock.
   std::string lines;
-  const size_t last = last_bytes_.load(std::memory_order_relaxed);
-  lines.reserve(std::min(options_.max_buffer_bytes, last + last / 4 + 4096));
   size_t n = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    lines.swap(buffer_);
-    n = buffered_;
-    buffered_ = 0;
+  for (Shard& s : shards_) {
+    std::string taken;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      taken.swap(s.buffer);
+      n += s.count;
+      s.count = 0;
+      // Room for about as much as this interval brought, so appends rarely
+      // grow (copy) the buffer; allocated while the shard is locked, once an interval.
+      s.buffer.reserve(std::min(options_.max_buffer_bytes / kShards, taken.size() + taken.size() / 4));
+    }
+    if (lines.empty()) {
+      lines.swap(taken);
+    } else {
+      lines += taken;
+    }
   }
-  last_bytes_.store(lines.size(), std::memory_order_relaxed);
   if (n == 0) return;
   journal_->Append(std::move(lines), n, [this, n](absl::Status s, uint64_t) {
     std::lock_guard<std::mutex> lock(mu_);
-    (s.ok() ? stats_.written : stats_.failed) += n;
+    (s.ok() ? written_ : failed_) += n;
   });
 }
 
@@ -118,8 +127,16 @@ void ExposureLog::Flush() {
 }
 
 ExposureLog::Stats ExposureLog::stats() const {
+  Stats st;
+  for (Shard& s : shards_) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    st.recorded += s.recorded;
+    st.dropped += s.dropped;
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  st.written = written_;
+  st.failed = failed_;
+  return st;
 }
 
 }  // namespace aisle

@@ -12,6 +12,7 @@
 // Thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -23,19 +24,21 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "events/event_journal.h"
 
 namespace aisle {
 
+// One answer, as Record() takes it (views: read during the call only).
 struct Exposure {
-  std::string recommendation_id;
+  absl::string_view recommendation_id;
   int64_t at_ms = 0;
-  std::string endpoint;       // customer_recommendations, basket_recommendations, similar_products, rank, customer_offers
-  std::string customer;       // empty for anonymous requests (basket, similar)
-  std::string model_version;
-  std::string experiment;     // empty: none
-  std::string variant;
-  std::vector<std::string> items;  // product or offer ids shown, in order
+  absl::string_view endpoint;       // customer_recommendations, basket_recommendations, similar_products, rank, customer_offers
+  absl::string_view customer;       // empty for anonymous requests (basket, similar) without a visitor id
+  absl::string_view model_version;
+  absl::string_view experiment;     // empty: none
+  absl::string_view variant;
+  std::vector<absl::string_view> items;  // product or offer ids shown, in order
 };
 
 class ExposureLog {
@@ -71,15 +74,23 @@ class ExposureLog {
   void Run();
   void HandOver();  // the buffer to the journal
 
+  // Records go to the calling thread's shard, so threads answering requests
+  // never wait for each other (nor for one preempted while holding a lock).
+  struct Shard {
+    std::mutex mu;
+    std::string buffer;
+    size_t count = 0;  // records in buffer
+    uint64_t recorded = 0, dropped = 0;
+  };
+  static constexpr size_t kShards = 8;
+
   Options options_;
   std::unique_ptr<EventJournal> journal_;
-  mutable std::mutex mu_;
+  mutable std::array<Shard, kShards> shards_;
+  mutable std::mutex mu_;  // stop_, written/failed
   std::condition_variable cv_;
-  std::string buffer_;
-  size_t buffered_ = 0;  // records in buffer_
-  std::atomic<size_t> last_bytes_{0};  // the last interval's bytes
   bool stop_ = false;
-  Stats stats_;
+  uint64_t written_ = 0, failed_ = 0;
   std::thread flusher_;
 };
 

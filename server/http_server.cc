@@ -317,7 +317,7 @@ AnswerLabels HttpServer::Labels(const ExperimentSource::Choice* choice, absl::st
 }
 
 std::string HttpServer::Expose(const char* endpoint, const std::string& customer, const std::string& model_version,
-                               std::vector<std::string> items, const ExperimentSource::Choice* choice) {
+                               std::vector<absl::string_view> items, const ExperimentSource::Choice* choice) {
   std::string id = NewRecommendationId();
   if (options_.exposures != nullptr) {
     Exposure e;
@@ -361,7 +361,7 @@ HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const s
   metrics_->RecordAnswer(MetricsAnswer(answer->source));
   std::string recommendation_id;
   if (expose) {
-    std::vector<std::string> shown;
+    std::vector<absl::string_view> shown;
     for (const Recommendation& x : answer->result.items) shown.push_back(r.model().products.id(x.product));
     recommendation_id = Expose("customer_recommendations", id, r.model_id(), std::move(shown), choice);
   }
@@ -441,7 +441,7 @@ HttpServer::Reply HttpServer::BasketRecommendations(const HttpRequest& req) {
     res = r.ForBasket(products, weights, o);
   }
   if (!res.ok()) FailStatus(res.status());
-  std::vector<std::string> shown;
+  std::vector<absl::string_view> shown;
   for (const Recommendation& x : res->items) shown.push_back(r.model().products.id(x.product));
   const std::string rid = Expose("basket_recommendations", visitor, r.model_id(), std::move(shown), &arm.choice);
   return Reply{200, RecommendationsBody(r, nullptr, *res, o.explain, Labels(&arm.choice, {}, rid)), "application/json",
@@ -467,7 +467,7 @@ HttpServer::Reply HttpServer::SimilarProducts(const HttpRequest& req) {
     res = r.Similar(id, count);
   }
   if (!res.ok()) FailStatus(res.status());
-  std::vector<std::string> shown;
+  std::vector<absl::string_view> shown;
   for (const Recommendation& x : *res) shown.push_back(r.model().products.id(x.product));
   const std::string rid = Expose("similar_products", visitor, r.model_id(), std::move(shown), &arm.choice);
   return Reply{200, SimilarBody(r, id, *res, Labels(&arm.choice, {}, rid)), "application/json", r.model_id()};
@@ -484,7 +484,7 @@ HttpServer::Reply HttpServer::RankProducts(const HttpRequest& req) {
   // Without consent: the popularity order (as for a customer the model does not know).
   auto res = p.consent ? r->Rank(id, products, &fallback, p.live.get()) : r->Rank("", products, &fallback, nullptr);
   if (!res.ok()) FailStatus(res.status());
-  std::vector<std::string> shown;
+  std::vector<absl::string_view> shown;
   for (const Recommender::Ranked& x : *res) shown.push_back(x.product_id);
   const std::string rid = Expose("rank", id, r->model_id(), std::move(shown));
   return Reply{200, RankBody(*r, id, *res, fallback, Labels(nullptr, p.consent ? "" : "no_consent", rid)),

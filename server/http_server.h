@@ -126,7 +126,7 @@ class HttpServer {
   // A new recommendation id for an answer showing `items`, recorded in the
   // exposure log with the endpoint, customer (may be empty) and model.
   std::string Expose(const char* endpoint, const std::string& customer, const std::string& model_version,
-                     std::vector<std::string> items, const ExperimentSource::Choice* choice = nullptr);
+                     std::vector<absl::string_view> items, const ExperimentSource::Choice* choice = nullptr);
   // What a personalizing endpoint may use of a customer: consent, and their
   // live events against this model.
   struct Personal {

@@ -51,7 +51,7 @@ HttpServer::Reply HttpServer::CustomerOffers(const HttpRequest& req) {
                  : ranker->Popular(o, /*new_customer=*/false);
   if (!res.ok()) FailStatus(res.status());
   const std::string& version = ranker->recommender().model_id();
-  std::vector<std::string> offered;
+  std::vector<absl::string_view> offered;
   for (const RankedOffer& x : res->offers) offered.push_back(offers[x.offer].id);
   const std::string rid = Expose("customer_offers", id, version, std::move(offered), &choice);
   return Reply{200,
