@@ -78,7 +78,8 @@ ABSL_FLAG(int, sample, 3, "recommend: how many customers to show when --customer
 ABSL_FLAG(int, count, 5, "recommend: products per customer.");
 
 namespace aisle {
-int BatchCommand();  // batch_command.cc
+int BatchCommand();       // batch_command.cc
+int ExperimentCommand();  // experiment_command.cc
 namespace {
 
 int Fail(const absl::Status& s) {
@@ -587,7 +588,8 @@ int Ncf() {
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "eval_main.cc") || absl::StrContains(file, "batch_command.cc");
+    return absl::StrContains(file, "eval_main.cc") || absl::StrContains(file, "batch_command.cc") ||
+           absl::StrContains(file, "experiment_command.cc");
   };
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);
@@ -600,6 +602,7 @@ int main(int argc, char** argv) {
       "       aisle-eval offers --model M --offers FILE --test FILE [--n 3] [--at TIME] [--json]\n"
       "       aisle-eval live --model M --test FILE [--k 10] [--json]\n"
       "       aisle-eval batch --model M --count N --output FILE [--offers F] [--events_dir DIR] [--customers_file F]\n"
+      "       aisle-eval experiment --exposures DIR --events DIR [--experiments_file F] [--window 7d] [--json]\n"
       "       aisle-eval info --model M\n"
       "       aisle-eval recommend --model M [--customers ID,...] [--count N]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -612,6 +615,7 @@ int main(int argc, char** argv) {
   if (cmd == "offers") return aisle::OffersCommand();
   if (cmd == "live") return aisle::LiveCommand();
   if (cmd == "batch") return aisle::BatchCommand();
+  if (cmd == "experiment") return aisle::ExperimentCommand();
   if (cmd == "info" || cmd == "recommend") {
     auto model = aisle::ReadModel(absl::GetFlag(FLAGS_model));
     if (!model.ok()) return aisle::Fail(model.status());

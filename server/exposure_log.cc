@@ -7,17 +7,6 @@
 
 namespace aisle {
 
-SegmentFormat ExposureLog::Format() {
-  SegmentFormat f;
-  f.prefix = "exposures-";
-  f.suffix = ".jsonl";
-  f.intact = [](absl::string_view line) {
-    auto j = ParseJsonText(line);
-    return j.ok() && j->is_object() && j->contains("recommendation_id");
-  };
-  return f;
-}
-
 std::string ExposureLog::Line(const Exposure& e) {
   std::string out = "{\"recommendation_id\":";
   AppendJsonString(&out, e.recommendation_id);

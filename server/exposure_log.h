@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "events/event_journal.h"
+#include "events/exposure_record.h"
 
 namespace aisle {
 
@@ -66,7 +67,7 @@ class ExposureLog {
   void Flush();
   Stats stats() const;
 
-  static SegmentFormat Format();  // exposures-NNNNNN.jsonl, lines checked to be JSON objects
+  static SegmentFormat Format() { return ExposureSegmentFormat(); }
   static std::string Line(const Exposure& e);  // with its line end
 
  private:
