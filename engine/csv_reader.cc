@@ -153,4 +153,17 @@ CsvReader::Result CsvReader::Next(std::vector<absl::string_view>* fields) {
   return Result::kRecord;
 }
 
+void AppendCsvField(absl::string_view s, std::string* out) {
+  if (s.find_first_of(",\"\r\n") == absl::string_view::npos) {
+    out->append(s.data(), s.size());
+    return;
+  }
+  out->push_back('"');
+  for (char c : s) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
 }  // namespace aisle

@@ -15,6 +15,10 @@
 
 namespace aisle {
 
+// Appends `s` as one CSV field: as is, or quoted (quotes doubled) when it
+// holds the separator ',', a quote or a line break.
+void AppendCsvField(absl::string_view s, std::string* out);
+
 class CsvReader {
  public:
   enum class Result { kRecord, kEnd, kMalformed };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/csv_reader.h"
 #include "engine/json_text.h"
 
 namespace aisle {
@@ -20,18 +21,6 @@ struct Answer {
   bool no_consent = false;
 };
 
-void AppendCsvField(absl::string_view s, std::string* out) {
-  if (s.find_first_of(",\"\r\n") == absl::string_view::npos) {
-    out->append(s.data(), s.size());
-    return;
-  }
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
 
 void AppendLine(const Recommender& r, const OfferRanker* ranker, const Answer& a, BatchFormat format,
                 std::string* out) {

@@ -13,18 +13,6 @@ namespace {
 
 constexpr int kFields = 12;
 
-void AppendField(absl::string_view s, std::string* out) {
-  if (s.find_first_of(",\"\r\n") == absl::string_view::npos) {
-    out->append(s.data(), s.size());
-    return;
-  }
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
 
 }  // namespace
 
@@ -35,18 +23,18 @@ absl::string_view JournalHeader() {
 
 void AppendJournalLine(const LiveEvent& e, std::string* out) {
   const size_t start = out->size();
-  AppendField(e.customer_id, out);
+  AppendCsvField(e.customer_id, out);
   out->push_back(',');
-  AppendField(e.product_id, out);
+  AppendCsvField(e.product_id, out);
   absl::StrAppend(out, ",", e.timestamp, ",", EventTypeName(e.type), ",");
   absl::StrAppendFormat(out, "%.9g,", e.quantity);
   if (!std::isnan(e.price)) absl::StrAppendFormat(out, "%.9g", e.price);
   absl::StrAppend(out, ",", ChannelName(e.channel), ",");
-  AppendField(e.country, out);
+  AppendCsvField(e.country, out);
   out->push_back(',');
-  AppendField(e.event_id, out);
+  AppendCsvField(e.event_id, out);
   out->push_back(',');
-  AppendField(e.recommendation_id, out);
+  AppendCsvField(e.recommendation_id, out);
   absl::StrAppend(out, ",", e.received_ms, ",");
   const uint32_t crc = Crc32c(0, out->data() + start, out->size() - start);
   absl::StrAppendFormat(out, "%08x\n", crc);
