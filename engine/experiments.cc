@@ -34,8 +34,9 @@ std::string Text(const json& o, const char* key, bool required, size_t max = 256
 }
 
 void OnlyKeys(const json& o, std::initializer_list<const char*> keys) {
-  for (const auto& [k, v] : o.items()) {
-    if (std::none_of(keys.begin(), keys.end(), [&](const char* x) { return k == x; })) {
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    const std::string& k = it.key();
+    if (std::none_of(keys.begin(), keys.end(), [&k](const char* x) { return k == x; })) {
       throw Bad{absl::StrCat("unknown field '", IsPrintableUtf8(k) ? k : "?", "'")};
     }
   }

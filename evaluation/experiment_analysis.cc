@@ -6,6 +6,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "engine/experiment_assignment.h"
 
 namespace aisle {
 namespace {
@@ -186,6 +188,40 @@ std::vector<ExperimentReport> AnalyzeExperiments(absl::Span<const ExposureRecord
     reports.push_back(std::move(r));
   }
   return reports;
+}
+
+Calibration CalibrateByRerandomization(absl::Span<const ExposureRecord> exposures, absl::Span<const LiveEvent> events,
+                                       const std::string& experiment, const ExperimentAnalysisOptions& options,
+                                       int resamples, double alpha) {
+  Calibration cal;
+  cal.resamples = resamples;
+  cal.alpha = alpha;
+  std::vector<ExposureRecord> mine;
+  for (const ExposureRecord& e : exposures) {
+    if (e.experiment == experiment) mine.push_back(e);
+  }
+  ExperimentAnalysisOptions o = options;
+  o.weights[experiment] = {{"arm-a", 1}, {"arm-b", 1}};
+  o.controls[experiment] = "arm-a";
+  const VariantWeight arms[] = {{"arm-a", 1}, {"arm-b", 1}};
+  for (int i = 0; i < resamples; ++i) {
+    const std::string salt = absl::StrCat("rerandomization-", i);
+    for (ExposureRecord& e : mine) e.variant = std::string(arms[AssignVariant(salt, e.customer, arms)].name);
+    const std::vector<ExperimentReport> r = AnalyzeExperiments(mine, events, o);
+    if (r.empty() || r[0].variants.size() < 2) continue;
+    const VariantReport& b = r[0].variants[1];
+    cal.conversion += b.conversion.p_value < alpha;
+    cal.shown_purchases += b.shown_purchases.p_value < alpha;
+    cal.clicks += b.clicks.p_value < alpha;
+    cal.revenue += b.revenue.p_value < alpha;
+  }
+  if (resamples > 0) {
+    cal.conversion /= resamples;
+    cal.shown_purchases /= resamples;
+    cal.clicks /= resamples;
+    cal.revenue /= resamples;
+  }
+  return cal;
 }
 
 }  // namespace aisle

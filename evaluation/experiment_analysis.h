@@ -61,6 +61,21 @@ std::vector<ExperimentReport> AnalyzeExperiments(absl::Span<const ExposureRecord
                                                  absl::Span<const LiveEvent> events,
                                                  const ExperimentAnalysisOptions& options);
 
+// Calibration by re-randomization: `resamples` times, every customer of
+// `experiment` is re-assigned at random between two arms (a fresh salt each
+// time, equal weights; engine/experiment_assignment.h), so that no arm can
+// differ but by chance, and the analysis is run again. The share of
+// comparisons called significant at `alpha` should be `alpha` within
+// binomial noise; more means the intervals are too narrow.
+struct Calibration {
+  int resamples = 0;
+  double alpha = 0.05;
+  double conversion = 0, shown_purchases = 0, clicks = 0, revenue = 0;  // shares significant
+};
+Calibration CalibrateByRerandomization(absl::Span<const ExposureRecord> exposures, absl::Span<const LiveEvent> events,
+                                       const std::string& experiment, const ExperimentAnalysisOptions& options,
+                                       int resamples, double alpha = 0.05);
+
 // P(X > x) for X chi-squared with `df` degrees of freedom.
 double ChiSquaredSurvival(double x, double df);
 
