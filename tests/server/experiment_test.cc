@@ -17,6 +17,7 @@
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
 #include "server/http_server.h"
+#include "server/impression_log.h"
 #include "tests/http_client.h"
 #include "tests/synthetic_log.h"
 #include "tests/test_util.h"
@@ -180,6 +181,48 @@ TEST_F(ExperimentTest, AChangedFileIsTakenAndAMalformedOneRefused) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("variant 'b'"), absl::string_view::npos) << s;
   EXPECT_EQ(Get("/v1/customers/c1/recommendations")["variant"], "model");
+}
+
+// A variant with an offer catalog of its own serves its offers; the other
+// variant the server's.
+TEST(ExperimentOffers, AVariantServesItsOwnOfferCatalog) {
+  TempDir dir;
+  const std::string model = dir.Path("m.model");
+  ASSERT_TRUE(WriteModel(Trained("main", 1), model).ok());
+  auto catalog = [&](const std::string& name, const std::string& id) {
+    return dir.Write(name, absl::StrCat(R"({"offers": [{"id": ")", id,
+                                        R"(", "title": "t", "products": ["p1", "p2", "p3", "p4", "p5", "p6"], "discount": {"percent": 10}}]})"));
+  };
+  const std::string main_offers = catalog("offers.json", "main-offer");
+  const std::string b_offers = catalog("offers-b.json", "variant-offer");
+  dir.Write("experiments.json", absl::StrCat(R"({"experiments": [{"id": "offers-test", "endpoints": ["customer_offers"],
+      "variants": [{"name": "a"}, {"name": "b", "offers": ")", b_offers, R"("}]}]})"));
+  Metrics metrics;
+  ModelSource source(model, "", &metrics);
+  source.SetOfferCatalog(main_offers);
+  ASSERT_TRUE(source.Reload(true).ok());
+  ExperimentSource experiments(dir.Path("experiments.json"), {&source, model, "", main_offers, {}});
+  ASSERT_TRUE(experiments.Reload(true).ok()) << experiments.stats().last_error;
+  auto impressions = ImpressionLog::InMemory();
+  HttpServerOptions o;
+  o.port = 0;
+  o.access_log = nullptr;
+  o.offers = true;
+  o.impressions = impressions.get();
+  o.experiments = &experiments;
+  HttpServer server(&source, &metrics, o);
+  ASSERT_TRUE(server.Start().ok());
+  std::map<std::string, std::string> offered;
+  for (uint32_t c = 0; c < 40; ++c) {
+    auto r = Call(server.port(), "GET", absl::StrCat("/v1/customers/", SyntheticCustomerId(c), "/offers?count=1"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = json::parse(r.body);
+    ASSERT_EQ(j["experiment"], "offers-test");
+    if (!j["offers"].empty()) offered[j["variant"]] = j["offers"][0]["offer_id"];
+  }
+  EXPECT_EQ(offered["a"], "main-offer");
+  EXPECT_EQ(offered["b"], "variant-offer");
+  server.Shutdown();
 }
 
 }  // namespace
