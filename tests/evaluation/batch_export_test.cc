@@ -14,6 +14,8 @@
 #include "absl/strings/str_split.h"
 #include "data/synthetic.h"
 #include "engine/model_io.h"
+#include "engine/offer_catalog.h"
+#include "engine/offer_ranker.h"
 #include "server/http_server.h"
 #include "tests/http_client.h"
 #include "tests/synthetic_log.h"
@@ -159,6 +161,45 @@ TEST(BatchExport, CsvAndWriteErrors) {
   o.recommend.count = 0;
   EXPECT_EQ(ExportBatch(**r, nullptr, ids, {}, o, [](absl::string_view) { return absl::OkStatus(); }).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BatchExport, OffersAsTheRankerRanksThem) {
+  auto r = Recommender::Create(TestModel(), nullptr);
+  ASSERT_TRUE(r.ok());
+  auto catalog = OfferCatalog::Parse(R"({"offers": [
+      {"id": "o1", "title": "t", "products": ["p1", "p2", "p3"], "discount": {"percent": 10}},
+      {"id": "o2", "title": "t", "products": ["p4", "p5", "p6"], "discount": {"percent": 10}},
+      {"id": "o3", "title": "t", "products": ["p7", "p8", "p9"], "discount": {"percent": 10}}]})",
+                                     "offers.json");
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  auto ranker = OfferRanker::Create(*r, std::make_shared<const OfferCatalog>(std::move(*catalog)));
+  ASSERT_TRUE(ranker.ok());
+  std::vector<std::string> ids = {TestModel()->customers.id(1), TestModel()->customers.id(2), "stranger"};
+  BatchExportOptions o;
+  o.recommend.count = 3;
+  o.offer_count = 2;
+  o.offers.now = absl::Now();
+  std::string out;
+  ASSERT_TRUE(ExportBatch(**r, ranker->get(), ids, {}, o, [&](absl::string_view t) {
+                out.append(t.data(), t.size());
+                return absl::OkStatus();
+              }).ok());
+  const std::vector<json> lines = Lines(out);
+  ASSERT_EQ(lines.size(), 3u);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    OfferOptions oo = o.offers;
+    oo.count = 2;
+    auto want = (*ranker)->ForCustomer(ids[i], oo);
+    ASSERT_TRUE(want.ok());
+    ASSERT_EQ(lines[i]["offers"].size(), want->offers.size()) << lines[i];
+    for (size_t k = 0; k < want->offers.size(); ++k) {
+      EXPECT_EQ(lines[i]["offers"][k]["offer_id"], (*ranker)->catalog().offers()[want->offers[k].offer].id);
+    }
+  }
+  o.offer_count = 2;
+  EXPECT_EQ(ExportBatch(**r, nullptr, ids, {}, o, [](absl::string_view) { return absl::OkStatus(); }).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "offers without a catalog";
 }
 
 TEST(BatchExport, TheCommandWritesItsFileAtomically) {
