@@ -183,6 +183,42 @@ TEST_F(ExperimentTest, AChangedFileIsTakenAndAMalformedOneRefused) {
   EXPECT_EQ(Get("/v1/customers/c1/recommendations")["variant"], "model");
 }
 
+// Anonymous endpoints: a popularity control for basket and similar products
+// serves the popularity ranking without the basket's products (or the
+// product itself), and the model variant the model's answer.
+TEST_F(ExperimentTest, AnonymousEndpointsServeTheirVariant) {
+  dir_.Write("experiments.json", R"({"experiments": [{"id": "anon", "salt": "s",
+      "endpoints": ["basket_recommendations", "similar_products"], "control": "popular",
+      "variants": [{"name": "popular", "serve": "popularity"}, {"name": "model"}]}]})");
+  ASSERT_TRUE(experiments_->Reload().ok());
+  const json popular = Get("/v1/customers/nobody/recommendations?count=10");
+  std::vector<std::string> ranking;
+  for (const auto& x : popular["recommendations"]) ranking.push_back(x["product_id"]);
+  std::map<std::string, int> seen;
+  for (int v = 0; v < 30; ++v) {
+    const std::string visitor = absl::StrCat("visitor-", v);
+    auto basket = Call(server_->port(), "POST", "/v1/recommendations",
+                       json({{"products", {ranking[0]}}, {"count", 5}, {"visitor_id", visitor}}).dump());
+    ASSERT_EQ(basket.status, 200) << basket.body;
+    const json b = json::parse(basket.body);
+    ASSERT_EQ(b["experiment"], "anon");
+    const json s = Get(absl::StrCat("/v1/products/", ranking[0], "/similar?count=5&visitor_id=", visitor));
+    EXPECT_EQ(s["variant"], b["variant"]) << "one unit, one variant";
+    ++seen[b["variant"]];
+    std::vector<std::string> got, similar;
+    for (const auto& x : b["recommendations"]) got.push_back(x["product_id"]);
+    for (const auto& x : s["similar"]) similar.push_back(x["product_id"]);
+    for (const std::string& p : got) EXPECT_NE(p, ranking[0]) << "the basket's product is not recommended";
+    for (const std::string& p : similar) EXPECT_NE(p, ranking[0]) << "a product is not similar to itself";
+    if (b["variant"] == "popular") {
+      EXPECT_EQ(got, std::vector<std::string>(ranking.begin() + 1, ranking.begin() + 6));
+      EXPECT_EQ(similar, std::vector<std::string>(ranking.begin() + 1, ranking.begin() + 6));
+    }
+  }
+  EXPECT_GT(seen["popular"], 5);
+  EXPECT_GT(seen["model"], 5);
+}
+
 // A variant with an offer catalog of its own serves its offers; the other
 // variant the server's.
 TEST(ExperimentOffers, AVariantServesItsOwnOfferCatalog) {
