@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "data/storefront_simulator.h"
 #include "data/synthetic.h"
+#include "data/synthetic_flags.h"
 
 ABSL_FLAG(int, port, 8080, "The server's port on 127.0.0.1.");
 ABSL_FLAG(std::string, api_key, "", "Sent as X-API-Key.");
@@ -18,23 +19,11 @@ ABSL_FLAG(uint64_t, sim_seed, 7, "Seed of the visits and decisions.");
 ABSL_FLAG(double, buy_taste, 0.05, "Purchase probability of a shown product of a favourite category.");
 ABSL_FLAG(double, buy_other, 0.002, "Purchase probability of another shown product.");
 ABSL_FLAG(double, organic, 0.05, "Per visit: probability of buying an unshown product of a favourite category.");
-ABSL_FLAG(uint32_t, customers, 2000, "As aisle-synth: customers.");
-ABSL_FLAG(uint32_t, products, 1000, "As aisle-synth: products.");
-ABSL_FLAG(uint32_t, categories, 20, "As aisle-synth: categories.");
-ABSL_FLAG(uint64_t, purchases, 40000, "As aisle-synth: purchase events.");
-ABSL_FLAG(uint32_t, tastes, 2, "As aisle-synth: favourite categories per customer.");
-ABSL_FLAG(uint64_t, seed, 1, "As aisle-synth: seed.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Simulated storefront visits against a running aisle-server.");
   absl::ParseCommandLine(argc, argv);
-  aisle::SyntheticOptions so;
-  so.customers = absl::GetFlag(FLAGS_customers);
-  so.products = absl::GetFlag(FLAGS_products);
-  so.categories = absl::GetFlag(FLAGS_categories);
-  so.purchases = absl::GetFlag(FLAGS_purchases);
-  so.tastes_per_customer = absl::GetFlag(FLAGS_tastes);
-  so.seed = absl::GetFlag(FLAGS_seed);
+  const aisle::SyntheticOptions so = aisle::SyntheticOptionsFromFlags();  // the store aisle-synth wrote
   const aisle::SyntheticData data = aisle::GenerateSynthetic(so);
   aisle::StorefrontOptions o;
   o.port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
