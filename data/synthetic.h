@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/csr_matrix.h"
 
 namespace aisle {
@@ -56,6 +58,22 @@ std::string SyntheticProductId(uint32_t p);
 // Writes the events as an events-format CSV (customer_id, product_id,
 // timestamp (ISO-8601), quantity, price, event), atomically.
 absl::Status WriteSyntheticCsv(const SyntheticData& data, const std::string& path);
+
+// The same planted model written straight to `path` (atomically), customer
+// chunk by chunk on all OpenMP threads, without holding the events: memory is
+// the sampler's tables plus a few chunks of text, whatever the size. Rows are
+// in customer order, not time order (each chunk of customers draws from its
+// own generator, so the events differ from GenerateSynthetic's for the same
+// seed). `progress` (may be empty) is told the customers written so far.
+// Returns the number of events written.
+absl::StatusOr<uint64_t> WriteSyntheticCsvStreamed(const SyntheticOptions& options, const std::string& path,
+                                                   const std::function<void(uint32_t customers)>& progress);
+
+// The store's product catalog (data/FORMATS.md, "Product catalog"): each
+// product's planted category ("cat<index>"), its price, and in_stock false
+// for one product in 20; atomically. The same for GenerateSynthetic and the
+// streamed writer.
+absl::Status WriteSyntheticCatalog(const SyntheticOptions& options, const std::string& path);
 
 // A customers x products matrix from `purchases` draws of the same planted
 // model (repeats summed, so nnz is somewhat below `purchases`), weights =

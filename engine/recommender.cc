@@ -55,24 +55,51 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   r->model_id_ = model->model_id;
   r->objective_ = model->objective;
   r->gram_ = ComputeGram(model->item_factors, 0);
-  switch (options.scoring) {
-    case Scoring::kBf16:
-      r->packed_bf16_ = PackForScoringBf16(model->item_factors);
-      break;
-    case Scoring::kInt8:
-      r->packed_int8_ = PackForScoringInt8(model->item_factors);
-      r->packed_items_ = PackForScoring(model->item_factors);  // filtered requests (ScoreBatch)
-      break;
-    case Scoring::kFloat32:
-      r->packed_items_ = PackForScoring(model->item_factors);
-      break;
-  }
-  r->normalized_items_ = model->item_factors;
-  for (Eigen::Index i = 0; i < r->normalized_items_.rows(); ++i) {
-    const float n = r->normalized_items_.row(i).norm();
-    if (n > 0) r->normalized_items_.row(i) /= n;
-  }
   const size_t np = model->products.size();
+  r->search_.exact = options.exact_search;
+  r->search_.min_scanned = options.search_min_scanned;
+  const bool indexed = options.index_min_products > 0 && np >= options.index_min_products;
+  if (lists_from != nullptr && lists_from->model_ == model) {
+    // Same model: the index, packings and lists do not depend on the catalog.
+    r->index_ = lists_from->index_;
+    r->similar_index_ = lists_from->similar_index_;
+    r->packed_items_ = lists_from->packed_items_;
+    r->packed_bf16_ = lists_from->packed_bf16_;
+    r->packed_int8_ = lists_from->packed_int8_;
+    r->normalized_items_ = lists_from->normalized_items_;
+  } else if (indexed) {
+    // A large catalog: searched through the index, never scored whole, so
+    // no packed copies.
+    auto index = ClusterIndex::Build(model->item_factors, {}, options.cancel);
+    if (!index.ok()) return index.status();
+    r->index_ = std::make_shared<const ClusterIndex>(*std::move(index));
+    FactorMatrix unit = model->item_factors;
+    for (Eigen::Index i = 0; i < unit.rows(); ++i) {
+      const float n = unit.row(i).norm();
+      if (n > 0) unit.row(i) /= n;
+    }
+    auto similar = ClusterIndex::Build(unit, {}, options.cancel);
+    if (!similar.ok()) return similar.status();
+    r->similar_index_ = std::make_shared<const ClusterIndex>(*std::move(similar));
+  } else {
+    switch (options.scoring) {
+      case Scoring::kBf16:
+        r->packed_bf16_ = PackForScoringBf16(model->item_factors);
+        break;
+      case Scoring::kInt8:
+        r->packed_int8_ = PackForScoringInt8(model->item_factors);
+        r->packed_items_ = PackForScoring(model->item_factors);  // filtered requests (ScoreBatch)
+        break;
+      case Scoring::kFloat32:
+        r->packed_items_ = PackForScoring(model->item_factors);
+        break;
+    }
+    r->normalized_items_ = model->item_factors;
+    for (Eigen::Index i = 0; i < r->normalized_items_.rows(); ++i) {
+      const float n = r->normalized_items_.row(i).norm();
+      if (n > 0) r->normalized_items_.row(i) /= n;
+    }
+  }
   r->category_.assign(np, -1);
   r->price_.assign(np, NAN);
   r->in_stock_.assign(np, 1);
@@ -89,13 +116,27 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
         r->category_[p] = it->second;
       }
     }
+    if (r->index_) {
+      r->category_members_.resize(r->categories_.size());
+      for (uint32_t p = 0; p < np; ++p) {
+        if (r->category_[p] >= 0) r->category_members_[r->category_[p]].push_back(p);
+      }
+    }
   }
   if (lists_from != nullptr && lists_from->model_ == model) {
-    r->customer_lists_ = lists_from->customer_lists_;
-    r->similar_lists_ = lists_from->similar_lists_;
+    r->customer_cache_ = lists_from->customer_cache_;
+    r->similar_cache_ = lists_from->similar_cache_;
     r->popular_list_ = lists_from->popular_list_;
   } else if (options.top_list_length > 0) {
-    r->BuildTopLists(options.top_list_length, options.top_list_max_bytes, options.top_list_threads);
+    // No list needs more entries than there are products.
+    const size_t length = std::min<size_t>(options.top_list_length, np);
+    if (length > 0) {
+      auto popular = std::make_shared<TopLists>(1, length);
+      popular->Set(0, SelectTopK(model->item_popularity, length));
+      r->popular_list_ = std::move(popular);
+      r->customer_cache_ = std::make_shared<TopListCache>(length, options.top_list_max_bytes / 5 * 4);
+      r->similar_cache_ = std::make_shared<TopListCache>(length, options.top_list_max_bytes / 5);
+    }
   }
   return std::shared_ptr<const Recommender>(std::move(r));
 }
@@ -152,14 +193,13 @@ absl::StatusOr<std::vector<char>> Recommender::Allowed(const RecommendOptions& o
   return allowed;
 }
 
-std::optional<std::vector<Recommendation>> Recommender::FromList(const TopLists& lists, size_t i,
+std::optional<std::vector<Recommendation>> Recommender::FromList(absl::Span<const uint32_t> products,
+                                                                 absl::Span<const float> scores, bool complete,
                                                                  const RecommendOptions& o,
                                                                  absl::Span<const uint32_t> extra_excluded) const {
   auto f = MakeFilter(o);
   if (!f.ok()) return std::nullopt;  // the full path reports the error
   const bool attributes = f->ByAttributes();
-  absl::Span<const uint32_t> products = lists.products(i);
-  absl::Span<const float> scores = lists.scores(i);
   std::vector<Recommendation> out;
   for (size_t j = 0; j < products.size() && out.size() < o.count; ++j) {
     const uint32_t p = products[j];
@@ -171,13 +211,15 @@ std::optional<std::vector<Recommendation>> Recommender::FromList(const TopLists&
   // Every product outside a full list ranks below every product in it, so
   // `count` passing products from the list are the answer; a short list
   // holds every candidate there was.
-  if (out.size() == o.count || lists.complete(i)) return out;
+  if (out.size() == o.count || complete) return out;
   return std::nullopt;
 }
 
 std::optional<RecommendResult> Recommender::FromTopList(uint32_t customer, const RecommendOptions& o) const {
-  if (!customer_lists_ || !o.exclude_purchased || o.count > customer_lists_->k()) return std::nullopt;
-  auto items = FromList(*customer_lists_, customer, o);
+  if (!Cacheable(o)) return std::nullopt;
+  std::shared_ptr<const CachedList> list = customer_cache_->Find(customer);
+  if (!list) return std::nullopt;
+  auto items = FromList(list->products, list->scores, list->products.size() < customer_cache_->length(), o);
   if (!items) return std::nullopt;
   RecommendResult result;
   result.items = std::move(*items);
@@ -185,39 +227,150 @@ std::optional<RecommendResult> Recommender::FromTopList(uint32_t customer, const
   return result;
 }
 
-void Recommender::BuildTopLists(size_t length, size_t max_bytes, int threads) {
-  // No list needs more entries than there are products.
-  length = std::min<size_t>(length, model_->products.size());
-  if (length == 0) return;
-  auto popular = std::make_shared<TopLists>(1, length);
-  popular->Set(0, SelectTopK(model_->item_popularity, length));
-  popular_list_ = std::move(popular);
-  const size_t np = model_->products.size(), nc = model_->customers.size();
-  const size_t entry = sizeof(uint32_t) + sizeof(float);
-  // Customers first (the hottest requests), then products, within the budget.
-  const bool customers = nc * length * entry <= max_bytes;
-  const bool products = (customers ? nc : 0) * length * entry + np * length * entry <= max_bytes;
-  if (customers) {
-    // Exact float32 scoring: the reduced precisions would need a candidate
-    // pool of 4 x length re-ranked, which costs more than they save
-    // (bench/top_lists_bench.cc). Under bf16 the float32 packing is made for
-    // the build only.
-    const bool pack = packed_items_.empty();
-    if (pack) packed_items_ = PackForScoring(model_->item_factors);
-    customer_lists_ = aisle::BuildTopLists(
-        packed_items_, np, model_->user_factors, length,
-        [this](uint32_t c, uint32_t*) { return model_->purchased.RowIndices(c); }, threads);
-    if (pack) std::vector<float>().swap(packed_items_);
+namespace {
+
+// The sorted union of two sorted lists.
+std::vector<uint32_t> Union(absl::Span<const uint32_t> a, absl::Span<const uint32_t> b) {
+  std::vector<uint32_t> out;
+  out.reserve(a.size() + b.size());
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+std::vector<Recommendation> ToRecommendations(const std::vector<ScoredItem>& found) {
+  std::vector<Recommendation> out;
+  out.reserve(found.size());
+  for (const ScoredItem& s : found) out.push_back({s.index, s.score, {}});
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Recommendation>> Recommender::Best(const float* u, absl::Span<const uint32_t> excluded,
+                                                              const RecommendOptions& o, size_t count) const {
+  if (!index_) {
+    auto allowed = Allowed(o, excluded);
+    if (!allowed.ok()) return allowed.status();
+    const Eigen::Map<const Eigen::VectorXf> uv(u, model_->num_factors());
+    Eigen::VectorXf scores = model_->item_factors * uv;
+    return Select(scores.data(), *allowed, count);
   }
-  if (products) {
-    similar_lists_ = aisle::BuildTopLists(
-        PackForScoring(normalized_items_), np, normalized_items_, length,
-        [](uint32_t p, uint32_t* self) {
-          *self = p;
-          return absl::Span<const uint32_t>(self, 1);
-        },
-        threads);
+  auto f = MakeFilter(o);
+  if (!f.ok()) return f.status();
+  const std::vector<uint32_t> skip = Union(excluded, f->excluded);
+  const bool attributes = f->ByAttributes();
+  if (!f->include.empty()) {
+    // A category filter: when its categories hold few products, score just
+    // those (exact), instead of searching the index for the few that pass.
+    size_t members = 0;
+    for (int32_t c : f->include) members += c >= 0 ? category_members_[c].size() : 0;
+    if (members <= model_->products.size() / 20) {
+      const Eigen::Map<const Eigen::VectorXf> uv(u, model_->num_factors());
+      TopKCollector top(count, skip);
+      for (int32_t c : f->include) {
+        if (c < 0) continue;
+        for (uint32_t p : category_members_[c]) {
+          if (attributes && !PassesAttributes(*f, p)) continue;
+          top.Offer(p, model_->item_factors.row(p).dot(uv));
+        }
+      }
+      return ToRecommendations(top.Take());
+    }
   }
+  std::function<bool(uint32_t)> accept;
+  if (attributes) accept = [&](uint32_t p) { return PassesAttributes(*f, p); };
+  return ToRecommendations(index_->Search(u, count, skip, accept, search_));
+}
+
+absl::StatusOr<RecommendResult> Recommender::ScoreCustomer(uint32_t customer, const RecommendOptions& o) const {
+  const absl::Span<const uint32_t> bought = model_->purchased.RowIndices(customer);
+  const float* u = model_->user_factors.row(customer).data();
+  RecommendResult result;
+  if (Cacheable(o)) {
+    // The customer's unfiltered list, cached, then the request's answer from it.
+    auto list = Best(u, bought, RecommendOptions{.count = customer_cache_->length()}, customer_cache_->length());
+    if (!list.ok()) return list.status();
+    std::vector<ScoredItem> items;
+    for (const Recommendation& x : *list) items.push_back({x.product, x.score});
+    customer_cache_->Insert(customer, items);
+    std::vector<uint32_t> products;
+    std::vector<float> scores;
+    for (const ScoredItem& x : items) {
+      products.push_back(x.index);
+      scores.push_back(x.score);
+    }
+    if (auto answer = FromList(products, scores, items.size() < customer_cache_->length(), o)) {
+      result.items = std::move(*answer);
+      if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
+      return result;
+    }
+  }
+  auto items = Best(u, o.exclude_purchased ? bought : absl::Span<const uint32_t>(), o, o.count);
+  if (!items.ok()) return items.status();
+  result.items = *std::move(items);
+  if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
+  return result;
+}
+
+size_t Recommender::WarmCustomers(absl::Span<const uint32_t> customers, const std::atomic<bool>* cancel) const {
+  if (!customer_cache_) return 0;
+  const size_t length = customer_cache_->length();
+  const int threads = options_.top_list_threads > 0 ? options_.top_list_threads : omp_get_max_threads();
+  std::atomic<size_t> stored{0};
+  auto stop = [&] { return (cancel != nullptr && cancel->load(std::memory_order_relaxed)) || customer_cache_->Full(); };
+  constexpr size_t kBatch = 1024;
+  for (size_t first = 0; first < customers.size() && !stop(); first += kBatch) {
+    std::vector<uint32_t> todo;
+    for (size_t j = first; j < std::min(customers.size(), first + kBatch); ++j) {
+      if (customers[j] < model_->customers.size() && !customer_cache_->Contains(customers[j])) {
+        todo.push_back(customers[j]);
+      }
+    }
+    if (todo.empty()) continue;
+    if (!index_) {
+      // Small catalogs: the fused kernel, 8 customers per pass over the products.
+      FactorMatrix rows(static_cast<Eigen::Index>(todo.size()), model_->num_factors());
+      for (size_t j = 0; j < todo.size(); ++j) rows.row(static_cast<Eigen::Index>(j)) = model_->user_factors.row(todo[j]);
+      const bool pack = packed_items_.empty();
+      const std::vector<float> packed = pack ? PackForScoring(model_->item_factors) : std::vector<float>();
+      std::shared_ptr<const TopLists> lists = aisle::BuildTopLists(
+          pack ? packed : packed_items_, model_->products.size(), rows, length,
+          [&](uint32_t j, uint32_t*) { return model_->purchased.RowIndices(todo[j]); }, threads);
+      for (size_t j = 0; j < todo.size(); ++j) {
+        std::vector<ScoredItem> items;
+        for (size_t i = 0; i < lists->products(j).size(); ++i) items.push_back({lists->products(j)[i], lists->scores(j)[i]});
+        stored += customer_cache_->Insert(todo[j], items);
+      }
+      continue;
+    }
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+    for (size_t j = 0; j < todo.size(); ++j) {
+      const uint32_t c = todo[j];
+      std::vector<ScoredItem> items =
+          index_->Search(model_->user_factors.row(c).data(), length, model_->purchased.RowIndices(c), {}, search_);
+      stored += customer_cache_->Insert(c, items);
+    }
+  }
+  return stored.load();
+}
+
+size_t Recommender::WarmProducts(absl::Span<const uint32_t> products, const std::atomic<bool>* cancel) const {
+  if (!similar_cache_) return 0;
+  const int threads = options_.top_list_threads > 0 ? options_.top_list_threads : omp_get_max_threads();
+  std::atomic<size_t> stored{0};
+  std::atomic<bool> stop{false};
+#pragma omp parallel for schedule(dynamic, 64) num_threads(threads)
+  for (size_t j = 0; j < products.size(); ++j) {
+    if (stop.load(std::memory_order_relaxed)) continue;
+    if ((cancel != nullptr && cancel->load(std::memory_order_relaxed)) || (j % 1024 == 0 && similar_cache_->Full())) {
+      stop = true;
+      continue;
+    }
+    if (products[j] >= model_->products.size() || similar_cache_->Contains(products[j])) continue;
+    auto found = Similar(model_->products.id(products[j]), similar_cache_->length());
+    if (found.ok()) stored += similar_cache_->Contains(products[j]);
+  }
+  return stored.load();
 }
 
 std::vector<Recommendation> Recommender::Select(const float* scores, const std::vector<char>& allowed,
@@ -298,6 +451,7 @@ absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer
   const std::optional<uint32_t> c = model_->customers.Find(customer_id);
   if (live != nullptr && !live->empty()) return RecommendLive(c, o, *live);
   if (auto now = WithoutScoring(c, o)) return *std::move(now);
+  if (index_ || Cacheable(o)) return Answered(ScoreCustomer(*c, o), AnswerSource::kScored);
   Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(*c).transpose();
   return Answered(SelectForCustomer(*c, scores.data(), o), AnswerSource::kScored);
 }
@@ -321,7 +475,7 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
         continue;
       }
       std::optional<CustomerVector> v = VectorFor(c, q.live.get());
-      if (!v) {
+      if (!v || index_) {
         out[j] = RecommendLive(c, q.options, *q.live);  // popularity
         continue;
       }
@@ -331,6 +485,11 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
     }
     if (auto now = WithoutScoring(c, q.options)) {
       out[j] = *std::move(now);
+      continue;
+    }
+    if (index_) {
+      // A large catalog: each request searches the index (no shared pass).
+      out[j] = Answered(ScoreCustomer(*c, q.options), AnswerSource::kScored);
       continue;
     }
     if (IsFiltered(q.options)) {
@@ -354,9 +513,21 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
       excluded.push_back(live_vectors[j].purchased);
       plain_options.push_back(requests[live[j]].options);
     }
-    std::vector<absl::StatusOr<RecommendResult>> results = SelectUsers(users, excluded, plain_options);
+    // Cacheable requests select the customer's whole list, which is cached
+    // and then cut to the request's count.
+    std::vector<RecommendOptions> select_options = plain_options;
+    for (size_t j = 0; j < plain.size(); ++j) {
+      if (Cacheable(plain_options[j])) select_options[j].count = customer_cache_->length();
+    }
+    std::vector<absl::StatusOr<RecommendResult>> results = SelectUsers(users, excluded, select_options);
     for (size_t j = 0; j < plain.size(); ++j) {
       const RecommendOptions& o = plain_options[j];
+      if (results[j].ok() && select_options[j].count != o.count) {
+        std::vector<ScoredItem> items;
+        for (const Recommendation& x : results[j]->items) items.push_back({x.product, x.score});
+        customer_cache_->Insert(plain_customers[j], items);
+        if (results[j]->items.size() > o.count) results[j]->items.resize(o.count);
+      }
       if (results[j].ok() && o.explain) {
         Explain(model_->purchased.RowIndices(plain_customers[j]), {}, o.explain_count, &results[j]->items);
       }
@@ -390,7 +561,8 @@ absl::StatusOr<RecommendResult> Recommender::Popular(const RecommendOptions& o,
   RecommendResult result;
   result.fallback = true;
   if (popular_list_) {
-    if (auto items = FromList(*popular_list_, 0, o, excluded)) {
+    if (auto items = FromList(popular_list_->products(0), popular_list_->scores(0), popular_list_->complete(0), o,
+                              excluded)) {
       result.items = std::move(*items);
       return result;
     }
@@ -554,12 +726,15 @@ absl::StatusOr<RecommendResult> Recommender::ForBasket(absl::Span<const std::str
     }
   }
   if (known.empty()) return Popular(o);
-  auto allowed = Allowed(o, o.exclude_purchased ? absl::MakeConstSpan(known) : absl::Span<const uint32_t>());
-  if (!allowed.ok()) return allowed.status();
+  if (absl::Status s = MakeFilter(o).status(); !s.ok()) return s;
   RecommendResult result;
   Eigen::VectorXf user = FoldIn(known, known_w);
-  Eigen::VectorXf scores = model_->item_factors * user;
-  result.items = Select(scores.data(), *allowed, o.count);
+  std::vector<uint32_t> basket = known;
+  std::sort(basket.begin(), basket.end());
+  auto items = Best(user.data(), o.exclude_purchased ? absl::MakeConstSpan(basket) : absl::Span<const uint32_t>(), o,
+                    o.count);
+  if (!items.ok()) return items.status();
+  result.items = *std::move(items);
   if (o.explain) Explain(known, known_w, o.explain_count, &result.items);
   return result;
 }
@@ -568,17 +743,35 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Similar(absl::string_vi
   auto p = model_->products.Find(product_id);
   if (!p) return absl::NotFoundError(absl::StrCat("unknown product '", product_id, "'"));
   if (count == 0) return absl::InvalidArgumentError("count must be at least 1");
-  if (similar_lists_ && (count <= similar_lists_->k() || similar_lists_->complete(*p))) {
-    absl::Span<const uint32_t> products = similar_lists_->products(*p);
-    absl::Span<const float> scores = similar_lists_->scores(*p);
-    std::vector<Recommendation> out;
-    for (size_t j = 0; j < std::min(count, products.size()); ++j) out.push_back({products[j], scores[j], {}});
-    return out;
+  const size_t length = similar_cache_ ? similar_cache_->length() : 0;
+  if (count <= length) {
+    if (std::shared_ptr<const CachedList> list = similar_cache_->Find(*p)) {
+      if (count <= list->products.size() || list->products.size() < length) {
+        std::vector<Recommendation> out;
+        for (size_t j = 0; j < std::min(count, list->products.size()); ++j) {
+          out.push_back({list->products[j], list->scores[j], {}});
+        }
+        return out;
+      }
+    }
   }
-  Eigen::VectorXf scores = normalized_items_ * normalized_items_.row(*p).transpose();
-  std::vector<char> allowed(model_->products.size(), 1);
-  allowed[*p] = 0;
-  return Select(scores.data(), allowed, count);
+  // The product's list when it is cached (then cut to `count`), else `count`.
+  const size_t want = std::max(count, length);
+  std::vector<ScoredItem> found;
+  if (similar_index_) {
+    Eigen::VectorXf q = model_->item_factors.row(*p).transpose();
+    if (const float n = q.norm(); n > 0) q /= n;
+    const uint32_t self[1] = {*p};
+    found = similar_index_->Search(q.data(), want, self, {}, search_);
+  } else {
+    Eigen::VectorXf scores = normalized_items_ * normalized_items_.row(*p).transpose();
+    const uint32_t self[1] = {*p};
+    found = SelectTopK(absl::MakeConstSpan(scores.data(), scores.size()), want, self);
+  }
+  if (length > 0) similar_cache_->Insert(*p, found);
+  std::vector<Recommendation> out = ToRecommendations(found);
+  if (out.size() > count) out.resize(count);
+  return out;
 }
 
 absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_view customer_id,
@@ -608,21 +801,6 @@ absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_
   return known;
 }
 
-}  // namespace aisle
-
-namespace aisle {
-
-namespace {
-
-// The sorted union of two sorted lists.
-std::vector<uint32_t> Union(absl::Span<const uint32_t> a, absl::Span<const uint32_t> b) {
-  std::vector<uint32_t> out;
-  out.reserve(a.size() + b.size());
-  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
-}
-
-}  // namespace
 
 std::optional<CustomerVector> Recommender::VectorFor(std::optional<uint32_t> c, const LiveProfile* live) const {
   const bool use_row = c.has_value() && !(live != nullptr && live->forget_model_row);
@@ -673,11 +851,11 @@ absl::StatusOr<CustomerAnswer> Recommender::RecommendLive(std::optional<uint32_t
     if (!r.ok()) return r.status();
     return CustomerAnswer{*std::move(r), AnswerSource::kPopularity};
   }
-  auto allowed = Allowed(o, o.exclude_purchased ? absl::MakeConstSpan(v->purchased) : absl::Span<const uint32_t>());
-  if (!allowed.ok()) return allowed.status();
-  Eigen::VectorXf scores = model_->item_factors * v->vector;
+  auto items = Best(v->vector.data(), o.exclude_purchased ? absl::MakeConstSpan(v->purchased) : absl::Span<const uint32_t>(),
+                    o, o.count);
+  if (!items.ok()) return items.status();
   RecommendResult result;
-  result.items = Select(scores.data(), *allowed, o.count);
+  result.items = *std::move(items);
   result.live_events = v->live_events;
   if (o.explain) Explain(v->history, v->weights, o.explain_count, &result.items);
   return CustomerAnswer{std::move(result), AnswerSource::kLive};

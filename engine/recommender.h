@@ -11,6 +11,7 @@
 // swap in a new Recommender while requests finish on the old one.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,8 @@
 #include "engine/batch_scoring.h"
 #include "engine/catalog.h"
 #include "engine/model.h"
+#include "engine/cluster_index.h"
+#include "engine/top_list_cache.h"
 #include "engine/top_lists.h"
 
 namespace aisle {
@@ -109,17 +112,29 @@ class Recommender {
   enum class Scoring { kFloat32, kBf16, kInt8 };
   struct Options {
     Scoring scoring = Scoring::kFloat32;
-    // Precomputed lists (engine/top_lists.h): each known customer's best
-    // `top_list_length` products, each product's most similar ones and the
-    // most popular ones, computed by Create() with exact float32 scoring on
-    // `top_list_threads` threads (0: all OpenMP threads). A request these
-    // lists determine (unfiltered, or filters leaving `count` of the list)
-    // is answered from them exactly, without scoring. 0 builds none. The
-    // customer lists, then the product lists, are skipped when they would
-    // take the memory over `top_list_max_bytes`.
+    // Cached lists (engine/top_list_cache.h): each known customer's best
+    // `top_list_length` products (purchases excluded) and each product's
+    // most similar ones, stored when a request computes them or by
+    // WarmCustomers/WarmProducts, within `top_list_max_bytes` (4/5 for
+    // customers, 1/5 for products), least recently used evicted. A request
+    // a list determines (unfiltered, or filters leaving `count` of the list)
+    // is answered from it without scoring. 0: no lists.
     size_t top_list_length = 0;
     size_t top_list_max_bytes = size_t{1} << 30;
-    int top_list_threads = 0;
+    int top_list_threads = 0;  // the Warm* threads (0: all OpenMP threads)
+    // Catalogs of at least this many products are searched through a
+    // ClusterIndex (engine/cluster_index.h) built by Create, instead of
+    // scoring every product; 0: never. A category filter on at most 1/20 of
+    // such a catalog scores just that category's products.
+    size_t index_min_products = 200000;
+    // The index search: exact (pruned: the same answers as scoring every
+    // product) or approximate, scanning at least `search_min_scanned`
+    // products (0: the index's default) once `count` candidates passed.
+    bool exact_search = false;
+    size_t search_min_scanned = 0;
+    // Create stops with Cancelled when this turns true (a server stopping
+    // during a load); may be null.
+    const std::atomic<bool>* cancel = nullptr;
   };
   // `catalog` may be null. InvalidArgument when the model fails Validate().
   static absl::StatusOr<std::shared_ptr<const Recommender>> Create(std::shared_ptr<const Model> model,
@@ -128,8 +143,8 @@ class Recommender {
                                                                    std::shared_ptr<const Catalog> catalog,
                                                                    const Options& options);
   // The same model and options with another catalog (which may be null):
-  // the top lists, which do not depend on the catalog, are shared, not
-  // rebuilt.
+  // the index and the cached lists, which do not depend on the catalog, are
+  // shared, not rebuilt.
   absl::StatusOr<std::shared_ptr<const Recommender>> WithCatalog(std::shared_ptr<const Catalog> catalog) const;
 
   // The entry for a customer request. Unknown customer: popularity
@@ -185,17 +200,22 @@ class Recommender {
   // (unknown or forgotten customer without usable live events).
   std::optional<CustomerVector> VectorFor(std::optional<uint32_t> customer, const LiveProfile* live) const;
 
-  // The answer from the precomputed lists (Options::top_list_length) for a
-  // known customer, the same as ForCustomer's (up to float rounding of the
-  // scores); nullopt when the lists do not determine it: none built,
-  // purchases not excluded, invalid options, or fewer than `count` products
-  // of a full list passing the filters. ForCustomer tries it first.
+  // The answer from the cached list (Options::top_list_length) of a known
+  // customer, the same as ForCustomer's (up to float rounding of the
+  // scores); nullopt when no list is cached or it does not determine the
+  // answer: purchases not excluded, invalid options, or fewer than `count`
+  // products of a full list passing the filters. ForCustomer tries it first.
   std::optional<RecommendResult> FromTopList(uint32_t customer, const RecommendOptions& options) const;
-  // The customer lists, or null (not built, or over the memory limit).
-  const TopLists* customer_lists() const { return customer_lists_.get(); }
-  // Each product's most similar products (Similar() reads them for a count
-  // up to their length), or null.
-  const TopLists* similar_lists() const { return similar_lists_.get(); }
+  // The cached lists of customers and of similar products, or null (no lists).
+  const TopListCache* customer_cache() const { return customer_cache_.get(); }
+  const TopListCache* similar_cache() const { return similar_cache_.get(); }
+  // Computes and caches the lists of these customers (or products) that are
+  // not cached yet, in order, on Options::top_list_threads, until the cache
+  // is full or `*cancel` turns true. Returns how many lists were stored.
+  size_t WarmCustomers(absl::Span<const uint32_t> customers, const std::atomic<bool>* cancel = nullptr) const;
+  size_t WarmProducts(absl::Span<const uint32_t> products, const std::atomic<bool>* cancel = nullptr) const;
+  // The search index, or null (catalog below Options::index_min_products).
+  const ClusterIndex* index() const { return index_.get(); }
 
   // The kernels behind RecommendBatch, for tests and benchmarks.
   // Scores of every product for several customers in one pass over the
@@ -253,11 +273,25 @@ class Recommender {
   };
   absl::StatusOr<Filter> MakeFilter(const RecommendOptions& o) const;
   bool PassesAttributes(const Filter& f, uint32_t product) const;
-  // The first `o.count` products of list i passing o's filters, or nullopt
-  // when the list does not determine them.
-  std::optional<std::vector<Recommendation>> FromList(const TopLists& lists, size_t i, const RecommendOptions& o,
+  // The first `o.count` products of a list (best first; `complete`: it holds
+  // every candidate there was) passing o's filters, or nullopt when the
+  // list does not determine them.
+  std::optional<std::vector<Recommendation>> FromList(absl::Span<const uint32_t> products, absl::Span<const float> scores,
+                                                      bool complete, const RecommendOptions& o,
                                                       absl::Span<const uint32_t> extra_excluded = {}) const;
-  void BuildTopLists(size_t length, size_t max_bytes, int threads);
+  // The `count` best products for vector `u` with o's filters, `excluded`
+  // (sorted) left out: the category's products when a category filter keeps
+  // few, the index search, or every product scored.
+  absl::StatusOr<std::vector<Recommendation>> Best(const float* u, absl::Span<const uint32_t> excluded,
+                                                   const RecommendOptions& o, size_t count) const;
+  // A known customer's answer scored alone (through the index when there is
+  // one), caching their unfiltered list on the way when the lists can hold it.
+  absl::StatusOr<RecommendResult> ScoreCustomer(uint32_t customer, const RecommendOptions& o) const;
+  // Whether a request for a known customer can be answered from (and so
+  // fills) a cached list.
+  bool Cacheable(const RecommendOptions& o) const {
+    return customer_cache_ && o.exclude_purchased && o.count > 0 && o.count <= customer_cache_->length();
+  }
   // RecommendWithoutScoring for a customer already looked up (nullopt: unknown).
   std::optional<absl::StatusOr<CustomerAnswer>> WithoutScoring(std::optional<uint32_t> customer,
                                                                const RecommendOptions& o) const;
@@ -293,9 +327,13 @@ class Recommender {
   std::vector<float> price_;          // per product, NaN unknown
   std::vector<char> in_stock_;        // per product
   Options options_;
-  std::shared_ptr<const TopLists> customer_lists_;  // with Options::top_list_length
-  std::shared_ptr<const TopLists> similar_lists_;   // per product: the most similar
-  std::shared_ptr<const TopLists> popular_list_;    // one list: by popularity
+  std::shared_ptr<TopListCache> customer_cache_;  // with Options::top_list_length
+  std::shared_ptr<TopListCache> similar_cache_;   // per product: the most similar
+  std::shared_ptr<const TopLists> popular_list_;  // one list: by popularity
+  std::shared_ptr<const ClusterIndex> index_;          // over the product factors, for large catalogs
+  std::shared_ptr<const ClusterIndex> similar_index_;  // over their unit vectors (Similar)
+  ClusterIndex::SearchOptions search_;
+  std::vector<std::vector<uint32_t>> category_members_;  // per category index: its products, ascending
 };
 
 }  // namespace aisle

@@ -35,7 +35,74 @@ ModelSource::ModelSource(std::string model, std::string catalog, Metrics* metric
     : model_(std::move(model)), catalog_(std::move(catalog)), metrics_(metrics),
       recommender_options_(recommender_options) {}
 
-ModelSource::~ModelSource() { StopWatching(); }
+ModelSource::~ModelSource() {
+  StopWatching();
+  StopWarm();
+}
+
+void ModelSource::Cancel() {
+  cancel_ = true;
+  warm_stop_ = true;
+}
+
+void ModelSource::StopWarm() {
+  warm_stop_ = true;
+  if (warmer_.joinable()) warmer_.join();
+}
+
+void ModelSource::StartWarm(std::shared_ptr<const Recommender> rec) {
+  StopWarm();
+  if (!warm_lists_ || cancel_ || rec->customer_cache() == nullptr) return;
+  warm_stop_ = false;
+  warming_ = true;
+  warmer_ = std::thread([this, rec] {
+    const auto start = std::chrono::steady_clock::now();
+    // The most active customers first: those with the most purchases.
+    const Model& m = rec->model();
+    std::vector<uint32_t> order(m.customers.size());
+    for (uint32_t c = 0; c < order.size(); ++c) order[c] = c;
+    std::stable_sort(order.begin(), order.end(), [&m](uint32_t a, uint32_t b) {
+      return m.purchased.RowIndices(a).size() > m.purchased.RowIndices(b).size();
+    });
+    const size_t customers = rec->WarmCustomers(order, &warm_stop_);
+    std::vector<uint32_t> products(m.products.size());
+    for (uint32_t p = 0; p < products.size(); ++p) products[p] = p;
+    std::stable_sort(products.begin(), products.end(),
+                     [&m](uint32_t a, uint32_t b) { return m.item_popularity[a] > m.item_popularity[b]; });
+    const size_t similar = warm_stop_ ? 0 : rec->WarmProducts(products, &warm_stop_);
+    const TopListCache::Stats cs = rec->customer_cache()->stats();
+    Log(absl::StrFormat("lists of model %s: %d customers and %d products cached in %.1f s%s (%.1f MB of %.1f MB)",
+                        rec->model_id(), customers, similar,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                        warm_stop_ ? ", stopped" : "",
+                        (cs.bytes + rec->similar_cache()->stats().bytes) / 1e6,
+                        (rec->customer_cache()->max_bytes() + rec->similar_cache()->max_bytes()) / 1e6));
+    warming_ = false;
+  });
+}
+
+std::string ModelSource::RenderMetrics() const {
+  std::shared_ptr<const Recommender> rec = Current();
+  if (!rec || rec->customer_cache() == nullptr) return "";
+  std::string out =
+      "# HELP aisle_top_list_cache Cached lists of the serving model: lookups by outcome, entries, bytes.\n"
+      "# TYPE aisle_top_list_cache gauge\n";
+  for (const auto& [kind, cache] : {std::pair<const char*, const TopListCache*>{"customers", rec->customer_cache()},
+                                    {"products", rec->similar_cache()}}) {
+    const TopListCache::Stats st = cache->stats();
+    absl::StrAppendFormat(&out,
+                          "aisle_top_list_cache{kind=\"%s\",value=\"hits\"} %d\n"
+                          "aisle_top_list_cache{kind=\"%s\",value=\"misses\"} %d\n"
+                          "aisle_top_list_cache{kind=\"%s\",value=\"evictions\"} %d\n"
+                          "aisle_top_list_cache{kind=\"%s\",value=\"entries\"} %d\n"
+                          "aisle_top_list_cache{kind=\"%s\",value=\"bytes\"} %d\n"
+                          "aisle_top_list_cache{kind=\"%s\",value=\"max_bytes\"} %d\n",
+                          kind, st.hits, kind, st.misses, kind, st.evictions, kind, st.entries, kind, st.bytes, kind,
+                          cache->max_bytes());
+  }
+  absl::StrAppendFormat(&out, "aisle_top_list_warming %d\n", warming_.load() ? 1 : 0);
+  return out;
+}
 
 absl::StatusOr<ModelSource::Signature> ModelSource::Probe() const {
   Signature s;
@@ -112,28 +179,30 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
                          catalog ? catalog->size() : 0, " products)"));
         return absl::OkStatus();
       }
+      if (cancel_) return absl::CancelledError("stopping");
       auto model = ReadModel(sig->model_path);
       if (!model.ok()) return model.status();
       Recommender::Options ro = recommender_options_;
-      // While a model serves, its successor's lists are built on one thread
-      // so the other cores keep answering.
-      if (rec) ro.top_list_threads = 1;
+      ro.cancel = &cancel_;
+      // The lists fill in the background on one thread, so the other core
+      // keeps answering.
+      ro.top_list_threads = 1;
       const absl::Time start = absl::Now();
       auto r = Recommender::Create(std::make_shared<const Model>(std::move(*model)), catalog, ro);
       if (!r.ok()) return r.status();
       rec = *r;
-      std::string lists;
-      if (ro.top_list_length > 0) {
-        const TopLists* c = rec->customer_lists();
-        const TopLists* p = rec->similar_lists();
-        lists = absl::StrFormat("; top %d lists for %s customers, %s products, %.1f MB", ro.top_list_length,
-                                c ? "all" : "no", p ? "all" : "no",
-                                ((c ? c->bytes() : 0) + (p ? p->bytes() : 0)) / 1e6);
-        if (!c || !p) lists += " (over --top_lists_max_mb)";
+      std::string detail;
+      if (rec->index() != nullptr) {
+        detail += absl::StrFormat("; searched through %d clusters (%s)", rec->index()->clusters(),
+                                  ro.exact_search ? "exact" : "approximate");
+      }
+      if (rec->customer_cache() != nullptr) {
+        detail += absl::StrFormat("; lists of %d cached within %.0f MB", rec->customer_cache()->length(),
+                                  ro.top_list_max_bytes / 1048576.0);
       }
       Log(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (", rec->model().customers.size(),
                        " customers, ", rec->model().products.size(), " products",
-                       catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", lists,
+                       catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", detail,
                        absl::StrFormat("; ready in %.2f s)", absl::ToDoubleSeconds(absl::Now() - start))));
       return absl::OkStatus();
     });
@@ -180,6 +249,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     }
   }
   if (model_swapped && serving_hook_) serving_hook_(rec->model());
+  if (model_swapped) StartWarm(rec);
   if (changed != nullptr) *changed = model_swapped || offers_swapped;
   return status;
 }

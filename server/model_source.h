@@ -3,7 +3,11 @@
 // product catalog and an optional offer catalog, all reloaded when their
 // files change, on request or on a timer.
 // A reload builds the new Recommender (and OfferRanker) completely before
-// swapping a shared_ptr, so requests in flight finish on the old one; a new
+// swapping a shared_ptr, so requests in flight finish on the old one; the
+// new model's cached lists then fill in the background (one thread, most
+// active customers first, until the cache budget is reached), stopped by
+// the next swap. Cancel() abandons a load in progress within a fraction of
+// a second (a stopping server never waits for one). A new
 // file that fails to load (corrupt, incompatible, malformed) is refused,
 // logged, and the old one keeps serving. The offer catalog is independent:
 // a bad offer file does not hold back a new model, nor the reverse.
@@ -60,6 +64,15 @@ class ModelSource {
   // file). Set before StartWatching.
   void SetTickHook(std::function<void(bool force)> hook) { tick_hook_ = std::move(hook); }
 
+  // Abandons any load in progress (it returns Cancelled) and refuses new
+  // ones; stops the background warm-up. For a server stopping; safe to call
+  // from any thread.
+  void Cancel();
+  // Fill each new model's cached lists in the background (default true).
+  void SetWarmLists(bool warm) { warm_lists_ = warm; }
+  // Prometheus lines about the cached lists of the model serving now.
+  std::string RenderMetrics() const;
+
   // Polls for changes every `interval_ms` on a background thread until
   // StopWatching() (or destruction).
   void StartWatching(int interval_ms);
@@ -92,6 +105,15 @@ class ModelSource {
   std::function<void(bool)> tick_hook_;
   Signature signature_;
   bool loaded_ = false;
+
+  // The warm-up of the serving model's lists.
+  void StartWarm(std::shared_ptr<const Recommender> rec);
+  void StopWarm();
+  bool warm_lists_ = true;
+  std::atomic<bool> cancel_{false};
+  std::thread warmer_;
+  std::atomic<bool> warm_stop_{false};
+  std::atomic<bool> warming_{false};
 
   std::thread watcher_;
   std::mutex watch_mu_;

@@ -43,13 +43,18 @@ std::string ModelInfoBody(const Recommender& r) {
             {"catalog_products", r.catalog() ? r.catalog()->size() : 0},
             {"top_lists", nullptr},
             {"metadata", m.metadata}};
-  const TopLists* customers = r.customer_lists();
-  const TopLists* products = r.similar_lists();
-  if (customers || products) {
-    j["top_lists"] = {{"length", customers ? customers->k() : products->k()},
-                      {"customers", customers ? customers->size() : 0},
-                      {"products", products ? products->size() : 0},
-                      {"bytes", (customers ? customers->bytes() : 0) + (products ? products->bytes() : 0)}};
+  const TopListCache* customers = r.customer_cache();
+  const TopListCache* products = r.similar_cache();
+  if (customers != nullptr) {
+    const TopListCache::Stats c = customers->stats(), p = products->stats();
+    j["top_lists"] = {{"length", customers->length()},
+                      {"customers", c.entries},
+                      {"products", p.entries},
+                      {"bytes", c.bytes + p.bytes},
+                      {"max_bytes", customers->max_bytes() + products->max_bytes()}};
+  }
+  if (const ClusterIndex* index = r.index()) {
+    j["index"] = {{"clusters", index->clusters()}, {"bytes", index->bytes()}};
   }
   return Dump(j);
 }

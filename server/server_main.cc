@@ -6,6 +6,9 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <atomic>
+#include <thread>
+
 #include <cstdio>
 #include <string>
 
@@ -60,12 +63,23 @@ ABSL_FLAG(std::string, scoring, aisle::Bf16ScoringIsNative() ? "bf16" : "float32
           "in float32, so the answers are the float32 ones. Default: bf16 when the CPU and build "
           "support it.");
 ABSL_FLAG(int, top_lists, 32,
-          "At model load, precompute each known customer's best N products (and the N most popular): "
-          "a request they determine (count <= N, unfiltered or with filters leaving count of them) "
-          "is answered from the list, exactly, without scoring. 0: score every request.");
+          "Cache each customer's best N products (and each product's N most similar) when a request "
+          "computes them, and in the background after each model load (most active customers first): "
+          "a request a list determines (count <= N, unfiltered or with filters leaving count of them) "
+          "is answered from it without scoring. 0: score every request.");
 ABSL_FLAG(int, top_lists_max_mb, 1024,
-          "Skip the customer lists when they would take more memory than this (8 bytes per "
-          "customer and list entry).");
+          "Memory budget of the cached lists (4/5 customers, 1/5 products; about 8 bytes per list "
+          "entry plus 130 per list); the least recently used lists are evicted beyond it.");
+ABSL_FLAG(bool, warm_lists, true, "Fill the cached lists in the background after each model load.");
+ABSL_FLAG(int, index_min_products, 200000,
+          "Catalogs of at least this many products are searched through a cluster index built at "
+          "load (engine/cluster_index.h) instead of scoring every product; 0: never.");
+ABSL_FLAG(bool, exact_search, false,
+          "With the index: exact pruned search (the same answers as scoring every product; slower "
+          "when the model has little structure) instead of approximate (recall@10 measured in "
+          "docs/BENCHMARKS.md).");
+ABSL_FLAG(int, search_min_scanned, 0,
+          "Approximate search: products scanned at least before stopping (0: 2% of the catalog).");
 ABSL_FLAG(std::string, offers, "",
           "Offer catalog (JSON, data/FORMATS.md) for GET /v1/customers/{id}/offers; reloaded when it "
           "changes (a malformed new version is refused and the previous one keeps serving).");
@@ -202,6 +216,13 @@ int Main() {
   }
   ro.top_list_length = static_cast<size_t>(absl::GetFlag(FLAGS_top_lists));
   ro.top_list_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_top_lists_max_mb)) << 20;
+  if (absl::GetFlag(FLAGS_index_min_products) < 0 || absl::GetFlag(FLAGS_search_min_scanned) < 0) {
+    std::fprintf(stderr, "aisle-server: --index_min_products and --search_min_scanned must be >= 0\n");
+    return 2;
+  }
+  ro.index_min_products = static_cast<size_t>(absl::GetFlag(FLAGS_index_min_products));
+  ro.exact_search = absl::GetFlag(FLAGS_exact_search);
+  ro.search_min_scanned = static_cast<size_t>(absl::GetFlag(FLAGS_search_min_scanned));
   ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics, ro);
   std::unique_ptr<ImpressionLog> impressions;
   if (const std::string f = absl::GetFlag(FLAGS_offers); !f.empty()) {
@@ -226,8 +247,34 @@ int Main() {
     }
     o.impressions = impressions.get();
   }
-  if (absl::Status s = source.Reload(/*force=*/true); !s.ok()) {
-    std::fprintf(stderr, "aisle-server: cannot load the model or catalogs: %s\n", std::string(s.message()).c_str());
+  source.SetWarmLists(absl::GetFlag(FLAGS_warm_lists));
+  metrics.AddExtra([&source] { return source.RenderMetrics(); });
+  // SIGTERM/SIGINT during the first load (minutes for a large model without
+  // a stored index) cancel it: the server stops within a second at any moment.
+  std::atomic<bool> starting{true}, stop_at_start{false};
+  std::thread startup_signals([&] {
+    const timespec tick = {0, 50 * 1000 * 1000};
+    while (starting.load()) {
+      siginfo_t info;
+      const int sig = sigtimedwait(&signals, &info, &tick);
+      if (sig == SIGTERM || sig == SIGINT) {
+        stop_at_start = true;
+        source.Cancel();
+        return;
+      }
+      if (sig == SIGHUP) source.RequestReload();
+    }
+  });
+  const absl::Status loaded = source.Reload(/*force=*/true);
+  starting = false;
+  startup_signals.join();
+  if (stop_at_start) {
+    std::fprintf(stderr, "aisle-server: stopped during start-up\n");
+    metrics.ClearExtras();
+    return 0;
+  }
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "aisle-server: cannot load the model or catalogs: %s\n", std::string(loaded.message()).c_str());
     return 1;
   }
   std::unique_ptr<LiveLoop> live;
@@ -322,6 +369,7 @@ int Main() {
     break;
   }
   std::fprintf(stderr, "aisle-server: stopping\n");
+  source.Cancel();  // a reload in progress is abandoned, not waited for
   source.StopWatching();
   server.Shutdown();
   metrics.ClearExtras();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <numeric>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -380,6 +381,12 @@ std::shared_ptr<const Recommender> WithLists(size_t length, Recommender::Scoring
   ro.top_list_max_bytes = max_bytes;
   auto r = Recommender::Create(TrainedModel(), MakeCatalog(), ro);
   EXPECT_TRUE(r.ok()) << r.status();
+  // Every list cached up front, as the server's background warm-up does.
+  std::vector<uint32_t> customers((*r)->model().customers.size()), products((*r)->model().products.size());
+  std::iota(customers.begin(), customers.end(), 0u);
+  std::iota(products.begin(), products.end(), 0u);
+  (*r)->WarmCustomers(customers);
+  (*r)->WarmProducts(products);
   return *r;
 }
 
@@ -481,9 +488,9 @@ TEST(TopListsTest, AnswersAreTheScoredAnswers) {
   auto plain = Make();
   for (auto scoring : {Recommender::Scoring::kFloat32, Recommender::Scoring::kBf16, Recommender::Scoring::kInt8}) {
     auto r = WithLists(12, scoring);
-    ASSERT_NE(r->customer_lists(), nullptr);
-    EXPECT_EQ(r->customer_lists()->size(), r->model().customers.size());
-    EXPECT_EQ(r->customer_lists()->k(), 12u);
+    ASSERT_NE(r->customer_cache(), nullptr);
+    EXPECT_EQ(r->customer_cache()->stats().entries, r->model().customers.size());
+    EXPECT_EQ(r->customer_cache()->length(), 12u);
     size_t answered = 0, asked = 0;
     const std::vector<RecommendOptions> requests = Requests(*r);
     for (uint32_t c = 0; c < r->model().customers.size(); c += 3) {
@@ -523,7 +530,8 @@ TEST(TopListsTest, CompleteListsAnswerEveryFilter) {
   auto plain = Make();
   auto r = WithLists(200, Recommender::Scoring::kFloat32);  // more than the 120 products
   for (uint32_t c = 0; c < 50; ++c) {
-    EXPECT_TRUE(r->customer_lists()->complete(c));
+    ASSERT_NE(r->customer_cache()->Find(c), nullptr);
+    EXPECT_LT(r->customer_cache()->Find(c)->products.size(), 200u);
     RecommendOptions o;
     o.count = 100;
     o.categories = {"cat1"};
@@ -552,9 +560,9 @@ TEST(TopListsTest, RequestsTheListsCannotAnswer) {
   o.count = 0;
   EXPECT_FALSE(r->FromTopList(0, o).has_value());
   EXPECT_EQ(r->ForCustomer(r->model().customers.id(0), o).status().code(), absl::StatusCode::kInvalidArgument);
-  // Over the memory limit: no customer lists, the same answers by scoring.
+  // A budget that holds no list: nothing cached, the same answers by scoring.
   auto small = WithLists(12, Recommender::Scoring::kFloat32, /*max_bytes=*/1000);
-  EXPECT_EQ(small->customer_lists(), nullptr);
+  EXPECT_EQ(small->customer_cache()->stats().entries, 0u);
   EXPECT_FALSE(small->FromTopList(0, RecommendOptions()).has_value());
   ExpectSameItems(small->ForCustomer(r->model().customers.id(0), RecommendOptions())->items,
                   r->ForCustomer(r->model().customers.id(0), RecommendOptions())->items, "no lists");
@@ -566,7 +574,7 @@ TEST(TopListsTest, WithCatalogSharesTheLists) {
   auto r = WithLists(12, Recommender::Scoring::kBf16);
   auto bare = r->WithCatalog(nullptr);
   ASSERT_TRUE(bare.ok());
-  EXPECT_EQ((*bare)->customer_lists(), r->customer_lists());
+  EXPECT_EQ((*bare)->customer_cache(), r->customer_cache());
   EXPECT_EQ((*bare)->catalog(), nullptr);
   auto plain = Make(false);
   RecommendOptions o;
@@ -584,8 +592,8 @@ TEST(TopListsTest, WithCatalogSharesTheLists) {
 TEST(TopListsTest, SimilarProducts) {
   auto plain = Make();
   auto r = WithLists(12, Recommender::Scoring::kBf16);
-  ASSERT_NE(r->similar_lists(), nullptr);
-  EXPECT_EQ(r->similar_lists()->size(), r->model().products.size());
+  ASSERT_NE(r->similar_cache(), nullptr);
+  EXPECT_EQ(r->similar_cache()->stats().entries, r->model().products.size());
   for (uint32_t p = 0; p < r->model().products.size(); ++p) {
     const std::string id = r->model().products.id(p);
     for (size_t count : {1, 7, 12, 30}) {
@@ -597,15 +605,80 @@ TEST(TopListsTest, SimilarProducts) {
     }
   }
   EXPECT_EQ(r->Similar("p0", 0).status().code(), absl::StatusCode::kInvalidArgument);
-  const size_t customers_only = r->model().customers.size() * 12 * 8;
-  auto some = WithLists(12, Recommender::Scoring::kFloat32, customers_only);
-  EXPECT_NE(some->customer_lists(), nullptr);
-  EXPECT_EQ(some->similar_lists(), nullptr);
+  // A budget holding a few lists of each kind: never exceeded, the same answers.
+  const size_t few = 64 * 5 * TopListCache::EntryBytes(12) * 2;
+  auto some = WithLists(12, Recommender::Scoring::kFloat32, few);
+  EXPECT_LE(some->similar_cache()->stats().bytes, some->similar_cache()->max_bytes());
+  EXPECT_LE(some->customer_cache()->stats().bytes, some->customer_cache()->max_bytes());
+  EXPECT_LT(some->similar_cache()->stats().entries, some->model().products.size());
+  EXPECT_GT(some->similar_cache()->stats().entries, 0u);
+  for (uint32_t p = 0; p < some->model().products.size(); ++p) {
+    const std::string id = some->model().products.id(p);
+    ExpectSameItems(*some->Similar(id, 7), *plain->Similar(id, 7), absl::StrCat("small budget, product ", p));
+  }
   auto all = WithLists(200, Recommender::Scoring::kFloat32);  // complete: 119 others
   auto every = all->Similar("p5", 500);
   ASSERT_TRUE(every.ok());
   EXPECT_EQ(every->size(), all->model().products.size() - 1);
-  EXPECT_EQ((*all->WithCatalog(nullptr))->similar_lists(), all->similar_lists());
+  EXPECT_EQ((*all->WithCatalog(nullptr))->similar_cache(), all->similar_cache());
+}
+
+// Through the cluster index (forced on this small catalog) in exact mode,
+// every kind of request gets the answer of scoring every product: known
+// customers (filtered or not, alone and in batches, cached or not), similar
+// products, baskets, live customers; a category filter returns `count`.
+TEST(IndexedRecommenderTest, ExactSearchGivesTheScoredAnswers) {
+  auto plain = Make();
+  Recommender::Options ro;
+  ro.index_min_products = 1;
+  ro.exact_search = true;
+  ro.top_list_length = 12;
+  auto r = *Recommender::Create(TrainedModel(), MakeCatalog(), ro);
+  ASSERT_NE(r->index(), nullptr);
+  const std::vector<RecommendOptions> requests = Requests(*r);
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass answers from the lists cached by the first
+    std::vector<CustomerRequest> batch;
+    for (uint32_t c = 0; c < r->model().customers.size(); c += 9) {
+      for (size_t q = 0; q < requests.size(); ++q) {
+        const std::string cid = r->model().customers.id(c);
+        const std::string what = absl::StrCat("pass ", pass, " customer ", c, " request ", q);
+        auto got = r->Recommend(cid, requests[q]);
+        auto want = plain->Recommend(cid, requests[q]);
+        ASSERT_TRUE(got.ok() && want.ok()) << what;
+        ExpectSameItems(got->result.items, want->result.items, what);
+        batch.push_back({cid, requests[q], nullptr});
+      }
+    }
+    auto answers = r->RecommendBatch(batch);
+    for (size_t j = 0; j < batch.size(); ++j) {
+      ASSERT_TRUE(answers[j].ok());
+      ExpectSameItems(answers[j]->result.items, plain->Recommend(batch[j].customer_id, batch[j].options)->result.items,
+                      "batch " + std::to_string(j));
+    }
+  }
+  EXPECT_GT(r->customer_cache()->stats().hits, 0u);
+  for (uint32_t p = 0; p < r->model().products.size(); p += 5) {
+    const std::string id = r->model().products.id(p);
+    for (size_t count : {3, 12, 40}) {
+      ExpectSameItems(*r->Similar(id, count), *plain->Similar(id, count), "similar " + id);
+    }
+  }
+  for (const RecommendOptions& o : requests) {
+    const std::vector<std::string> basket = {"p3", "p7", "p11"};
+    ExpectSameItems(r->ForBasket(basket, {}, o)->items, plain->ForBasket(basket, {}, o)->items, "basket");
+  }
+  auto live = std::make_shared<LiveProfile>();
+  live->products = {1, 4, 9};
+  live->weights = {1, 1, 0.5f};
+  live->purchased = {4};
+  live->events = 3;
+  for (const RecommendOptions& o : requests) {
+    auto got = r->Recommend(r->model().customers.id(2), o, live.get());
+    auto want = plain->Recommend(r->model().customers.id(2), o, live.get());
+    ASSERT_TRUE(got.ok() && want.ok());
+    EXPECT_EQ(got->source, AnswerSource::kLive);
+    ExpectSameItems(got->result.items, want->result.items, "live");
+  }
 }
 
 // Unknown customers and empty baskets: the popularity list gives the

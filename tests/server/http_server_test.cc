@@ -272,7 +272,7 @@ TEST_F(ServerTest, CatalogChangeKeepsTheModelAndItsTopLists) {
   absl::Cleanup restore = [original = ::aisle::testing::ReadAll(catalog_)] { dir_->Write("catalog.csv", original); };
   Start(false);
   auto before = source_->Current();
-  ASSERT_NE(before->customer_lists(), nullptr);
+  ASSERT_NE(before->customer_cache(), nullptr);
   json r = Body(Get("/v1/customers/c3/recommendations?count=3"));
   const std::string product = r["recommendations"][0]["product_id"];
   EXPECT_EQ(r["recommendations"][0]["name"], "Item " + product.substr(1));
@@ -289,7 +289,7 @@ TEST_F(ServerTest, CatalogChangeKeepsTheModelAndItsTopLists) {
   EXPECT_TRUE(changed);
   auto after = source_->Current();
   EXPECT_NE(after, before);
-  EXPECT_EQ(after->customer_lists(), before->customer_lists()) << "the top lists were rebuilt";
+  EXPECT_EQ(after->customer_cache(), before->customer_cache()) << "the cached lists were dropped";
   EXPECT_EQ(&after->model(), &before->model()) << "the model was read again";
   r = Body(Get("/v1/customers/c3/recommendations?count=3"));
   EXPECT_EQ(r["model_version"], "model-v1");

@@ -1,0 +1,70 @@
+// ClusterIndex: maximum-inner-product search over product factors that does
+// not score the whole catalog. Products are grouped by k-means into about
+// sqrt(n) clusters and stored contiguously cluster by cluster; each cluster
+// keeps its centre c and radius r (largest distance of a member from c), so
+// that no member can score above  q.c + |q| r  for a query q (Cauchy-
+// Schwarz). A search visits clusters in decreasing order of that bound:
+//  - exact: until the next bound is below the k-th best score found, which
+//    proves that the rest cannot enter (the answer equals a full scan's);
+//  - approximate: also stops after `min_scanned` products once `count`
+//    candidates passed, trading a measured recall (docs/BENCHMARKS.md) for
+//    a bounded cost.
+// Exclusions and filters are applied while scanning, so a filtered search
+// keeps going until `count` products pass (or the catalog is exhausted).
+// Immutable after Build; Search is const and thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/model.h"
+#include "engine/topk.h"
+
+namespace aisle {
+
+class ClusterIndex {
+ public:
+  struct BuildOptions {
+    size_t clusters = 0;          // 0: about sqrt(n)
+    int iterations = 8;           // k-means iterations on the sample
+    size_t sample = 131072;       // products k-means trains on
+    uint64_t seed = 1;
+  };
+  // Cancelled when `*cancel` becomes true (checked between chunks of work).
+  static absl::StatusOr<ClusterIndex> Build(const FactorMatrix& items, const BuildOptions& options,
+                                            const std::atomic<bool>* cancel = nullptr);
+
+  struct SearchOptions {
+    bool exact = false;
+    // Approximate: products to scan at least before stopping early (0: a
+    // default of max(2% of the catalog, 16 clusters' worth)).
+    size_t min_scanned = 0;
+  };
+  struct SearchStats {
+    size_t clusters = 0, scanned = 0;
+  };
+  // The `count` best products for query `q` (k floats), best first, ties to
+  // the lower index, skipping `excluded` (sorted product indexes) and
+  // products `accept` (may be empty) refuses.
+  std::vector<ScoredItem> Search(const float* q, size_t count, absl::Span<const uint32_t> excluded,
+                                 const std::function<bool(uint32_t)>& accept, const SearchOptions& options,
+                                 SearchStats* stats = nullptr) const;
+
+  size_t size() const { return ids_.size(); }
+  size_t clusters() const { return radii_.size(); }
+  size_t bytes() const;
+
+ private:
+  FactorMatrix items_;              // rows in cluster order
+  std::vector<uint32_t> ids_;       // row -> product index
+  std::vector<uint32_t> offsets_;   // cluster j holds rows offsets_[j] .. offsets_[j + 1]
+  FactorMatrix centroids_;          // clusters x k
+  std::vector<float> radii_;
+};
+
+}  // namespace aisle
