@@ -106,7 +106,7 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   if (catalog) {
     absl::flat_hash_map<std::string, int32_t> cat_index;
     for (uint32_t p = 0; p < np; ++p) {
-      const CatalogEntry* e = catalog->Find(model->products.id(p));
+      const CatalogEntry* e = catalog->Find(model->products.id_view(p));
       if (e == nullptr) continue;
       r->price_[p] = e->price;
       r->in_stock_[p] = e->in_stock;
@@ -367,7 +367,7 @@ size_t Recommender::WarmProducts(absl::Span<const uint32_t> products, const std:
       continue;
     }
     if (products[j] >= model_->products.size() || similar_cache_->Contains(products[j])) continue;
-    auto found = Similar(model_->products.id(products[j]), similar_cache_->length());
+    auto found = Similar(model_->products.id_view(products[j]), similar_cache_->length());
     if (found.ok()) stored += similar_cache_->Contains(products[j]);
   }
   return stored.load();

@@ -248,7 +248,7 @@ class Recommender {
   const Catalog* catalog() const { return catalog_.get(); }
   // The catalog entry of a model product, or nullptr.
   const CatalogEntry* Entry(uint32_t product) const {
-    return catalog_ ? catalog_->Find(model_->products.id(product)) : nullptr;
+    return catalog_ ? catalog_->Find(model_->products.id_view(product)) : nullptr;
   }
   const std::string& model_id() const { return model_id_; }
   // A product's category as an index into categories(), or -1 (none known).

@@ -31,7 +31,7 @@ void AppendLine(const Recommender& r, const OfferRanker* ranker, const Answer& a
     for (size_t i = 0; i < res.items.size(); ++i) {
       AppendCsvField(a.customer, out);
       absl::StrAppend(out, ",product,", i + 1, ",");
-      AppendCsvField(products.id(res.items[i].product), out);
+      AppendCsvField(products.id_view(res.items[i].product), out);
       out->push_back(',');
       AppendJsonFloat(out, res.items[i].score);
       absl::StrAppend(out, ",", fallback ? fallback : "", "\n");
@@ -75,7 +75,7 @@ void AppendLine(const Recommender& r, const OfferRanker* ranker, const Answer& a
   for (size_t i = 0; i < res.items.size(); ++i) {
     if (i > 0) out->push_back(',');
     out->append("{\"product_id\":");
-    AppendJsonString(out, products.id(res.items[i].product));
+    AppendJsonString(out, products.id_view(res.items[i].product));
     out->append(",\"score\":");
     AppendJsonFloat(out, res.items[i].score);
     out->push_back('}');

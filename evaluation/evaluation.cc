@@ -33,20 +33,20 @@ TestSet BuildTestSet(const Model& model, const EventLog& test, bool exclude_trai
     if (seg == Segmentation::kChannel && e.channel != Channel::kUnknown) ++a.segments[std::string(ChannelName(e.channel))];
   }
   for (auto& [tc, acc] : by_customer) {
-    const std::string& id = test.customers.id(tc);
+    const absl::string_view id = test.customers.id_view(tc);
     auto mc = model.customers.Find(id);
     if (!mc) {
       ++out.unknown_customers;
       continue;
     }
     TestCustomer c;
-    c.id = id;
+    c.id = std::string(id);
     c.index = *mc;
     auto bought = model.purchased.RowIndices(*mc);
     std::vector<std::pair<uint32_t, double>> rel;
     for (const auto& [tp, qr] : acc.by_product) {
       if (qr.first <= 0) continue;
-      auto mp = model.products.Find(test.products.id(tp));
+      auto mp = model.products.Find(test.products.id_view(tp));
       if (!mp) {
         ++c.unknown_relevant;
         continue;

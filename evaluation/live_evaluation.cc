@@ -67,7 +67,7 @@ LiveEvaluationResult EvaluateLive(const Recommender& r, const EventLog& test, co
     if (events.empty()) continue;
     ++result.test_customers;
     std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.timestamp < b.timestamp; });
-    const std::optional<uint32_t> row = m.customers.Find(test.customers.id(c));
+    const std::optional<uint32_t> row = m.customers.Find(test.customers.id_view(c));
     absl::flat_hash_set<uint32_t> bought;
     if (row) {
       for (uint32_t p : m.purchased.RowIndices(*row)) bought.insert(p);
@@ -79,14 +79,14 @@ LiveEvaluationResult EvaluateLive(const Recommender& r, const EventLog& test, co
       Point p{c, row, day, i, {}};
       for (size_t j = i; j < end; ++j) {
         if (events[j].type != EventType::kPurchase) continue;
-        auto product = m.products.Find(test.products.id(events[j].product));
+        auto product = m.products.Find(test.products.id_view(events[j].product));
         if (product && !bought.contains(*product)) p.targets.push_back(*product);
       }
       std::sort(p.targets.begin(), p.targets.end());
       p.targets.erase(std::unique(p.targets.begin(), p.targets.end()), p.targets.end());
       for (size_t j = i; j < end; ++j) {
         if (events[j].type != EventType::kPurchase) continue;
-        if (auto product = m.products.Find(test.products.id(events[j].product))) bought.insert(*product);
+        if (auto product = m.products.Find(test.products.id_view(events[j].product))) bought.insert(*product);
       }
       if (!p.targets.empty()) points.push_back(std::move(p));
       i = end;
@@ -99,7 +99,7 @@ LiveEvaluationResult EvaluateLive(const Recommender& r, const EventLog& test, co
 #pragma omp parallel for schedule(dynamic, 16)
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
-    const std::string& id = test.customers.id(p.customer);
+    const absl::string_view id = test.customers.id_view(p.customer);
     auto fixed = r.Recommend(id, ro);
     LiveProfileBuilder builder(m);
     const std::vector<Event>& events = by_customer[p.customer];

@@ -248,7 +248,7 @@ LedgerFilterStats ApplyLedger(const CustomerLedger::State& ledger, bool default_
   // Per customer: keep all (INT64_MIN), drop all (INT64_MAX), or drop up to a time (ms).
   std::vector<int64_t> drop_until(nc, INT64_MIN);
   for (uint32_t c = 0; c < nc; ++c) {
-    const std::string& id = log->customers.id(c);
+    const absl::string_view id = log->customers.id_view(c);
     auto it = ledger.consent.find(id);
     const bool consent = it != ledger.consent.end() ? it->second.personalization : default_consent;
     if (!consent) {

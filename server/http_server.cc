@@ -362,7 +362,7 @@ HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const s
   std::string recommendation_id;
   if (expose) {
     std::vector<absl::string_view> shown;
-    for (const Recommendation& x : answer->result.items) shown.push_back(r.model().products.id(x.product));
+    for (const Recommendation& x : answer->result.items) shown.push_back(r.model().products.id_view(x.product));
     recommendation_id = Expose("customer_recommendations", id, r.model_id(), std::move(shown), choice);
   }
   return Reply{200,
@@ -442,7 +442,7 @@ HttpServer::Reply HttpServer::BasketRecommendations(const HttpRequest& req) {
   }
   if (!res.ok()) FailStatus(res.status());
   std::vector<absl::string_view> shown;
-  for (const Recommendation& x : res->items) shown.push_back(r.model().products.id(x.product));
+  for (const Recommendation& x : res->items) shown.push_back(r.model().products.id_view(x.product));
   const std::string rid = Expose("basket_recommendations", visitor, r.model_id(), std::move(shown), &arm.choice);
   return Reply{200, RecommendationsBody(r, nullptr, *res, o.explain, Labels(&arm.choice, {}, rid)), "application/json",
                r.model_id()};
@@ -468,7 +468,7 @@ HttpServer::Reply HttpServer::SimilarProducts(const HttpRequest& req) {
   }
   if (!res.ok()) FailStatus(res.status());
   std::vector<absl::string_view> shown;
-  for (const Recommendation& x : *res) shown.push_back(r.model().products.id(x.product));
+  for (const Recommendation& x : *res) shown.push_back(r.model().products.id_view(x.product));
   const std::string rid = Expose("similar_products", visitor, r.model_id(), std::move(shown), &arm.choice);
   return Reply{200, SimilarBody(r, id, *res, Labels(&arm.choice, {}, rid)), "application/json", r.model_id()};
 }

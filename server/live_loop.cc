@@ -107,7 +107,7 @@ std::shared_ptr<const absl::flat_hash_set<uint32_t>> LiveLoop::ErasedRows(const 
     std::vector<char> hit(static_cast<size_t>(n), 0);
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < n; ++c) {
-      hit[c] = after.contains(CustomerLedger::Pseudonym(state.key, model.customers.id(static_cast<uint32_t>(c))));
+      hit[c] = after.contains(CustomerLedger::Pseudonym(state.key, model.customers.id_view(static_cast<uint32_t>(c))));
     }
     for (int64_t c = 0; c < n; ++c) {
       if (hit[c]) rows->insert(static_cast<uint32_t>(c));

@@ -60,7 +60,7 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
       for (size_t j = 0; j < x.because.size(); ++j) {
         if (j > 0) out.push_back(',');
         out.append("{\"product_id\":");
-        AppendJsonString(&out, products.id(x.because[j].product));
+        AppendJsonString(&out, products.id_view(x.because[j].product));
         out.append(",\"weight\":");
         AppendJsonFloat(&out, x.because[j].weight);
         out.push_back('}');
@@ -86,7 +86,7 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
       }
     }
     out.append("\"product_id\":");
-    AppendJsonString(&out, products.id(x.product));
+    AppendJsonString(&out, products.id_view(x.product));
     out.append(",\"score\":");
     AppendJsonFloat(&out, x.score);
     out.push_back('}');

@@ -17,10 +17,10 @@ int64_t GateCutoff(const EventLog& log, double holdout_fraction, int64_t current
 CsrMatrix RemapPurchases(const Model& source, const Model& target) {
   std::vector<Triplet> t;
   for (uint32_t c = 0; c < source.customers.size(); ++c) {
-    auto tc = target.customers.Find(source.customers.id(c));
+    auto tc = target.customers.Find(source.customers.id_view(c));
     if (!tc) continue;
     for (uint32_t p : source.purchased.RowIndices(c)) {
-      auto tp = target.products.Find(source.products.id(p));
+      auto tp = target.products.Find(source.products.id_view(p));
       if (tp) t.push_back({*tc, *tp, 1.0f});
     }
   }

@@ -100,9 +100,9 @@ Model AssembleModel(const EventLog& log, Interactions interactions, FactorMatrix
                     FactorMatrix item_factors) {
   Model m;
   m.customers.Reserve(interactions.customers.size());
-  for (uint32_t c : interactions.customers) m.customers.Insert(log.customers.id(c));
+  for (uint32_t c : interactions.customers) m.customers.Insert(log.customers.id_view(c));
   m.products.Reserve(interactions.products.size());
-  for (uint32_t p : interactions.products) m.products.Insert(log.products.id(p));
+  for (uint32_t p : interactions.products) m.products.Insert(log.products.id_view(p));
   m.user_factors = std::move(user_factors);
   m.item_factors = std::move(item_factors);
   m.purchased = std::move(interactions.purchased);
