@@ -71,7 +71,7 @@ void GatherProduct(const float* block, const float* d, size_t n, int k, const fl
 }
 
 // Solves one row in place. `x` holds the warm start.
-bool SolveRowImpl(const uint32_t* cols, const float* weights, size_t n, const FactorMatrix& other,
+bool SolveRowImpl(const uint32_t* cols, const float* weights, size_t n, const FactorRef& other,
                   const Eigen::MatrixXf& gram, const AlsObjective& obj, const AlsSolveOptions& opt,
                   float* x_out, Scratch* s) {
   const int k = static_cast<int>(other.cols());
@@ -163,7 +163,7 @@ float AlsObjective::RowRegularization(uint32_t observed, uint64_t columns) const
                   regularization_exponent);
 }
 
-Eigen::MatrixXf ComputeGram(const FactorMatrix& y, int threads) {
+Eigen::MatrixXf ComputeGram(const FactorRef& y, int threads) {
   constexpr int kChunks = 16;
   const Eigen::Index n = y.rows(), k = y.cols();
   std::vector<Eigen::MatrixXf> partial(kChunks);
@@ -177,7 +177,7 @@ Eigen::MatrixXf ComputeGram(const FactorMatrix& y, int threads) {
   return g;
 }
 
-uint64_t SolveRows(const CsrMatrix& rows, const FactorMatrix& other, const Eigen::MatrixXf& gram,
+uint64_t SolveRows(const CsrMatrix& rows, const FactorRef& other, const Eigen::MatrixXf& gram,
                    const AlsObjective& objective, const AlsSolveOptions& options, int threads,
                    FactorMatrix* target) {
   uint64_t failures = 0;
@@ -199,7 +199,7 @@ uint64_t SolveRows(const CsrMatrix& rows, const FactorMatrix& other, const Eigen
 }
 
 bool SolveRow(absl::Span<const uint32_t> columns, absl::Span<const float> weights,
-              const FactorMatrix& other, const Eigen::MatrixXf& gram,
+              const FactorRef& other, const Eigen::MatrixXf& gram,
               const AlsObjective& objective, const AlsSolveOptions& options,
               Eigen::Ref<Eigen::VectorXf> x) {
   Scratch scratch;
@@ -210,7 +210,7 @@ bool SolveRow(absl::Span<const uint32_t> columns, absl::Span<const float> weight
   return ok;
 }
 
-double AlsLoss(const CsrMatrix& user_items, const FactorMatrix& x, const FactorMatrix& y,
+double AlsLoss(const CsrMatrix& user_items, const FactorRef& x, const FactorRef& y,
                const AlsObjective& obj, int threads) {
   const float a0 = obj.unobserved_weight;
   double observed = 0, reg = 0;

@@ -39,7 +39,7 @@ struct AlsSolveOptions {
 
 // G = Y^T Y (k x k), summed over a fixed partition of the rows so that the
 // result does not depend on `threads`.
-Eigen::MatrixXf ComputeGram(const FactorMatrix& y, int threads);
+Eigen::MatrixXf ComputeGram(const FactorRef& y, int threads);
 
 // For every row r of `rows` (a CSR whose columns index the rows of `other`
 // and whose values are the weights w), solves the row's least-squares
@@ -48,7 +48,7 @@ Eigen::MatrixXf ComputeGram(const FactorMatrix& y, int threads);
 // zero. REQUIRES: target has rows.rows rows and other.cols() columns.
 // Returns the number of rows whose Cholesky factorization failed (left
 // unchanged); always 0 for CG.
-uint64_t SolveRows(const CsrMatrix& rows, const FactorMatrix& other, const Eigen::MatrixXf& gram,
+uint64_t SolveRows(const CsrMatrix& rows, const FactorRef& other, const Eigen::MatrixXf& gram,
                    const AlsObjective& objective, const AlsSolveOptions& options, int threads,
                    FactorMatrix* target);
 
@@ -56,13 +56,13 @@ uint64_t SolveRows(const CsrMatrix& rows, const FactorMatrix& other, const Eigen
 // a new customer). `x` is the warm start for CG and receives the result.
 // Returns false when the Cholesky factorization failed.
 bool SolveRow(absl::Span<const uint32_t> columns, absl::Span<const float> weights,
-              const FactorMatrix& other, const Eigen::MatrixXf& gram,
+              const FactorRef& other, const Eigen::MatrixXf& gram,
               const AlsObjective& objective, const AlsSolveOptions& options,
               Eigen::Ref<Eigen::VectorXf> x);
 
 // The objective's value for the given factors (weights from `user_items`).
 // Cost O(nnz k + (users + items) k^2).
-double AlsLoss(const CsrMatrix& user_items, const FactorMatrix& x, const FactorMatrix& y,
+double AlsLoss(const CsrMatrix& user_items, const FactorRef& x, const FactorRef& y,
                const AlsObjective& objective, int threads);
 
 }  // namespace aisle

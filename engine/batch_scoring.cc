@@ -247,7 +247,7 @@ std::vector<TopKCollector> MakeCollectors(absl::Span<const size_t> pool,
 
 }  // namespace
 
-std::vector<float> PackForScoring(const FactorMatrix& items) {
+std::vector<float> PackForScoring(const FactorRef& items) {
   const size_t n = static_cast<size_t>(items.rows()), k = static_cast<size_t>(items.cols());
   std::vector<float> packed(PaddedProducts(n) * k, 0.0f);
   for (size_t i = 0; i < n; ++i) {
@@ -285,7 +285,7 @@ bool Bf16ScoringIsNative() {
 #endif
 }
 
-std::vector<uint16_t> PackForScoringBf16(const FactorMatrix& items) {
+std::vector<uint16_t> PackForScoringBf16(const FactorRef& items) {
   const size_t n = static_cast<size_t>(items.rows()), k = static_cast<size_t>(items.cols());
   const size_t pairs = (k + 1) / 2;
   std::vector<uint16_t> packed(PaddedProducts(n) * pairs * 2, 0);
@@ -329,7 +329,7 @@ bool Int8ScoringIsNative() {
 #endif
 }
 
-Int8Packed PackForScoringInt8(const FactorMatrix& items) {
+Int8Packed PackForScoringInt8(const FactorRef& items) {
   Int8Packed p;
   p.n = static_cast<size_t>(items.rows());
   p.k = static_cast<size_t>(items.cols());

@@ -25,7 +25,7 @@ inline size_t PaddedProducts(size_t n) { return (n + kScoreBlock - 1) / kScoreBl
 
 // The packed form of `items` (n x k row-major): PaddedProducts(n) * k floats,
 // padding products zero.
-std::vector<float> PackForScoring(const FactorMatrix& items);
+std::vector<float> PackForScoring(const FactorRef& items);
 
 // scores[j * PaddedProducts(n) + i] = users[j] . items[i] for j < num_users,
 // i < n (padding entries score 0). `users` holds num_users rows of k floats.
@@ -47,7 +47,7 @@ void SelectPacked(const float* packed, size_t n, size_t k, const float* users, s
 // exact float32 dot products. Without AVX512_BF16 in the build, these fall
 // back to an exact float32 computation (same results, no speed-up).
 bool Bf16ScoringIsNative();
-std::vector<uint16_t> PackForScoringBf16(const FactorMatrix& items);
+std::vector<uint16_t> PackForScoringBf16(const FactorRef& items);
 void ScorePackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users, float* scores);
 void SelectPackedBf16(const uint16_t* packed, size_t n, size_t k, const float* users, size_t num_users,
                       absl::Span<const size_t> pool, absl::Span<const absl::Span<const uint32_t>> excluded,
@@ -66,7 +66,7 @@ struct Int8Packed {
   std::vector<int32_t> correction; // per product: 128 * sum of its values
 };
 bool Int8ScoringIsNative();
-Int8Packed PackForScoringInt8(const FactorMatrix& items);
+Int8Packed PackForScoringInt8(const FactorRef& items);
 void SelectPackedInt8(const Int8Packed& packed, const float* users, size_t num_users, absl::Span<const size_t> pool,
                       absl::Span<const absl::Span<const uint32_t>> excluded, std::vector<std::vector<ScoredItem>>* out);
 

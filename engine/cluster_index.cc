@@ -16,7 +16,7 @@ bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && ca
 
 // Nearest centre (L2) of each row of `x` from `first` to `first + m`: the
 // argmax of x.c - |c|^2 / 2.
-void Assign(const FactorMatrix& x, Eigen::Index first, Eigen::Index m, const FactorMatrix& centroids,
+void Assign(const FactorRef& x, Eigen::Index first, Eigen::Index m, const FactorRef& centroids,
             const Eigen::VectorXf& half_norms, uint32_t* out) {
   const Eigen::MatrixXf s = x.middleRows(first, m) * centroids.transpose();
   for (Eigen::Index i = 0; i < m; ++i) {
@@ -34,7 +34,7 @@ void Assign(const FactorMatrix& x, Eigen::Index first, Eigen::Index m, const Fac
 }
 
 // Assigns every row of `x` to its nearest centre on all threads; false when cancelled.
-bool AssignAll(const FactorMatrix& x, const FactorMatrix& centroids, std::vector<uint32_t>* assignment,
+bool AssignAll(const FactorRef& x, const FactorRef& centroids, std::vector<uint32_t>* assignment,
                const std::atomic<bool>* cancel) {
   const Eigen::VectorXf half_norms = centroids.rowwise().squaredNorm() * 0.5f;
   const Eigen::Index n = x.rows();
@@ -56,7 +56,7 @@ bool AssignAll(const FactorMatrix& x, const FactorMatrix& centroids, std::vector
 
 }  // namespace
 
-absl::StatusOr<ClusterIndex> ClusterIndex::Build(const FactorMatrix& items, const BuildOptions& o,
+absl::StatusOr<ClusterIndex> ClusterIndex::Build(const FactorRef& items, const BuildOptions& o,
                                                  const std::atomic<bool>* cancel) {
   ClusterIndex index;
   const size_t n = static_cast<size_t>(items.rows());
@@ -105,24 +105,64 @@ absl::StatusOr<ClusterIndex> ClusterIndex::Build(const FactorMatrix& items, cons
   std::vector<uint32_t> next(index.offsets_.begin(), index.offsets_.end() - 1);
   index.ids_.resize(n);
   for (uint32_t p = 0; p < n; ++p) index.ids_[next[assignment[p]]++] = p;
-  index.items_.resize(static_cast<Eigen::Index>(n), k);
-  for (size_t r = 0; r < n; ++r) index.items_.row(static_cast<Eigen::Index>(r)) = items.row(index.ids_[r]);
-
-  // Exact centres and radii of the final clusters.
+  // Centres of the final clusters: their members' means.
   index.centroids_.setZero(static_cast<Eigen::Index>(nc), k);
-  index.radii_.assign(nc, 0.0f);
 #pragma omp parallel for schedule(dynamic, 16)
   for (long j = 0; j < static_cast<long>(nc); ++j) {
     const uint32_t b = index.offsets_[j], e = index.offsets_[j + 1];
     if (b == e) continue;
-    const auto rows = index.items_.middleRows(b, e - b);
-    const Eigen::RowVectorXf c = (rows.cast<double>().colwise().sum() / static_cast<double>(e - b)).cast<float>();
-    index.centroids_.row(j) = c;
-    float r2 = 0;
-    for (uint32_t i = b; i < e; ++i) r2 = std::max(r2, (index.items_.row(i) - c).squaredNorm());
-    index.radii_[j] = std::sqrt(r2);
+    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(k);
+    for (uint32_t r = b; r < e; ++r) sum += items.row(index.ids_[r]).cast<double>();
+    index.centroids_.row(j) = (sum / static_cast<double>(e - b)).cast<float>();
   }
+  index.Finish(items);
   return index;
+}
+
+void ClusterIndex::Finish(const FactorRef& items) {
+  const size_t n = ids_.size(), nc = offsets_.size() - 1;
+  items_.resize(static_cast<Eigen::Index>(n), items.cols());
+#pragma omp parallel for schedule(static, 4096)
+  for (long r = 0; r < static_cast<long>(n); ++r) items_.row(r) = items.row(ids_[r]);
+  radii_.assign(nc, 0.0f);
+#pragma omp parallel for schedule(dynamic, 16)
+  for (long j = 0; j < static_cast<long>(nc); ++j) {
+    float r2 = 0;
+    for (uint32_t i = offsets_[j]; i < offsets_[j + 1]; ++i) r2 = std::max(r2, (items_.row(i) - centroids_.row(j)).squaredNorm());
+    radii_[j] = std::sqrt(r2);
+  }
+}
+
+absl::StatusOr<ClusterIndex> ClusterIndex::FromClusters(const FactorRef& items, const ProductClusters& c,
+                                                        const std::atomic<bool>* cancel) {
+  const size_t n = static_cast<size_t>(items.rows());
+  if (c.order.size() != n || c.offsets.empty() || c.offsets.front() != 0 || c.offsets.back() != n ||
+      static_cast<size_t>(c.centroids.rows()) + 1 != c.offsets.size() || c.centroids.cols() != items.cols()) {
+    return absl::InvalidArgumentError("the stored clusters do not fit the products");
+  }
+  for (size_t j = 0; j + 1 < c.offsets.size(); ++j) {
+    if (c.offsets[j + 1] < c.offsets[j]) return absl::InvalidArgumentError("cluster offsets not ascending");
+  }
+  std::vector<char> seen(n, 0);
+  for (uint32_t p : c.order) {
+    if (p >= n || seen[p]) return absl::InvalidArgumentError("cluster order is not a permutation of the products");
+    seen[p] = 1;
+  }
+  if (Cancelled(cancel)) return absl::CancelledError("index build cancelled");
+  ClusterIndex index;
+  index.ids_ = c.order;
+  index.offsets_ = c.offsets;
+  index.centroids_ = c.centroids;
+  index.Finish(items);
+  return index;
+}
+
+ProductClusters ClusterIndex::ToClusters() const {
+  ProductClusters c;
+  c.order = ids_;
+  c.offsets = offsets_;
+  c.centroids = centroids_;
+  return c;
 }
 
 size_t ClusterIndex::bytes() const {

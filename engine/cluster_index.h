@@ -36,8 +36,17 @@ class ClusterIndex {
     uint64_t seed = 1;
   };
   // Cancelled when `*cancel` becomes true (checked between chunks of work).
-  static absl::StatusOr<ClusterIndex> Build(const FactorMatrix& items, const BuildOptions& options,
+  static absl::StatusOr<ClusterIndex> Build(const FactorRef& items, const BuildOptions& options,
                                             const std::atomic<bool>* cancel = nullptr);
+
+  // The index over `items` from clusters computed before (a model file's,
+  // engine/model.h ProductClusters): rows gathered in their order, centres as
+  // given, radii measured (so a stored radius is never trusted).
+  // InvalidArgument when the clusters do not fit the items.
+  static absl::StatusOr<ClusterIndex> FromClusters(const FactorRef& items, const ProductClusters& clusters,
+                                                   const std::atomic<bool>* cancel = nullptr);
+  // The clusters, to store beside the model.
+  ProductClusters ToClusters() const;
 
   struct SearchOptions {
     bool exact = false;
@@ -65,6 +74,9 @@ class ClusterIndex {
   std::vector<uint32_t> offsets_;   // cluster j holds rows offsets_[j] .. offsets_[j + 1]
   FactorMatrix centroids_;          // clusters x k
   std::vector<float> radii_;
+
+  // Gathers the rows in cluster order and measures each cluster's radius.
+  void Finish(const FactorRef& items);
 };
 
 }  // namespace aisle

@@ -1,10 +1,18 @@
 // MappedFile: a read-only memory map of a whole file (MAP_POPULATE), the
 // cheapest way to read large inputs here: no copy and no zero-filled buffer.
+// With `guard`, a page that vanishes under the map (the file truncated while
+// mapped) reads as zeros instead of raising SIGBUS: a process-wide SIGBUS
+// handler maps a zero page there and counts it (GuardedFaults), so a file
+// changed under a running server cannot crash it; the checksums of whatever
+// is read next fail instead.
 // Movable, not copyable; the view is valid while the object lives.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -14,7 +22,7 @@ namespace aisle {
 class MappedFile {
  public:
   // NotFound when missing, InvalidArgument for a directory, the errno text otherwise.
-  static absl::StatusOr<MappedFile> Open(const std::string& path);
+  static absl::StatusOr<MappedFile> Open(const std::string& path, bool guard = false);
 
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;
@@ -24,10 +32,20 @@ class MappedFile {
 
   absl::string_view data() const { return absl::string_view(static_cast<const char*>(addr_), size_); }
 
+  // Drops the resident pages outside these ranges of the map from this
+  // process (they are read again from the file if touched): for parts that
+  // were copied out.
+  void DropPagesOutside(const std::vector<std::pair<const void*, size_t>>& keep) const;
+
+  // Pages of guarded maps replaced by zeros since the process started.
+  static uint64_t GuardedFaults();
+
  private:
-  MappedFile(void* addr, size_t size) : addr_(addr), size_(size) {}
+  MappedFile(void* addr, size_t size, int guard_slot) : addr_(addr), size_(size), guard_slot_(guard_slot) {}
+  void Unmap();
   void* addr_ = nullptr;
   size_t size_ = 0;
+  int guard_slot_ = -1;
 };
 
 }  // namespace aisle

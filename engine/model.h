@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,20 @@ namespace aisle {
 
 // Factors are row-major so that one user's (or item's) vector is contiguous.
 using FactorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// Read access to factors wherever they are (owned or in a mapped file).
+using FactorView = Eigen::Map<const FactorMatrix>;
+// What functions reading factors take: binds a FactorMatrix or a FactorView without a copy.
+using FactorRef = Eigen::Ref<const FactorMatrix>;
+
+// The clusters of the search index over product vectors
+// (engine/cluster_index.h), as the trainer stores them so a server need
+// not run k-means at load.
+struct ProductClusters {
+  std::vector<uint32_t> order;    // every product once, cluster by cluster
+  std::vector<uint32_t> offsets;  // cluster j holds order[offsets[j] .. offsets[j + 1])
+  FactorMatrix centroids;         // clusters x factors
+  bool empty() const { return offsets.empty(); }
+};
 
 // How the trainer turned events into confidences (metadata "weighting"),
 // so that events arriving after training are weighted as the model's were.
@@ -49,6 +64,29 @@ struct Model {
   // read, and events the server received after last_event_unix are not.
   uint64_t events_through_segment = 0;
   EventWeighting weighting;        // metadata "weighting"
+  // Optional: the clusters of product vectors and of their unit vectors
+  // (Recommender's index and similar-products index); empty: built at load.
+  ProductClusters item_clusters, similar_clusters;
+
+  // A model read by MapModel (engine/model_io.h) keeps its factors in the
+  // mapped file: user_factors and item_factors are then empty and these
+  // point into `mapping`, which the model keeps alive.
+  std::shared_ptr<const void> mapping;
+  const float* mapped_users = nullptr;
+  const float* mapped_items = nullptr;
+  uint32_t mapped_factors = 0;
+
+  // The factors, wherever they are: what readers use.
+  FactorView users() const {
+    return mapped_users != nullptr
+               ? FactorView(mapped_users, static_cast<Eigen::Index>(customers.size()), mapped_factors)
+               : FactorView(user_factors.data(), user_factors.rows(), user_factors.cols());
+  }
+  FactorView items() const {
+    return mapped_items != nullptr
+               ? FactorView(mapped_items, static_cast<Eigen::Index>(products.size()), mapped_factors)
+               : FactorView(item_factors.data(), item_factors.rows(), item_factors.cols());
+  }
 
   static constexpr size_t kMaxModelIdBytes = 128;
 
@@ -59,7 +97,7 @@ struct Model {
   // that is not an integer, metadata that is not an object.
   absl::Status SetMetadata(nlohmann::json metadata);
 
-  uint32_t num_factors() const { return static_cast<uint32_t>(item_factors.cols()); }
+  uint32_t num_factors() const { return static_cast<uint32_t>(items().cols()); }
 
   // Checks that all parts agree in shape, indexes are in range and sorted,
   // and every factor is finite. InvalidArgument (or DataLoss when `loaded`

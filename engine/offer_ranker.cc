@@ -146,12 +146,12 @@ absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_
       r.fallback = true;
       return r;
     }
-    Eigen::VectorXf scores = m.item_factors * v->vector;
+    Eigen::VectorXf scores = m.items() * v->vector;
     return Rank(absl::MakeConstSpan(scores.data(), scores.size()), v->purchased, o,
                 /*new_customer=*/v->purchased.empty());
   }
   if (!c) return Popular(o);
-  Eigen::VectorXf scores = m.item_factors * m.user_factors.row(*c).transpose();
+  Eigen::VectorXf scores = m.items() * m.users().row(*c).transpose();
   const absl::Span<const uint32_t> bought = m.purchased.RowIndices(*c);
   return Rank(absl::MakeConstSpan(scores.data(), scores.size()), bought, o, /*new_customer=*/bought.empty());
 }

@@ -26,6 +26,16 @@ size_t CandidatePool(size_t count, bool approximate) {
 
 }  // namespace
 
+FactorMatrix UnitRows(const FactorRef& m) {
+  FactorMatrix unit = m;
+#pragma omp parallel for schedule(static, 4096)
+  for (Eigen::Index i = 0; i < unit.rows(); ++i) {
+    const float n = unit.row(i).norm();
+    if (n > 0) unit.row(i) /= n;
+  }
+  return unit;
+}
+
 absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Create(std::shared_ptr<const Model> model,
                                                                        std::shared_ptr<const Catalog> catalog) {
   return Create(std::move(model), std::move(catalog), Options());
@@ -54,7 +64,7 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   r->catalog_ = catalog;
   r->model_id_ = model->model_id;
   r->objective_ = model->objective;
-  r->gram_ = ComputeGram(model->item_factors, 0);
+  r->gram_ = ComputeGram(model->items(), 0);
   const size_t np = model->products.size();
   r->search_.exact = options.exact_search;
   r->search_.min_scanned = options.search_min_scanned;
@@ -70,35 +80,33 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   } else if (indexed) {
     // A large catalog: searched through the index, never scored whole, so
     // no packed copies.
-    auto index = ClusterIndex::Build(model->item_factors, {}, options.cancel);
+    // From the clusters the trainer stored when there are any (seconds of
+    // k-means saved at every load), else built now.
+    auto index = model->item_clusters.empty() ? ClusterIndex::Build(model->items(), {}, options.cancel)
+                                              : ClusterIndex::FromClusters(model->items(), model->item_clusters,
+                                                                           options.cancel);
     if (!index.ok()) return index.status();
     r->index_ = std::make_shared<const ClusterIndex>(*std::move(index));
-    FactorMatrix unit = model->item_factors;
-    for (Eigen::Index i = 0; i < unit.rows(); ++i) {
-      const float n = unit.row(i).norm();
-      if (n > 0) unit.row(i) /= n;
-    }
-    auto similar = ClusterIndex::Build(unit, {}, options.cancel);
+    FactorMatrix unit = UnitRows(model->items());
+    auto similar = model->similar_clusters.empty()
+                       ? ClusterIndex::Build(unit, {}, options.cancel)
+                       : ClusterIndex::FromClusters(unit, model->similar_clusters, options.cancel);
     if (!similar.ok()) return similar.status();
     r->similar_index_ = std::make_shared<const ClusterIndex>(*std::move(similar));
   } else {
     switch (options.scoring) {
       case Scoring::kBf16:
-        r->packed_bf16_ = PackForScoringBf16(model->item_factors);
+        r->packed_bf16_ = PackForScoringBf16(model->items());
         break;
       case Scoring::kInt8:
-        r->packed_int8_ = PackForScoringInt8(model->item_factors);
-        r->packed_items_ = PackForScoring(model->item_factors);  // filtered requests (ScoreBatch)
+        r->packed_int8_ = PackForScoringInt8(model->items());
+        r->packed_items_ = PackForScoring(model->items());  // filtered requests (ScoreBatch)
         break;
       case Scoring::kFloat32:
-        r->packed_items_ = PackForScoring(model->item_factors);
+        r->packed_items_ = PackForScoring(model->items());
         break;
     }
-    r->normalized_items_ = model->item_factors;
-    for (Eigen::Index i = 0; i < r->normalized_items_.rows(); ++i) {
-      const float n = r->normalized_items_.row(i).norm();
-      if (n > 0) r->normalized_items_.row(i) /= n;
-    }
+    r->normalized_items_ = UnitRows(model->items());
   }
   r->category_.assign(np, -1);
   r->price_.assign(np, NAN);
@@ -252,7 +260,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Best(const float* u, ab
     auto allowed = Allowed(o, excluded);
     if (!allowed.ok()) return allowed.status();
     const Eigen::Map<const Eigen::VectorXf> uv(u, model_->num_factors());
-    Eigen::VectorXf scores = model_->item_factors * uv;
+    Eigen::VectorXf scores = model_->items() * uv;
     return Select(scores.data(), *allowed, count);
   }
   auto f = MakeFilter(o);
@@ -271,7 +279,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Best(const float* u, ab
         if (c < 0) continue;
         for (uint32_t p : category_members_[c]) {
           if (attributes && !PassesAttributes(*f, p)) continue;
-          top.Offer(p, model_->item_factors.row(p).dot(uv));
+          top.Offer(p, model_->items().row(p).dot(uv));
         }
       }
       return ToRecommendations(top.Take());
@@ -284,7 +292,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Best(const float* u, ab
 
 absl::StatusOr<RecommendResult> Recommender::ScoreCustomer(uint32_t customer, const RecommendOptions& o) const {
   const absl::Span<const uint32_t> bought = model_->purchased.RowIndices(customer);
-  const float* u = model_->user_factors.row(customer).data();
+  const float* u = model_->users().row(customer).data();
   RecommendResult result;
   if (Cacheable(o)) {
     // The customer's unfiltered list, cached, then the request's answer from it.
@@ -330,9 +338,9 @@ size_t Recommender::WarmCustomers(absl::Span<const uint32_t> customers, const st
     if (!index_) {
       // Small catalogs: the fused kernel, 8 customers per pass over the products.
       FactorMatrix rows(static_cast<Eigen::Index>(todo.size()), model_->num_factors());
-      for (size_t j = 0; j < todo.size(); ++j) rows.row(static_cast<Eigen::Index>(j)) = model_->user_factors.row(todo[j]);
+      for (size_t j = 0; j < todo.size(); ++j) rows.row(static_cast<Eigen::Index>(j)) = model_->users().row(todo[j]);
       const bool pack = packed_items_.empty();
-      const std::vector<float> packed = pack ? PackForScoring(model_->item_factors) : std::vector<float>();
+      const std::vector<float> packed = pack ? PackForScoring(model_->items()) : std::vector<float>();
       std::shared_ptr<const TopLists> lists = aisle::BuildTopLists(
           pack ? packed : packed_items_, model_->products.size(), rows, length,
           [&](uint32_t j, uint32_t*) { return model_->purchased.RowIndices(todo[j]); }, threads);
@@ -347,7 +355,7 @@ size_t Recommender::WarmCustomers(absl::Span<const uint32_t> customers, const st
     for (size_t j = 0; j < todo.size(); ++j) {
       const uint32_t c = todo[j];
       std::vector<ScoredItem> items =
-          index_->Search(model_->user_factors.row(c).data(), length, model_->purchased.RowIndices(c), {}, search_);
+          index_->Search(model_->users().row(c).data(), length, model_->purchased.RowIndices(c), {}, search_);
       stored += customer_cache_->Insert(c, items);
     }
   }
@@ -392,7 +400,7 @@ void Recommender::Explain(absl::Span<const uint32_t> history, absl::Span<const f
   if (history.empty()) return;
   // score(i) = y_i^T W b with W = A^-1 for the customer's normal-equation
   // matrix A and b = sum_j c_j y_j, so product j contributes c_j y_i^T W y_j.
-  const FactorMatrix& y = model_->item_factors;
+  const FactorMatrix& y = model_->items();
   const float a0 = objective_.unobserved_weight;
   Eigen::MatrixXf a = a0 * gram_;
   a.diagonal().array() += objective_.RowRegularization(static_cast<uint32_t>(history.size()), y.rows());
@@ -452,7 +460,7 @@ absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer
   if (live != nullptr && !live->empty()) return RecommendLive(c, o, *live);
   if (auto now = WithoutScoring(c, o)) return *std::move(now);
   if (index_ || Cacheable(o)) return Answered(ScoreCustomer(*c, o), AnswerSource::kScored);
-  Eigen::VectorXf scores = model_->item_factors * model_->user_factors.row(*c).transpose();
+  Eigen::VectorXf scores = model_->items() * model_->users().row(*c).transpose();
   return Answered(SelectForCustomer(*c, scores.data(), o), AnswerSource::kScored);
 }
 
@@ -579,7 +587,7 @@ std::vector<float> Recommender::GatherUsers(absl::Span<const uint32_t> customers
   const size_t k = model_->num_factors();
   std::vector<float> users(customers.size() * k);
   for (size_t j = 0; j < customers.size(); ++j) {
-    std::copy_n(model_->user_factors.row(customers[j]).data(), k, users.data() + j * k);
+    std::copy_n(model_->users().row(customers[j]).data(), k, users.data() + j * k);
   }
   return users;
 }
@@ -600,7 +608,7 @@ std::vector<Recommendation> Recommender::Rerank(const float* user, std::vector<R
                                                 size_t count) const {
   const size_t k = model_->num_factors();
   const Eigen::Map<const Eigen::VectorXf> u(user, static_cast<Eigen::Index>(k));
-  for (Recommendation& c : candidates) c.score = model_->item_factors.row(c.product).dot(u);
+  for (Recommendation& c : candidates) c.score = model_->items().row(c.product).dot(u);
   std::sort(candidates.begin(), candidates.end(), [](const Recommendation& a, const Recommendation& b) {
     return a.score > b.score || (a.score == b.score && a.product < b.product);
   });
@@ -683,7 +691,7 @@ absl::StatusOr<RecommendResult> Recommender::SelectForCustomer(uint32_t customer
     if (!allowed.ok()) return allowed.status();
     result.items = Select(scores, *allowed, pool);
   }
-  if (approximate) result.items = Rerank(model_->user_factors.row(customer).data(), std::move(result.items), o.count);
+  if (approximate) result.items = Rerank(model_->users().row(customer).data(), std::move(result.items), o.count);
   if (o.explain) Explain(bought, {}, o.explain_count, &result.items);
   return result;
 }
@@ -703,10 +711,10 @@ Eigen::VectorXf Recommender::FoldIn(absl::Span<const uint32_t> products, absl::S
       w.push_back(x);
     }
   }
-  Eigen::VectorXf x = Eigen::VectorXf::Zero(model_->item_factors.cols());
+  Eigen::VectorXf x = Eigen::VectorXf::Zero(model_->items().cols());
   AlsSolveOptions exact;
   exact.solver = AlsSolver::kCholesky;
-  SolveRow(cols, w, model_->item_factors, gram_, objective_, exact, x);
+  SolveRow(cols, w, model_->items(), gram_, objective_, exact, x);
   return x;
 }
 
@@ -759,7 +767,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Similar(absl::string_vi
   const size_t want = std::max(count, length);
   std::vector<ScoredItem> found;
   if (similar_index_) {
-    Eigen::VectorXf q = model_->item_factors.row(*p).transpose();
+    Eigen::VectorXf q = model_->items().row(*p).transpose();
     if (const float n = q.norm(); n > 0) q /= n;
     const uint32_t self[1] = {*p};
     found = similar_index_->Search(q.data(), want, self, {}, search_);
@@ -791,8 +799,8 @@ absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_
       unknown.push_back({id, NAN});
       continue;
     }
-    const float s = v   ? model_->item_factors.row(*p).dot(v->vector)
-                    : c ? model_->user_factors.row(*c).dot(model_->item_factors.row(*p))
+    const float s = v   ? model_->items().row(*p).dot(v->vector)
+                    : c ? model_->users().row(*c).dot(model_->items().row(*p))
                         : model_->item_popularity[*p];
     known.push_back({id, s});
   }
@@ -808,7 +816,7 @@ std::optional<CustomerVector> Recommender::VectorFor(std::optional<uint32_t> c, 
   CustomerVector v;
   v.purchased = Union(bought, live != nullptr ? absl::MakeConstSpan(live->purchased) : absl::Span<const uint32_t>());
   auto from_row = [&]() {
-    v.vector = model_->user_factors.row(*c).transpose();
+    v.vector = model_->users().row(*c).transpose();
     v.history.assign(bought.begin(), bought.end());
     return v;
   };

@@ -104,6 +104,10 @@ struct CustomerRequest {
   std::shared_ptr<const LiveProfile> live;  // null or empty: the model alone
 };
 
+// The rows of `m` scaled to unit length (zero rows stay zero): the vectors
+// similar products compare by cosine.
+FactorMatrix UnitRows(const FactorRef& m);
+
 class Recommender {
  public:
   // How the batch path scores (engine/batch_scoring.h). The reduced

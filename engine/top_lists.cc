@@ -20,7 +20,7 @@ void TopLists::Set(size_t i, absl::Span<const ScoredItem> items) {
 }
 
 std::shared_ptr<const TopLists> BuildTopLists(const std::vector<float>& items, size_t num_items,
-                                              const FactorMatrix& queries, size_t length,
+                                              const FactorRef& queries, size_t length,
                                               const ListExclusions& excluded, int threads) {
   const size_t n = static_cast<size_t>(queries.rows()), k = static_cast<size_t>(queries.cols());
   auto lists = std::make_shared<TopLists>(n, length);

@@ -57,7 +57,7 @@ using ListExclusions = std::function<absl::Span<const uint32_t>(uint32_t i, uint
 // rows), the exclusions left out. Fused scoring and selection in batches of
 // 8 queries (engine/batch_scoring.h) on `threads` OpenMP threads (0: all).
 std::shared_ptr<const TopLists> BuildTopLists(const std::vector<float>& items, size_t num_items,
-                                              const FactorMatrix& queries, size_t length,
+                                              const FactorRef& queries, size_t length,
                                               const ListExclusions& excluded, int threads);
 
 }  // namespace aisle

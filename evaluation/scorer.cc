@@ -7,12 +7,12 @@ class ModelScorer : public Scorer {
  public:
   explicit ModelScorer(const Model& m) : m_(m) {}
   void Score(uint32_t c, absl::Span<const uint32_t> items, float* out) const override {
-    auto u = m_.user_factors.row(c);
-    for (size_t j = 0; j < items.size(); ++j) out[j] = u.dot(m_.item_factors.row(items[j]));
+    auto u = m_.users().row(c);
+    for (size_t j = 0; j < items.size(); ++j) out[j] = u.dot(m_.items().row(items[j]));
   }
   void ScoreAll(uint32_t c, float* out) const override {
-    Eigen::Map<Eigen::VectorXf>(out, m_.item_factors.rows()).noalias() =
-        m_.item_factors * m_.user_factors.row(c).transpose();
+    Eigen::Map<Eigen::VectorXf>(out, m_.items().rows()).noalias() =
+        m_.items() * m_.users().row(c).transpose();
   }
   std::string name() const override { return "model"; }
 

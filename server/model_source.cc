@@ -180,7 +180,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
         return absl::OkStatus();
       }
       if (cancel_) return absl::CancelledError("stopping");
-      auto model = ReadModel(sig->model_path);
+      auto model = MapModel(sig->model_path, &cancel_);
       if (!model.ok()) return model.status();
       Recommender::Options ro = recommender_options_;
       ro.cancel = &cancel_;

@@ -13,6 +13,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/checksum.h"
+#include "engine/cluster_index.h"
+#include "engine/recommender.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
 
@@ -188,6 +190,17 @@ absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& 
     return absl::InternalError(absl::StrCat("trained model is invalid: ", s.message(),
                                             "; try a larger --regularization"));
   }
+
+  // The serving index's clusters (engine/cluster_index.h), stored in the
+  // model so a server need not run k-means at every load.
+  t = std::chrono::steady_clock::now();
+  auto clusters = ClusterIndex::Build(model.item_factors, {});
+  auto similar = ClusterIndex::Build(UnitRows(model.item_factors), {});
+  if (!clusters.ok() || !similar.ok()) return absl::InternalError("clustering the product vectors failed");
+  model.item_clusters = clusters->ToClusters();
+  model.similar_clusters = similar->ToClusters();
+  say(absl::StrFormat("clustered %d products for the search index (%d clusters) in %.3f s", model.products.size(),
+                      clusters->clusters(), Seconds(t)));
 
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   const uint32_t fingerprint =

@@ -120,14 +120,14 @@ TEST(ModelIoTest, NewerFormatVersionIsRefusedClearly) {
   const std::string path = dir.Path("m.model");
   ASSERT_TRUE(WriteModel(m, path).ok());
   std::string bytes = ReadAll(path);
-  // Set version 2 and fix the header checksum, as a future writer would.
-  uint32_t v = 2;
+  // Set version 3 and fix the header checksum, as a future writer would.
+  uint32_t v = 3;
   std::memcpy(bytes.data() + 8, &v, 4);
   uint32_t crc = Crc32c(0, bytes.data(), 60);
   std::memcpy(bytes.data() + 60, &crc, 4);
   auto r = ParseModel(bytes, "future.model");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("version 2"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("version 3"), std::string::npos) << r.status();
 }
 
 TEST(ModelIoTest, HostileContentsWithValidChecksumsAreRefused) {

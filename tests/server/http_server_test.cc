@@ -231,6 +231,11 @@ TEST_F(ServerTest, TopListsScoringAndPopularityAnswerAlike) {
     auto plain = *Recommender::Create(std::make_shared<Model>(*ReadModel(*CurrentModelPath(pub_))), nullptr);
     const Model& m = plain->model();
     json info = Body(Get("/v1/model"));
+    // The lists fill in the background after the load: wait for all of them.
+    for (int i = 0; i < 1000 && length > 0 && info["top_lists"]["products"] != m.products.size(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      info = Body(Get("/v1/model"));
+    }
     if (length > 0) {
       EXPECT_EQ(info["top_lists"]["length"], 8);
       EXPECT_EQ(info["top_lists"]["customers"], m.customers.size());
