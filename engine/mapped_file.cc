@@ -93,7 +93,7 @@ void Unregister(int slot) {
 
 }  // namespace
 
-absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard) {
+absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard, bool populate) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     std::string msg = absl::StrCat("cannot open ", path, ": ", std::strerror(errno));
@@ -113,8 +113,10 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard)
     ::close(fd);
     return MappedFile(nullptr, 0, -1);
   }
-  void* addr = ::mmap(nullptr, static_cast<size_t>(sb.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  void* addr = ::mmap(nullptr, static_cast<size_t>(sb.st_size), PROT_READ,
+                      MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
   int err = errno;
+  if (addr != MAP_FAILED && !populate) ::madvise(addr, static_cast<size_t>(sb.st_size), MADV_SEQUENTIAL);
   ::close(fd);
   if (addr == MAP_FAILED) {
     return absl::InternalError(absl::StrCat("cannot map ", path, ": ", std::strerror(err)));

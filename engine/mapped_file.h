@@ -22,7 +22,10 @@ namespace aisle {
 class MappedFile {
  public:
   // NotFound when missing, InvalidArgument for a directory, the errno text otherwise.
-  static absl::StatusOr<MappedFile> Open(const std::string& path, bool guard = false);
+  // With `populate` (the default) the whole file is read in at once; without
+  // it, pages are read as they are touched, sequentially ahead (for one pass
+  // over a large file, with DropPagesBefore).
+  static absl::StatusOr<MappedFile> Open(const std::string& path, bool guard = false, bool populate = true);
 
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;
@@ -36,6 +39,11 @@ class MappedFile {
   // process (they are read again from the file if touched): for parts that
   // were copied out.
   void DropPagesOutside(const std::vector<std::pair<const void*, size_t>>& keep) const;
+
+  // Drops the resident pages before `p` (a pointer into the map).
+  void DropPagesBefore(const char* p) const {
+    DropPagesOutside({{p, static_cast<size_t>(static_cast<const char*>(addr_) + size_ - p)}});
+  }
 
   // Pages of guarded maps replaced by zeros since the process started.
   static uint64_t GuardedFaults();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <functional>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -360,9 +361,14 @@ std::string LoadStats::Summary() const {
   return out;
 }
 
-absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
-                              const LoadOptions& options, EventLog* log, LoadStats* stats,
-                              std::vector<absl::string_view>* records, absl::string_view* header) {
+namespace {
+
+// Bytes parsed between calls of a caller's `consumed` hook.
+constexpr size_t kConsumedStep = size_t{64} << 20;
+
+absl::Status LoadBuffer(absl::string_view data, const std::string& name, const LoadOptions& options, EventLog* log,
+                        LoadStats* stats, std::vector<absl::string_view>* records, absl::string_view* header,
+                        const std::function<void(const char*)>& consumed) {
   char sep = options.separator;
   if (sep == '\0') sep = options.format == InputFormat::kNcf ? '\t' : ',';
   CsvReader reader(data, sep, /*multiline=*/false);  // an unbalanced quote costs its line only
@@ -386,9 +392,17 @@ absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
   // on fresh memory are a large share of loading time).
   {
     size_t lines = 0;
-    for (const char* p = data.data(); (p = static_cast<const char*>(std::memchr(p, '\n', data.data() + data.size() - p))) != nullptr; ++p) ++lines;
+    const char* next_step = data.data() + kConsumedStep;
+    for (const char* p = data.data(); (p = static_cast<const char*>(std::memchr(p, '\n', data.data() + data.size() - p))) != nullptr; ++p) {
+      ++lines;
+      if (consumed && p >= next_step) {
+        consumed(p);
+        next_step = p + kConsumedStep;
+      }
+    }
     log->events.reserve(log->events.size() + lines + 1);
   }
+  const char* next_step = data.data() + kConsumedStep;
   LoadStats local;
   RowParser parser(name, options, layout, log, &local);
   absl::Status status;
@@ -403,16 +417,33 @@ absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
     const size_t before = log->events.size();
     status = parser.Row(fields, reader.record_line());
     if (records != nullptr && log->events.size() > before) records->push_back(reader.raw_record());
+    if (consumed && reader.raw_record().data() >= next_step) {
+      consumed(reader.raw_record().data());
+      next_step = reader.raw_record().data() + kConsumedStep;
+    }
   }
   stats->Merge(local);
   return status;
 }
 
+}  // namespace
+
+absl::Status LoadEventsBuffer(absl::string_view data, const std::string& name,
+                              const LoadOptions& options, EventLog* log, LoadStats* stats,
+                              std::vector<absl::string_view>* records, absl::string_view* header) {
+  return LoadBuffer(data, name, options, log, stats, records, header, {});
+}
+
 absl::Status LoadEventsFile(const std::string& path, const LoadOptions& options, EventLog* log,
                             LoadStats* stats) {
-  auto file = MappedFile::Open(path);
+  // Streamed: the file is mapped without reading it in first, and the pages
+  // behind the parser are let go as it goes, so a file of many gigabytes
+  // never sits in this process's memory (ids and events are copied out).
+  auto file = MappedFile::Open(path, /*guard=*/true, /*populate=*/false);
   if (!file.ok()) return file.status();
-  return LoadEventsBuffer(file->data(), path, options, log, stats);
+  const MappedFile& f = *file;
+  return LoadBuffer(f.data(), path, options, log, stats, nullptr, nullptr,
+                    [&f](const char* up_to) { f.DropPagesBefore(up_to); });
 }
 
 }  // namespace aisle

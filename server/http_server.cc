@@ -397,6 +397,12 @@ std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const 
   if (auto now = r->RecommendWithoutScoring(id, o, live.get())) {
     return RecommendationsReply(*r, id, *now, o.explain, {}, true, &arm.choice);
   }
+  // A catalog searched through the index: requests share no pass over the
+  // products, so batching gains nothing; answered on this thread (both
+  // HTTP threads search at once instead of queueing on one batcher).
+  if (r->index() != nullptr) {
+    return RecommendationsReply(*r, id, r->Recommend(id, o, live.get()), o.explain, {}, true, &arm.choice);
+  }
   RequestInfo info{req.method, req.target, req.peer};
   RecommendBatcher::Job job;
   job.recommender = r;

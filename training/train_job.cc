@@ -122,11 +122,29 @@ absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options) {
     std::fprintf(options.log, "loaded %s in %.3f s: %s\n", absl::StrJoin(options.inputs, ", ").c_str(),
                  Seconds(t), stats.Summary().c_str());
   }
-  return TrainOnLog(log, stats, options);
+  return TrainOnLog(std::move(log), stats, options);
 }
+
+namespace {
+
+absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* release, const LoadStats& stats,
+                                     const TrainJobOptions& options);
+
+}  // namespace
 
 absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& stats,
                                           const TrainJobOptions& options) {
+  return Train(log, nullptr, stats, options);
+}
+
+absl::StatusOr<TrainJobResult> TrainOnLog(EventLog&& log, const LoadStats& stats, const TrainJobOptions& options) {
+  return Train(log, &log.events, stats, options);
+}
+
+namespace {
+
+absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* release, const LoadStats& stats,
+                                     const TrainJobOptions& options) {
   auto say = [&](const std::string& line) {
     if (options.log != nullptr) std::fprintf(options.log, "%s\n", line.c_str());
   };
@@ -142,6 +160,7 @@ absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& 
 
   t = std::chrono::steady_clock::now();
   Interactions data = BuildInteractions(log, options.weighting);
+  if (release != nullptr) std::vector<Event>().swap(*release);
   say(absl::StrFormat("aggregated into %d customers x %d products, %d interactions (%d pairs with no "
                       "positive weight dropped) in %.3f s",
                       data.user_items.rows, data.user_items.cols, data.user_items.nnz(),
@@ -259,5 +278,7 @@ absl::StatusOr<TrainJobResult> TrainOnLog(const EventLog& log, const LoadStats& 
   result.model = std::move(model);
   return result;
 }
+
+}  // namespace
 
 }  // namespace aisle

@@ -259,7 +259,7 @@ int Publish(const TrainJobOptions& options, const std::string& dir) {
     gate_meta = {{"metric", g.metric}, {"candidate", verdict->candidate}, {"current", verdict->current},
                  {"customers", verdict->customers}, {"max_drop", g.max_drop},
                  {"current_model_id", current->model_id}};
-    result = absl::GetFlag(FLAGS_gate_retrain_on_all) ? TrainOnLog(log, stats, options) : std::move(candidate);
+    result = absl::GetFlag(FLAGS_gate_retrain_on_all) ? TrainOnLog(std::move(log), stats, options) : std::move(candidate);
   } else {
     if (!gate_metric.empty()) {
       Say(options, current_path.ok()
@@ -267,7 +267,7 @@ int Publish(const TrainJobOptions& options, const std::string& dir) {
                                       "); publishing without a comparison")
                        : "gate: nothing published yet; publishing the first version");
     }
-    result = TrainOnLog(log, stats, options);
+    result = TrainOnLog(std::move(log), stats, options);
   }
   if (!result.ok()) return Error(result.status());
   if (!gate_meta.is_null()) result->model.metadata["gate"] = gate_meta;
