@@ -157,6 +157,38 @@ absl::StatusOr<ClusterIndex> ClusterIndex::FromClusters(const FactorRef& items, 
   return index;
 }
 
+std::vector<uint32_t> ClusterIndex::ClusterOf(size_t products) const {
+  std::vector<uint32_t> out(products, UINT32_MAX);
+  for (size_t j = 0; j + 1 < offsets_.size(); ++j) {
+    for (uint32_t r = offsets_[j]; r < offsets_[j + 1]; ++r) {
+      if (ids_[r] < products) out[ids_[r]] = static_cast<uint32_t>(j);
+    }
+  }
+  return out;
+}
+
+ClusterIndex ClusterIndex::Restrict(const FactorRef& items, absl::Span<const uint32_t> members,
+                                    const std::vector<uint32_t>& cluster_of) const {
+  const size_t nc = radii_.size();
+  std::vector<std::pair<uint32_t, uint32_t>> by_cluster;  // (cluster, product)
+  by_cluster.reserve(members.size());
+  for (uint32_t p : members) {
+    if (p < cluster_of.size() && cluster_of[p] != UINT32_MAX) by_cluster.push_back({cluster_of[p], p});
+  }
+  std::sort(by_cluster.begin(), by_cluster.end());
+  ClusterIndex sub;
+  sub.centroids_ = centroids_;
+  sub.offsets_.assign(nc + 1, 0);
+  sub.ids_.reserve(by_cluster.size());
+  for (const auto& [c, p] : by_cluster) {
+    ++sub.offsets_[c + 1];
+    sub.ids_.push_back(p);
+  }
+  for (size_t j = 0; j < nc; ++j) sub.offsets_[j + 1] += sub.offsets_[j];
+  sub.Finish(items);
+  return sub;
+}
+
 ProductClusters ClusterIndex::ToClusters() const {
   ProductClusters c;
   c.order = ids_;

@@ -93,7 +93,8 @@ void Unregister(int slot) {
 
 }  // namespace
 
-absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard, bool populate) {
+absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard, Access access) {
+  const bool populate = access == Access::kPopulate;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     std::string msg = absl::StrCat("cannot open ", path, ": ", std::strerror(errno));
@@ -116,7 +117,9 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard,
   void* addr = ::mmap(nullptr, static_cast<size_t>(sb.st_size), PROT_READ,
                       MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
   int err = errno;
-  if (addr != MAP_FAILED && !populate) ::madvise(addr, static_cast<size_t>(sb.st_size), MADV_SEQUENTIAL);
+  if (addr != MAP_FAILED && !populate) {
+    ::madvise(addr, static_cast<size_t>(sb.st_size), access == Access::kSequential ? MADV_SEQUENTIAL : MADV_WILLNEED);
+  }
   ::close(fd);
   if (addr == MAP_FAILED) {
     return absl::InternalError(absl::StrCat("cannot map ", path, ": ", std::strerror(err)));

@@ -22,10 +22,14 @@ namespace aisle {
 class MappedFile {
  public:
   // NotFound when missing, InvalidArgument for a directory, the errno text otherwise.
-  // With `populate` (the default) the whole file is read in at once; without
-  // it, pages are read as they are touched, sequentially ahead (for one pass
-  // over a large file, with DropPagesBefore).
-  static absl::StatusOr<MappedFile> Open(const std::string& path, bool guard = false, bool populate = true);
+  // How the pages come in: all at once inside Open (kPopulate); as they are
+  // touched, read ahead sequentially (kSequential: one pass over a large
+  // file, with DropPagesBefore); as they are touched, the whole file read
+  // ahead in the background (kWillNeed: the caller reads it all soon, in
+  // steps it can stop between).
+  enum class Access { kPopulate, kSequential, kWillNeed };
+  static absl::StatusOr<MappedFile> Open(const std::string& path, bool guard = false,
+                                         Access access = Access::kPopulate);
 
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;

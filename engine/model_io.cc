@@ -527,7 +527,9 @@ absl::StatusOr<Model> ParseModelV2(absl::string_view bytes, const std::string& n
 
   Model m;
   uint32_t seen = 0;
+  auto stop = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
   for (const Entry& e : entries) {
+    if (stop()) return absl::CancelledError(absl::StrCat(name, ": loading cancelled"));
     const absl::string_view body(bytes.data() + e.offset, e.length);
     uint32_t bit = 0;
     switch (e.tag) {
@@ -608,6 +610,7 @@ absl::StatusOr<Model> ParseModelV2(absl::string_view bytes, const std::string& n
     m.mapped_factors = k;
     m.mapping = std::move(mapping);
   }
+  if (stop()) return absl::CancelledError(absl::StrCat(name, ": loading cancelled"));
   if (absl::Status s = m.Validate(/*loaded=*/true); !s.ok()) {
     return absl::DataLossError(absl::StrCat(name, ": ", s.message()));
   }
@@ -760,7 +763,9 @@ absl::StatusOr<Model> ReadModel(const std::string& path) {
 }
 
 absl::StatusOr<Model> MapModel(const std::string& path, const std::atomic<bool>* cancel) {
-  auto file = MappedFile::Open(path, /*guard=*/true);
+  // Not populated up front (that one system call cannot be cancelled): the
+  // checksum pass, in chunks on all threads, reads the pages in.
+  auto file = MappedFile::Open(path, /*guard=*/true, MappedFile::Access::kWillNeed);
   if (!file.ok()) return file.status();
   auto mapping = std::make_shared<const MappedFile>(*std::move(file));
   const absl::string_view bytes = mapping->data();

@@ -64,8 +64,10 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   r->catalog_ = catalog;
   r->model_id_ = model->model_id;
   r->objective_ = model->objective;
+  auto cancelled = [&options] { return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed); };
   r->gram_ = ComputeGram(model->items(), 0);
   const size_t np = model->products.size();
+  if (cancelled()) return absl::CancelledError("cancelled");
   r->search_.exact = options.exact_search;
   r->search_.min_scanned = options.search_min_scanned;
   const bool indexed = options.index_min_products > 0 && np >= options.index_min_products;
@@ -87,7 +89,9 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
                                                                            options.cancel);
     if (!index.ok()) return index.status();
     r->index_ = std::make_shared<const ClusterIndex>(*std::move(index));
+    if (cancelled()) return absl::CancelledError("cancelled");
     FactorMatrix unit = UnitRows(model->items());
+    if (cancelled()) return absl::CancelledError("cancelled");
     auto similar = model->similar_clusters.empty()
                        ? ClusterIndex::Build(unit, {}, options.cancel)
                        : ClusterIndex::FromClusters(unit, model->similar_clusters, options.cancel);
@@ -108,6 +112,7 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
     }
     r->normalized_items_ = UnitRows(model->items());
   }
+  if (cancelled()) return absl::CancelledError("cancelled");
   r->category_.assign(np, -1);
   r->price_.assign(np, NAN);
   r->in_stock_.assign(np, 1);
@@ -134,6 +139,10 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
       for (uint32_t p = 0; p < np; ++p) {
         if (r->category_[p] >= 0) r->category_members_[r->category_[p]].push_back(p);
       }
+      // Small categories get the index restricted to them (Best searches
+      // those instead of the whole catalog for the few that pass), made on
+      // a category's first request (a few milliseconds each).
+      r->categories_index_ = std::make_shared<CategoryIndexes>(r->categories_.size(), r->index_->ClusterOf(np));
     }
   }
   if (lists_from != nullptr && lists_from->model_ == model) {
@@ -278,14 +287,15 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Best(const float* u, ab
     size_t members = 0;
     for (int32_t c : f->include) members += c >= 0 ? category_members_[c].size() : 0;
     if (members <= model_->products.size() / 20) {
-      const Eigen::Map<const Eigen::VectorXf> uv(u, model_->num_factors());
+      // Each category's own index, the other filters applied while searching.
+      Filter rest = *f;
+      rest.include.clear();  // every member is in the category
+      std::function<bool(uint32_t)> accept;
+      if (rest.ByAttributes()) accept = [&](uint32_t p) { return PassesAttributes(rest, p); };
       TopKCollector top(count, skip);
       for (int32_t c : f->include) {
         if (c < 0) continue;
-        for (uint32_t p : category_members_[c]) {
-          if (attributes && !PassesAttributes(*f, p)) continue;
-          top.Offer(p, model_->items().row(p).dot(uv));
-        }
+        for (const ScoredItem& x : CategoryIndex(c).Search(u, count, skip, accept, search_)) top.Offer(x.index, x.score);
       }
       return ToRecommendations(top.Take());
     }
@@ -295,12 +305,32 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Best(const float* u, ab
   return ToRecommendations(index_->Search(u, count, skip, accept, search_));
 }
 
+const ClusterIndex& Recommender::CategoryIndex(int32_t c) const {
+  CategoryIndexes& x = *categories_index_;
+  std::call_once(x.once[c], [&] {
+    x.index[c] = std::make_unique<const ClusterIndex>(
+        index_->Restrict(model_->items(), category_members_[c], x.cluster_of));
+  });
+  return *x.index[c];
+}
+
+bool Recommender::NarrowCategory(const RecommendOptions& o) const {
+  if (!categories_index_ || o.categories.empty()) return false;
+  size_t members = 0;
+  for (const std::string& name : o.categories) {
+    auto it = std::find(categories_.begin(), categories_.end(), name);
+    if (it != categories_.end()) members += category_members_[it - categories_.begin()].size();
+  }
+  return members <= model_->products.size() / 20;
+}
+
 absl::StatusOr<RecommendResult> Recommender::ScoreCustomer(uint32_t customer, const RecommendOptions& o) const {
   const absl::Span<const uint32_t> bought = model_->purchased.RowIndices(customer);
   const float* u = model_->users().row(customer).data();
   RecommendResult result;
-  if (Cacheable(o)) {
-    // The customer's unfiltered list, cached, then the request's answer from it.
+  if (Cacheable(o) && !NarrowCategory(o)) {
+    // The customer's unfiltered list, cached, then the request's answer from
+    // it (not for a small category: the list would rarely hold `count` of it).
     auto list = Best(u, bought, RecommendOptions{.count = customer_cache_->length()}, customer_cache_->length());
     if (!list.ok()) return list.status();
     std::vector<ScoredItem> items;

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -291,6 +292,9 @@ class Recommender {
   // A known customer's answer scored alone (through the index when there is
   // one), caching their unfiltered list on the way when the lists can hold it.
   absl::StatusOr<RecommendResult> ScoreCustomer(uint32_t customer, const RecommendOptions& o) const;
+  // Whether a request's category filter keeps at most 1/20 of the products
+  // (searched through that category's own index).
+  bool NarrowCategory(const RecommendOptions& o) const;
   // Whether a request for a known customer can be answered from (and so
   // fills) a cached list.
   bool Cacheable(const RecommendOptions& o) const {
@@ -338,6 +342,17 @@ class Recommender {
   std::shared_ptr<const ClusterIndex> similar_index_;  // over their unit vectors (Similar)
   ClusterIndex::SearchOptions search_;
   std::vector<std::vector<uint32_t>> category_members_;  // per category index: its products, ascending
+  // Per category: the index restricted to it, made on first use (for
+  // categories of at most 1/20 of the products). Null without an index.
+  struct CategoryIndexes {
+    CategoryIndexes(size_t n, std::vector<uint32_t> of)
+        : once(new std::once_flag[n]), index(n), cluster_of(std::move(of)) {}
+    std::unique_ptr<std::once_flag[]> once;
+    std::vector<std::unique_ptr<const ClusterIndex>> index;
+    std::vector<uint32_t> cluster_of;  // each product's cluster in index_
+  };
+  std::shared_ptr<CategoryIndexes> categories_index_;
+  const ClusterIndex& CategoryIndex(int32_t c) const;
 };
 
 }  // namespace aisle

@@ -439,7 +439,7 @@ absl::Status LoadEventsFile(const std::string& path, const LoadOptions& options,
   // Streamed: the file is mapped without reading it in first, and the pages
   // behind the parser are let go as it goes, so a file of many gigabytes
   // never sits in this process's memory (ids and events are copied out).
-  auto file = MappedFile::Open(path, /*guard=*/true, /*populate=*/false);
+  auto file = MappedFile::Open(path, /*guard=*/true, MappedFile::Access::kSequential);
   if (!file.ok()) return file.status();
   const MappedFile& f = *file;
   return LoadBuffer(f.data(), path, options, log, stats, nullptr, nullptr,

@@ -1,11 +1,16 @@
 #include "server/model_source.h"
 
+#include <omp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -27,6 +32,17 @@ void Log(const std::string& msg) {
   std::fprintf(stderr, "%s aisle-server: %s\n",
                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()).c_str(), msg.c_str());
   std::fflush(stderr);
+}
+
+// Makes the calling thread (and the threads it starts) a background one:
+// nice 10 and one OpenMP thread. For the watcher, which loads successors
+// while a model serves, so that the requests keep the cores.
+void BecomeBackgroundThread() {
+  const id_t tid = static_cast<id_t>(::syscall(SYS_gettid));
+  errno = 0;
+  const int nice = ::getpriority(PRIO_PROCESS, tid);
+  if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::max(nice, 10));
+  omp_set_num_threads(1);
 }
 
 }  // namespace
@@ -57,6 +73,7 @@ void ModelSource::StartWarm(std::shared_ptr<const Recommender> rec) {
   warm_stop_ = false;
   warming_ = true;
   warmer_ = std::thread([this, rec] {
+    BecomeBackgroundThread();
     const auto start = std::chrono::steady_clock::now();
     // The most active customers first: those with the most purchases.
     const Model& m = rec->model();
@@ -160,28 +177,53 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
   }
   const bool model_due = force || !loaded || sig->model_path != old.model_path || sig->model_stat != old.model_stat ||
                          sig->catalog_stat != old.catalog_stat;
+
   const bool offers_due = !offers_path_.empty() && (force || !loaded || sig->offers_stat != old.offers_stat);
   absl::Status status;
   bool model_swapped = false, offers_swapped = false;
   if (model_due) {
     absl::Status s = Guarded([&]() -> absl::Status {
       const bool model_changed = force || !rec || sig->model_path != old.model_path || sig->model_stat != old.model_stat;
-      // The catalog is parsed on its own thread while the model is mapped and checked.
+      // The catalog is parsed on its own thread while the model is mapped
+      // and checked. Detached, so that a stopping server does not wait for
+      // it (parsing cannot be cancelled): the result is shared.
       const absl::Time load_start = absl::Now();
-      double catalog_seconds = 0;
-      auto catalog_load = std::async(std::launch::async, [&]() -> absl::StatusOr<std::shared_ptr<const Catalog>> {
-        if (catalog_.empty()) return std::shared_ptr<const Catalog>();
-        return Guarded([&]() -> absl::StatusOr<std::shared_ptr<const Catalog>> {
-          auto c = Catalog::Load(catalog_);
-          catalog_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
-          if (!c.ok()) return c.status();
-          return std::make_shared<const Catalog>(std::move(*c));
-        });
-      });
+      struct CatalogLoad {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool done = false;
+        absl::StatusOr<std::shared_ptr<const Catalog>> result = std::shared_ptr<const Catalog>();
+        double seconds = 0;
+      };
+      auto load = std::make_shared<CatalogLoad>();
+      if (catalog_.empty()) {
+        load->done = true;
+      } else {
+        std::thread([load, path = catalog_, load_start] {
+          auto c = Guarded([&]() -> absl::StatusOr<std::shared_ptr<const Catalog>> {
+            auto parsed = Catalog::Load(path);
+            if (!parsed.ok()) return parsed.status();
+            return std::make_shared<const Catalog>(std::move(*parsed));
+          });
+          std::lock_guard<std::mutex> lock(load->mu);
+          load->result = std::move(c);
+          load->seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
+          load->done = true;
+          load->cv.notify_all();
+        }).detach();
+      }
       absl::StatusOr<Model> model = absl::CancelledError("stopping");
       if (model_changed && !cancel_) model = MapModel(sig->model_path, &cancel_);
       const double map_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
-      absl::StatusOr<std::shared_ptr<const Catalog>> loaded_catalog = catalog_load.get();
+      double catalog_seconds = 0;
+      absl::StatusOr<std::shared_ptr<const Catalog>> loaded_catalog = absl::CancelledError("stopping");
+      {
+        std::unique_lock<std::mutex> lock(load->mu);
+        while (!load->done && !cancel_) load->cv.wait_for(lock, std::chrono::milliseconds(20));
+        if (!load->done) return absl::CancelledError("stopping");
+        loaded_catalog = load->result;
+        catalog_seconds = load->seconds;
+      }
       if (!loaded_catalog.ok()) return loaded_catalog.status();
       std::shared_ptr<const Catalog> catalog = *std::move(loaded_catalog);
       if (!model_changed) {
@@ -287,6 +329,7 @@ void ModelSource::StartWatching(int interval_ms) {
     stop_ = false;
   }
   watcher_ = std::thread([this, interval_ms] {
+    BecomeBackgroundThread();
     std::unique_lock<std::mutex> lock(watch_mu_);
     while (!stop_) {
       watch_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),

@@ -681,6 +681,43 @@ TEST(IndexedRecommenderTest, ExactSearchGivesTheScoredAnswers) {
   }
 }
 
+// A category holding few products (1/40 here) is searched through the
+// index restricted to it: exact mode still gives the scored answers, and
+// `count` products when that many pass, also with other filters.
+TEST(IndexedRecommenderTest, SmallCategoriesSearchTheirOwnIndex) {
+  std::string csv = "product_id,name,category,price,in_stock\n";
+  for (int p = 0; p < 120; ++p) {
+    csv += "p" + std::to_string(p) + ",P,small" + std::to_string(p % 40) + "," + std::to_string(p) + "," +
+           (p % 7 ? "true" : "false") + "\n";
+  }
+  auto catalog = std::make_shared<const Catalog>(*Catalog::ParseCsv(csv, "small.csv"));
+  Recommender::Options ro;
+  ro.index_min_products = 1;
+  ro.exact_search = true;
+  ro.top_list_length = 12;
+  auto r = *Recommender::Create(TrainedModel(), catalog, ro);
+  auto plain = *Recommender::Create(TrainedModel(), catalog);
+  size_t full = 0;
+  for (uint32_t c = 0; c < r->model().customers.size(); c += 11) {
+    for (int cat : {0, 13, 39}) {
+      for (bool stock : {false, true}) {
+        RecommendOptions o;
+        o.count = 2;
+        o.categories = {"small" + std::to_string(cat)};
+        o.in_stock_only = stock;
+        const std::string cid = r->model().customers.id(c);
+        auto got = r->Recommend(cid, o);
+        auto want = plain->Recommend(cid, o);
+        ASSERT_TRUE(got.ok() && want.ok());
+        ExpectSameItems(got->result.items, want->result.items, cid + " small" + std::to_string(cat));
+        for (const Recommendation& x : got->result.items) EXPECT_EQ(Num(*r, x.product) % 40, cat);
+        full += got->result.items.size() == 2;
+      }
+    }
+  }
+  EXPECT_GT(full, 0u);
+}
+
 // Unknown customers and empty baskets: the popularity list gives the
 // popularity ranking, filtered.
 TEST(TopListsTest, PopularityFromTheList) {
