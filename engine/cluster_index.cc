@@ -119,11 +119,17 @@ absl::StatusOr<ClusterIndex> ClusterIndex::Build(const FactorRef& items, const B
   return index;
 }
 
-void ClusterIndex::Finish(const FactorRef& items) {
+void ClusterIndex::Finish(const FactorRef& items, bool unit_rows) {
   const size_t n = ids_.size(), nc = offsets_.size() - 1;
   items_.resize(static_cast<Eigen::Index>(n), items.cols());
 #pragma omp parallel for schedule(static, 4096)
-  for (long r = 0; r < static_cast<long>(n); ++r) items_.row(r) = items.row(ids_[r]);
+  for (long r = 0; r < static_cast<long>(n); ++r) {
+    items_.row(r) = items.row(ids_[r]);
+    if (unit_rows) {
+      const float norm = items_.row(r).norm();
+      if (norm > 0) items_.row(r) /= norm;
+    }
+  }
   radii_.assign(nc, 0.0f);
 #pragma omp parallel for schedule(dynamic, 16)
   for (long j = 0; j < static_cast<long>(nc); ++j) {
@@ -134,7 +140,7 @@ void ClusterIndex::Finish(const FactorRef& items) {
 }
 
 absl::StatusOr<ClusterIndex> ClusterIndex::FromClusters(const FactorRef& items, const ProductClusters& c,
-                                                        const std::atomic<bool>* cancel) {
+                                                        const std::atomic<bool>* cancel, bool unit_rows) {
   const size_t n = static_cast<size_t>(items.rows());
   if (c.order.size() != n || c.offsets.empty() || c.offsets.front() != 0 || c.offsets.back() != n ||
       static_cast<size_t>(c.centroids.rows()) + 1 != c.offsets.size() || c.centroids.cols() != items.cols()) {
@@ -153,7 +159,7 @@ absl::StatusOr<ClusterIndex> ClusterIndex::FromClusters(const FactorRef& items, 
   index.ids_ = c.order;
   index.offsets_ = c.offsets;
   index.centroids_ = c.centroids;
-  index.Finish(items);
+  index.Finish(items, unit_rows);
   return index;
 }
 

@@ -43,8 +43,10 @@ class ClusterIndex {
   // engine/model.h ProductClusters): rows gathered in their order, centres as
   // given, radii measured (so a stored radius is never trusted).
   // InvalidArgument when the clusters do not fit the items.
+  // With `unit_rows`, the index is over the rows scaled to unit length (as
+  // the clusters were computed), without a scaled copy of `items`.
   static absl::StatusOr<ClusterIndex> FromClusters(const FactorRef& items, const ProductClusters& clusters,
-                                                   const std::atomic<bool>* cancel = nullptr);
+                                                   const std::atomic<bool>* cancel = nullptr, bool unit_rows = false);
   // The clusters, to store beside the model.
   ProductClusters ToClusters() const;
   // An index over some of the products (`members`, indexes of `items`):
@@ -86,7 +88,7 @@ class ClusterIndex {
   std::vector<float> radii_;
 
   // Gathers the rows in cluster order and measures each cluster's radius.
-  void Finish(const FactorRef& items);
+  void Finish(const FactorRef& items, bool unit_rows = false);
 };
 
 }  // namespace aisle

@@ -90,11 +90,10 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
     if (!index.ok()) return index.status();
     r->index_ = std::make_shared<const ClusterIndex>(*std::move(index));
     if (cancelled()) return absl::CancelledError("cancelled");
-    FactorMatrix unit = UnitRows(model->items());
-    if (cancelled()) return absl::CancelledError("cancelled");
     auto similar = model->similar_clusters.empty()
-                       ? ClusterIndex::Build(unit, {}, options.cancel)
-                       : ClusterIndex::FromClusters(unit, model->similar_clusters, options.cancel);
+                       ? ClusterIndex::Build(UnitRows(model->items()), {}, options.cancel)
+                       : ClusterIndex::FromClusters(model->items(), model->similar_clusters, options.cancel,
+                                                    /*unit_rows=*/true);
     if (!similar.ok()) return similar.status();
     r->similar_index_ = std::make_shared<const ClusterIndex>(*std::move(similar));
   } else {
