@@ -144,7 +144,7 @@ IDLE_P99=$P99
 run "top-10 in a 1% category, random customers" category
 run "similar products, random products" similar
 run "storefront mix (60/25/10/5)" mix
-run "one pass over $CACHED customers (filling)" fill 10 >/dev/null
+run "one pass over $CACHED customers (filling)" fill 30 >/dev/null
 echo "customer lists cached: $(curl -s "localhost:$PORT/metrics" | grep 'kind="customers",value="entries"' | awk '{print $2}')" >&2
 run "top-10, $CACHED cached customers" cached
 head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$WORK/static.json"

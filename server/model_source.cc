@@ -35,13 +35,18 @@ void Log(const std::string& msg) {
 }
 
 // Makes the calling thread (and the threads it starts) a background one:
-// nice 10 and one OpenMP thread. For the watcher, which loads successors
+// a little nicer and one OpenMP thread. For the watcher, which loads successors
 // while a model serves, so that the requests keep the cores.
+// The niceness of background loads: each step up slows a load under full
+// load by about a quarter and spares the requests' latency (measured with
+// bench/scale_test.sh: docs/BENCHMARKS.md, "Scale").
+constexpr int kBackgroundNice = 2;
+
 void BecomeBackgroundThread() {
   const id_t tid = static_cast<id_t>(::syscall(SYS_gettid));
   errno = 0;
   const int nice = ::getpriority(PRIO_PROCESS, tid);
-  if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::max(nice, 10));
+  if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::max(nice, kBackgroundNice));
   omp_set_num_threads(1);
 }
 
