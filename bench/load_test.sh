@@ -51,6 +51,8 @@ start_server() {  # extra flags
     ${AISLE_SERVER_FLAGS:-} 2>>"$WORK/server.log" &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+  # The lists fill in the background after the load: measured once they are all there.
+  for _ in $(seq 300); do curl -s "localhost:$PORT/metrics" | grep -q '^aisle_top_list_warming 1' || break; sleep 0.2; done
 }
 start_server
 BODY_BYTES=$(curl -s "localhost:$PORT/v1/customers/c1/recommendations?count=10" | wc -c)

@@ -292,9 +292,14 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Best(const float* u, ab
       std::function<bool(uint32_t)> accept;
       if (rest.ByAttributes()) accept = [&](uint32_t p) { return PassesAttributes(rest, p); };
       TopKCollector top(count, skip);
+      // Always exact: the cost is bounded by the category's size anyway, and
+      // an approximate budget sized for the whole catalog would stop after a
+      // cluster or two of a small category (recall@10 0.63 measured).
       for (int32_t c : f->include) {
         if (c < 0) continue;
-        for (const ScoredItem& x : CategoryIndex(c).Search(u, count, skip, accept, search_)) top.Offer(x.index, x.score);
+        for (const ScoredItem& x : CategoryIndex(c).Search(u, count, skip, accept, {.exact = true})) {
+          top.Offer(x.index, x.score);
+        }
       }
       return ToRecommendations(top.Take());
     }
