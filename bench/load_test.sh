@@ -103,24 +103,8 @@ end
 LUA
 } > "$WORK/storefront.lua"
 
-head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$WORK/static.json"
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
-  uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-  server { listen 127.0.0.1:$NGINX_PORT; location / { root $WORK; default_type application/json; } }
-}
-CONF
-"$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" 2>/dev/null &
-NGINX_PID=$!
-sleep 0.5
+. bench/nginx_static.sh
+start_nginx_static
 
 run() {  # name url-or-script connections
   local out threads=2

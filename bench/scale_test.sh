@@ -147,24 +147,8 @@ run "storefront mix (60/25/10/5)" mix
 run "one pass over $CACHED customers (filling)" fill 30 >/dev/null
 echo "customer lists cached: $(curl -s "localhost:$PORT/metrics" | grep 'kind="customers",value="entries"' | awk '{print $2}')" >&2
 run "top-10, $CACHED cached customers" cached
-head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$WORK/static.json"
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
-  uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-  server { listen 127.0.0.1:$NGINX_PORT; location / { root $WORK; default_type application/json; } }
-}
-CONF
-"$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" 2>/dev/null &
-NGINX_PID=$!
-sleep 0.5
+. bench/nginx_static.sh
+start_nginx_static
 run "nginx, static file of $BODY_BYTES bytes" nginx
 kill "$NGINX_PID"; NGINX_PID=""
 echo
