@@ -34,11 +34,14 @@ uint64_t IdHash(absl::string_view id) {
 
 void IdMap::Rehash(size_t slots) {
   slots_.assign(slots, 0);
+  tags_.assign(slots, 0);
   const size_t mask = slots - 1;
   for (uint32_t i = 0; i < size(); ++i) {
-    size_t s = IdHash(id_unchecked(i)) & mask;
+    const uint64_t h = IdHash(id_unchecked(i));
+    size_t s = h & mask;
     while (slots_[s] != 0) s = (s + 1) & mask;
     slots_[s] = i + 1;
+    tags_[s] = Tag(h);
   }
 }
 
@@ -53,14 +56,17 @@ uint32_t IdMap::Insert(absl::string_view id) {
   if (2 * (size() + 1) > slots_.size()) Rehash(std::max<size_t>(16, slots_.size() * 2));
   // One hash and one probe: the id's slot, or the empty one where it goes.
   const size_t mask = slots_.size() - 1;
-  size_t s = IdHash(id) & mask;
+  const uint64_t h = IdHash(id);
+  const uint8_t tag = Tag(h);
+  size_t s = h & mask;
   for (; slots_[s] != 0; s = (s + 1) & mask) {
-    if (id_unchecked(slots_[s] - 1) == id) return slots_[s] - 1;
+    if (tags_[s] == tag && id_unchecked(slots_[s] - 1) == id) return slots_[s] - 1;
   }
   const uint32_t index = static_cast<uint32_t>(size());
   bytes_.append(id.data(), id.size());
   offsets_.push_back(bytes_.size());
   slots_[s] = index + 1;
+  tags_[s] = tag;
   return index;
 }
 
@@ -96,6 +102,7 @@ std::optional<std::string> IdMap::FromParts(std::string bytes, std::vector<uint6
   m.bytes_ = std::move(bytes);
   m.offsets_ = std::move(offsets);
   m.slots_ = std::move(slots);
+  m.tags_.assign(m.slots_.size(), 0);  // filled by the walk below
   // Slot values in range, and as many entries as ids (each index then found
   // once below), on all threads.
   size_t used = 0;
@@ -154,6 +161,7 @@ std::optional<std::string> IdMap::FromParts(std::string bytes, std::vector<uint6
       for (size_t i = 0; i < run.size(); ++i) {
         const uint64_t h = IdHash(m.id_unchecked(run[i].second));
         run[i].first = h;
+        m.tags_[(start + i) & mask] = Tag(h);
         // The home slot, as a distance back from this entry's slot.
         const size_t back = ((start + i) - h) & mask;
         if (back > i) ok = false;  // an empty slot lies between home and entry: unreachable

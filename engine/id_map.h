@@ -33,10 +33,12 @@ class IdMap {
   std::optional<uint32_t> Find(absl::string_view id) const {
     if (slots_.empty()) return std::nullopt;
     const size_t mask = slots_.size() - 1;
-    for (size_t s = IdHash(id) & mask, probes = 0; probes <= mask; s = (s + 1) & mask, ++probes) {
+    const uint64_t h = IdHash(id);
+    const uint8_t tag = Tag(h);
+    for (size_t s = h & mask, probes = 0; probes <= mask; s = (s + 1) & mask, ++probes) {
       const uint32_t v = slots_[s];
       if (v == 0) return std::nullopt;
-      if (id_unchecked(v - 1) == id) return v - 1;
+      if (tags_[s] == tag && id_unchecked(v - 1) == id) return v - 1;
     }
     return std::nullopt;
   }
@@ -65,6 +67,9 @@ class IdMap {
                                               std::vector<uint32_t> slots, IdMap* out);
 
  private:
+  // Eight more bits of an id's hash beside its slot, so that a probe past
+  // other ids rarely reads their bytes (not stored in files: rebuilt).
+  static uint8_t Tag(uint64_t h) { return static_cast<uint8_t>(h >> 56); }
   absl::string_view id_unchecked(uint32_t index) const {
     return absl::string_view(bytes_.data() + offsets_[index], offsets_[index + 1] - offsets_[index]);
   }
@@ -73,6 +78,7 @@ class IdMap {
   std::string bytes_;
   std::vector<uint64_t> offsets_ = {0};
   std::vector<uint32_t> slots_;
+  std::vector<uint8_t> tags_;  // per slot
 };
 
 }  // namespace aisle

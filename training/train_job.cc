@@ -159,8 +159,7 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
   }
 
   t = std::chrono::steady_clock::now();
-  Interactions data = BuildInteractions(log, options.weighting);
-  if (release != nullptr) std::vector<Event>().swap(*release);
+  Interactions data = BuildInteractions(log, options.weighting, release);
   say(absl::StrFormat("aggregated into %d customers x %d products, %d interactions (%d pairs with no "
                       "positive weight dropped) in %.3f s",
                       data.user_items.rows, data.user_items.cols, data.user_items.nnz(),

@@ -16,6 +16,10 @@ absl::StatusOr<QuantityScaling> ParseQuantityScaling(absl::string_view name) {
 }
 
 Interactions BuildInteractions(const EventLog& log, const WeightingOptions& o) {
+  return BuildInteractions(log, o, nullptr);
+}
+
+Interactions BuildInteractions(const EventLog& log, const WeightingOptions& o, std::vector<Event>* release) {
   Interactions out;
   const uint32_t nc = static_cast<uint32_t>(log.customers.size());
   const uint32_t np = static_cast<uint32_t>(log.products.size());
@@ -34,6 +38,9 @@ Interactions BuildInteractions(const EventLog& log, const WeightingOptions& o) {
   std::vector<Triplet> weights;
   std::vector<Triplet> net_purchases;
   weights.reserve(log.events.size());
+  net_purchases.reserve(static_cast<size_t>(std::count_if(log.events.begin(), log.events.end(), [](const Event& e) {
+    return e.type == EventType::kPurchase || e.type == EventType::kReturn;
+  })));
   for (const Event& e : log.events) {
     double q = e.quantity;
     switch (o.quantity_scaling) {
@@ -58,6 +65,7 @@ Interactions BuildInteractions(const EventLog& log, const WeightingOptions& o) {
     if (e.type == EventType::kPurchase) net_purchases.push_back({e.customer, e.product, e.quantity});
     if (e.type == EventType::kReturn) net_purchases.push_back({e.customer, e.product, -e.quantity});
   }
+  if (release != nullptr) std::vector<Event>().swap(*release);
   // Pairs that only ever had returns, or whose returns cancel their
   // purchases, carry no positive signal and are dropped.
   out.user_items = BuildCsr(nc, np, weights, /*drop=*/true, 1e-6f, &out.dropped_pairs);
