@@ -37,6 +37,12 @@ AtomicFileWriter::~AtomicFileWriter() { Abort(); }
 
 absl::Status AtomicFileWriter::Open(const std::string& path) {
   if (fd_ >= 0) return absl::FailedPreconditionError("AtomicFileWriter already open");
+  // The rename would replace whatever is there: never a device, a pipe or a
+  // directory (`--output /dev/null` once replaced /dev/null with a file).
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " exists and is not a regular file: not replacing it"));
+  }
   path_ = path;
   temp_path_ = absl::StrCat(path, ".tmp.", getpid(), ".", g_temp_counter.fetch_add(1));
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

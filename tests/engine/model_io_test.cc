@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <random>
 
@@ -222,6 +224,22 @@ TEST(ModelIoTest, WriteIntoMissingDirectoryFailsCleanly) {
   absl::Status s = WriteModel(MakeModel(3, 3, 2), dir.Path("no/such/dir/m.model"));
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+}
+
+// A target that is not a regular file (a device, a pipe, a directory) is
+// never replaced by the rename.
+TEST(AtomicFileTest, RefusesToReplaceWhatIsNotARegularFile) {
+  TempDir dir;
+  const std::string fifo = dir.Path("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  absl::Status s = WriteFileAtomically(fifo, "data");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  struct stat sb;
+  ASSERT_EQ(::stat(fifo.c_str(), &sb), 0);
+  EXPECT_TRUE(S_ISFIFO(sb.st_mode));
+  std::filesystem::create_directory(dir.Path("d"));
+  EXPECT_EQ(WriteFileAtomically(dir.Path("d"), "data").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(NoTempFiles(dir.path()));
 }
 
 TEST(AtomicFileTest, AbortLeavesTargetUntouched) {
