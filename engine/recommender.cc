@@ -335,7 +335,9 @@ absl::StatusOr<RecommendResult> Recommender::ScoreCustomer(uint32_t customer, co
   if (Cacheable(o) && !NarrowCategory(o)) {
     // The customer's unfiltered list, cached, then the request's answer from
     // it (not for a small category: the list would rarely hold `count` of it).
-    auto list = Best(u, bought, RecommendOptions{.count = customer_cache_->length()}, customer_cache_->length());
+    RecommendOptions unfiltered;
+    unfiltered.count = customer_cache_->length();
+    auto list = Best(u, bought, unfiltered, customer_cache_->length());
     if (!list.ok()) return list.status();
     std::vector<ScoredItem> items;
     for (const Recommendation& x : *list) items.push_back({x.product, x.score});
