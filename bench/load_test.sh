@@ -21,14 +21,8 @@ DURATION=${1:-10}
 BIN=${AISLE_BIN:-build/bin}
 PORT=${AISLE_PORT:-18180}
 NGINX_PORT=${NGINX_PORT:-18181}
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. bench/nginx_static.sh
+install_wrk_and_nginx
 WORK=$(mktemp -d)
 chmod 755 "$WORK"  # nginx workers run as an unprivileged user
 SERVER_PID=""; NGINX_PID=""
@@ -103,7 +97,6 @@ end
 LUA
 } > "$WORK/storefront.lua"
 
-. bench/nginx_static.sh
 start_nginx_static
 
 run() {  # name url-or-script connections

@@ -1,4 +1,6 @@
-# Sourced by the load scripts: nginx serving $WORK/static.json (BODY_BYTES
+# Sourced by the load scripts. install_wrk_and_nginx: installs wrk and
+# nginx-light with apt-get when missing and sets NGINX. start_nginx_static:
+# nginx serving $WORK/static.json (BODY_BYTES
 # bytes) on 127.0.0.1:$NGINX_PORT with 2 workers and no access log, the
 # ceiling for HTTP on this machine. Sets NGINX_PID. Needs WORK, NGINX,
 # NGINX_PORT, BODY_BYTES.
@@ -21,4 +23,15 @@ CONF
   "$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" 2>/dev/null &
   NGINX_PID=$!
   sleep 0.5
+}
+
+install_wrk_and_nginx() {
+  local need=()
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  if [ ${#need[@]} -gt 0 ]; then
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 }

@@ -27,14 +27,8 @@ CACHE_MB=${4:-1024}
 BIN=${AISLE_BIN:-build/bin}
 PORT=${AISLE_PORT:-18190}
 NGINX_PORT=${NGINX_PORT:-18191}
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. bench/nginx_static.sh
+install_wrk_and_nginx
 WORK=$(mktemp -d)
 chmod 755 "$WORK"
 SERVER_PID=""; NGINX_PID=""
@@ -147,7 +141,6 @@ run "storefront mix (60/25/10/5)" mix
 run "one pass over $CACHED customers (filling)" fill 30 >/dev/null
 echo "customer lists cached: $(curl -s "localhost:$PORT/metrics" | grep 'kind="customers",value="entries"' | awk '{print $2}')" >&2
 run "top-10, $CACHED cached customers" cached
-. bench/nginx_static.sh
 start_nginx_static
 run "nginx, static file of $BODY_BYTES bytes" nginx
 kill "$NGINX_PID"; NGINX_PID=""
