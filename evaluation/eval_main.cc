@@ -212,7 +212,7 @@ int OffersCommand() {
     o.at = absl::FromUnixSeconds(*t);
   } else {
     int64_t first = INT64_MAX;
-    for (const Event& e : test->events) first = std::min(first, e.timestamp);
+    for (const Event& e : test->events) first = std::min<int64_t>(first, e.timestamp);
     o.at = first == INT64_MAX ? absl::Now() : absl::FromUnixSeconds(first);
   }
   // Relevant: every product bought in the test period, repurchases included

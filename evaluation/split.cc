@@ -54,7 +54,7 @@ void PerCustomerSplit(const EventLog& log, const SplitOptions& o, SplitPart from
     if ((*part)[e] != from || ev.type != EventType::kPurchase) continue;
     if (purchases[ev.customer] > 0 && ev.timestamp != last[ev.customer]) several_times[ev.customer] = 1;
     ++purchases[ev.customer];
-    last[ev.customer] = std::max(last[ev.customer], ev.timestamp);
+    last[ev.customer] = std::max<int64_t>(last[ev.customer], ev.timestamp);
   }
   if (o.method == SplitMethod::kLastBasket) {
     for (size_t e = 0; e < log.events.size(); ++e) {

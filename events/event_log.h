@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -30,16 +31,37 @@ std::optional<Channel> ParseChannel(absl::string_view s);
 
 inline constexpr uint16_t kNoCountry = 0xFFFF;
 
+// A signed 64-bit count of Unix seconds held as two 32-bit halves, so that an
+// Event is 4-aligned and 28 bytes instead of 32 (100M events: 2.8 GB instead
+// of 3.2 GB, the trainer's peak at the reference size). Converts to and from
+// int64_t implicitly; read it by value (there is no int64_t to bind to).
+class PackedSeconds {
+ public:
+  PackedSeconds() = default;
+  constexpr PackedSeconds(int64_t s)  // NOLINT: implicit by design
+      : lo_(static_cast<uint32_t>(static_cast<uint64_t>(s))),
+        hi_(static_cast<uint32_t>(static_cast<uint64_t>(s) >> 32)) {}
+  constexpr operator int64_t() const {  // NOLINT
+    return static_cast<int64_t>((static_cast<uint64_t>(hi_) << 32) | lo_);
+  }
+
+ private:
+  uint32_t lo_;
+  uint32_t hi_;
+};
+
 struct Event {
   uint32_t customer;   // index into EventLog::customers
   uint32_t product;    // index into EventLog::products
-  int64_t timestamp;   // Unix seconds, UTC (0 when the input has none)
+  PackedSeconds timestamp;  // Unix seconds, UTC (0 when the input has none)
   float quantity;      // > 0; for returns, the quantity returned
   float price;         // unit price, or NaN when unknown
   EventType type;
   Channel channel;
   uint16_t country;    // index into EventLog::countries, or kNoCountry
 };
+static_assert(sizeof(Event) == 28 && alignof(Event) == 4);
+static_assert(std::is_trivially_copyable_v<Event>);
 
 struct EventLog {
   IdMap customers;

@@ -107,8 +107,8 @@ Interactions BuildInteractions(const EventLog& log, const WeightingOptions& o, s
   const uint32_t np = static_cast<uint32_t>(log.products.size());
   int64_t first = INT64_MAX, last = INT64_MIN;
   for (const Event& e : log.events) {
-    first = std::min(first, e.timestamp);
-    last = std::max(last, e.timestamp);
+    first = std::min<int64_t>(first, e.timestamp);
+    last = std::max<int64_t>(last, e.timestamp);
   }
   if (log.events.empty()) first = last = 0;
   out.first_timestamp = first;

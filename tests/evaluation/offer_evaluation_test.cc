@@ -117,7 +117,7 @@ TEST(OfferEvaluationTest, CliPrintsTheHitRatesAndTheIntervalAsJson) {
   std::string csv = "customer_id,product_id,timestamp,quantity\n";
   for (const Event& e : s.test.events) {
     if (e.type != EventType::kPurchase) continue;
-    absl::StrAppend(&csv, s.test.customers.id(e.customer), ",", s.test.products.id(e.product), ",", e.timestamp, ",",
+    absl::StrAppend(&csv, s.test.customers.id(e.customer), ",", s.test.products.id(e.product), ",", int64_t{e.timestamp}, ",",
                     e.quantity, "\n");
   }
   const std::string test = dir.Write("test.csv", csv);
