@@ -1,12 +1,14 @@
 // Loading event files: the UCI Online Retail file (541,909 rows, from
 // ../shared/data beside the checkout, or AISLE_ONLINE_RETAIL) with the
-// online_retail preset, and a synthetic events-format file of 1M rows.
+// online_retail preset, a synthetic events-format file of 1M rows, and a
+// product catalog of 1M rows.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <filesystem>
 
 #include "data/synthetic.h"
+#include "engine/catalog.h"
 #include "events/event_loader.h"
 #include "training/weighting.h"
 
@@ -65,6 +67,31 @@ void BM_LoadSyntheticEvents(benchmark::State& state) {
   LoadFile(state, path, InputFormat::kEvents, false);
 }
 BENCHMARK(BM_LoadSyntheticEvents)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The product catalog of the reference store (issue 13): 1M products in 100
+// categories with prices and stock, as the server reads it beside the model.
+void BM_LoadCatalog(benchmark::State& state) {
+  static const std::string path = [] {
+    std::string p = (std::filesystem::temp_directory_path() / "aisle-bench-catalog.csv").string();
+    SyntheticOptions o;
+    o.products = 1000000;
+    o.categories = 100;
+    if (!WriteSyntheticCatalog(o, p).ok()) std::abort();
+    return p;
+  }();
+  size_t size = 0;
+  for (auto _ : state) {
+    absl::StatusOr<Catalog> c = Catalog::Load(path);
+    if (!c.ok()) {
+      state.SkipWithError(std::string(c.status().message()).c_str());
+      return;
+    }
+    size = c->size();
+  }
+  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(size), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * std::filesystem::file_size(path)));
+}
+BENCHMARK(BM_LoadCatalog)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace aisle

@@ -126,8 +126,10 @@ for i in 1 2 3; do
   echo "start-up without the catalog: ready in $STARTUP s"
 done
 CATALOG=$SAVED_CATALOG
-start_server --warm_lists=false
-echo "start-up: ready in $STARTUP s; $(mem)"
+for i in 1 2 3; do  # the last one stays up for the runs below
+  start_server --warm_lists=false
+  echo "start-up with the catalog: ready in $STARTUP s; $(mem)"
+done
 grep -o 'serving model.*' "$WORK/server.log" | tail -1
 BODY_BYTES=$(curl -s "localhost:$PORT/v1/customers/c1/recommendations?count=10" | wc -c)
 echo

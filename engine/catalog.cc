@@ -5,8 +5,11 @@
 #include <cfloat>
 #include <charconv>
 
+#include <omp.h>
+
 #include <nlohmann/json.hpp>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -50,55 +53,191 @@ absl::StatusOr<Catalog> Catalog::Load(const std::string& path) {
   // Read, not mapped: a catalog rewritten while it loads cannot raise SIGBUS.
   std::string data;
   if (absl::Status s = ReadFileToString(path, &data); !s.ok()) return s;
-  if (absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")) return ParseJsonLines(data, path);
-  return ParseCsv(data, path);
+  if (absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")) return ParseJsonLinesText(std::move(data), path);
+  return ParseCsvText(std::move(data), path);
 }
 
 absl::StatusOr<Catalog> Catalog::ParseCsv(absl::string_view data, const std::string& name) {
-  Catalog c;
-  CsvReader reader(data, ',');
+  return ParseCsvText(std::string(data), name);
+}
+
+absl::StatusOr<Catalog> Catalog::ParseJsonLines(absl::string_view data, const std::string& name) {
+  return ParseJsonLinesText(std::string(data), name);
+}
+
+namespace {
+
+struct CsvColumns {
+  int id = -1, name = -1, category = -1, price = -1, stock = -1;
+  int need = 0;  // fields a row must have
+};
+
+struct CatalogRow {
+  absl::string_view id;
+  uint64_t hash;  // IdHash(id)
+  CatalogEntry entry;
+  uint64_t line;
+};
+
+// The rows of one piece of a CSV body (whole lines), up to its first bad
+// row, which sets `error`. Fields that are not a slice of `text` (unescaped
+// quoted fields) are kept in `extra`.
+struct CsvPiece {
+  std::vector<CatalogRow> rows;
+  absl::Status error;
+  // Categories numbered within the piece (rows' category_id), in order of
+  // first appearance; renumbered for the whole file when pieces are joined.
+  std::vector<absl::string_view> categories;
+};
+
+void ParseCsvPiece(absl::string_view text, absl::string_view piece, uint64_t first_line, bool skip_header,
+                   const CsvColumns& col, const std::string& name, std::deque<std::string>* extra,
+                   CsvPiece* out) {
+  CsvReader reader(piece, ',');
   std::vector<absl::string_view> f;
-  auto r = reader.Next(&f);
-  if (r == CsvReader::Result::kEnd) return c;
-  if (r == CsvReader::Result::kMalformed) return RowError(name, reader.record_line(), reader.error());
-  int id = -1, nm = -1, cat = -1, price = -1, stock = -1;
-  for (size_t i = 0; i < f.size(); ++i) {
-    absl::string_view h = absl::StripAsciiWhitespace(f[i]);
-    if (absl::EqualsIgnoreCase(h, "product_id")) id = static_cast<int>(i);
-    if (absl::EqualsIgnoreCase(h, "name")) nm = static_cast<int>(i);
-    if (absl::EqualsIgnoreCase(h, "category")) cat = static_cast<int>(i);
-    if (absl::EqualsIgnoreCase(h, "price")) price = static_cast<int>(i);
-    if (absl::EqualsIgnoreCase(h, "in_stock")) stock = static_cast<int>(i);
-  }
-  if (id < 0) return RowError(name, 1, "header has no product_id column");
-  const int need = std::max({id, nm, cat, price, stock}) + 1;
-  // One product per line at most: the table sized once (no rehashing a
-  // million entries as it grows).
-  c.entries_.reserve(static_cast<size_t>(std::count(data.begin(), data.end(), '\n')));
+  absl::flat_hash_map<absl::string_view, int32_t> category_ids;
+  const auto keep = [&](absl::string_view v) {
+    v = absl::StripAsciiWhitespace(v);
+    if (v.empty() || (v.data() >= text.data() && v.data() + v.size() <= text.data() + text.size())) return v;
+    return absl::string_view(extra->emplace_back(v));
+  };
+  if (skip_header && reader.Next(&f) != CsvReader::Result::kRecord) return;  // checked by the caller
+  out->rows.reserve(static_cast<size_t>(std::count(piece.begin(), piece.end(), '\n')) + 1);
   while (true) {
-    r = reader.Next(&f);
-    if (r == CsvReader::Result::kEnd) break;
-    const uint64_t line = reader.record_line();
-    if (r == CsvReader::Result::kMalformed) return RowError(name, line, reader.error());
-    if (static_cast<int>(f.size()) < need) return RowError(name, line, "too few fields");
-    absl::string_view pid = absl::StripAsciiWhitespace(f[id]);
-    if (pid.empty()) return RowError(name, line, "empty product_id");
-    CatalogEntry e;
-    if (nm >= 0) e.name = std::string(absl::StripAsciiWhitespace(f[nm]));
-    if (cat >= 0) e.category = std::string(absl::StripAsciiWhitespace(f[cat]));
-    if (price >= 0 && !ParsePrice(f[price], &e.price)) return RowError(name, line, absl::StrCat("bad price '", f[price], "'"));
-    if (stock >= 0 && !ParseBool(f[stock], &e.in_stock)) {
-      return RowError(name, line, absl::StrCat("bad in_stock '", f[stock], "'"));
+    const CsvReader::Result r = reader.Next(&f);
+    if (r == CsvReader::Result::kEnd) return;
+    const uint64_t line = first_line + reader.record_line() - 1;
+    if (r == CsvReader::Result::kMalformed) return void(out->error = RowError(name, line, reader.error()));
+    if (static_cast<int>(f.size()) < col.need) return void(out->error = RowError(name, line, "too few fields"));
+    CatalogRow row;
+    row.line = line;
+    row.id = keep(f[col.id]);
+    if (row.id.empty()) return void(out->error = RowError(name, line, "empty product_id"));
+    row.hash = IdHash(row.id);
+    if (col.name >= 0) row.entry.name = keep(f[col.name]);
+    if (col.category >= 0) row.entry.category = keep(f[col.category]);
+    if (!row.entry.category.empty()) {
+      auto [it, added] = category_ids.try_emplace(row.entry.category, static_cast<int32_t>(out->categories.size()));
+      if (added) out->categories.push_back(row.entry.category);
+      row.entry.category_id = it->second;
     }
-    if (!c.entries_.try_emplace(pid, std::move(e)).second) {
-      return RowError(name, line, absl::StrCat("duplicate product_id '", pid, "'"));
+    if (col.price >= 0 && !ParsePrice(f[col.price], &row.entry.price)) {
+      return void(out->error = RowError(name, line, absl::StrCat("bad price '", f[col.price], "'")));
     }
+    if (col.stock >= 0 && !ParseBool(f[col.stock], &row.entry.in_stock)) {
+      return void(out->error = RowError(name, line, absl::StrCat("bad in_stock '", f[col.stock], "'")));
+    }
+    out->rows.push_back(row);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Catalog> Catalog::ParseCsvText(std::string data, const std::string& name) {
+  Catalog c;
+  c.storage_->text = std::move(data);
+  const absl::string_view text = c.storage_->text;
+  CsvColumns col;
+  {
+    CsvReader reader(text, ',');
+    std::vector<absl::string_view> f;
+    auto r = reader.Next(&f);
+    if (r == CsvReader::Result::kEnd) return c;
+    if (r == CsvReader::Result::kMalformed) return RowError(name, reader.record_line(), reader.error());
+    for (size_t i = 0; i < f.size(); ++i) {
+      absl::string_view h = absl::StripAsciiWhitespace(f[i]);
+      if (absl::EqualsIgnoreCase(h, "product_id")) col.id = static_cast<int>(i);
+      if (absl::EqualsIgnoreCase(h, "name")) col.name = static_cast<int>(i);
+      if (absl::EqualsIgnoreCase(h, "category")) col.category = static_cast<int>(i);
+      if (absl::EqualsIgnoreCase(h, "price")) col.price = static_cast<int>(i);
+      if (absl::EqualsIgnoreCase(h, "in_stock")) col.stock = static_cast<int>(i);
+    }
+    if (col.id < 0) return RowError(name, 1, "header has no product_id column");
+    col.need = std::max({col.id, col.name, col.category, col.price, col.stock}) + 1;
+  }
+  // Pieces of whole lines parsed on all threads when no record can span
+  // lines (no quote anywhere); one piece otherwise. Rows are then added in
+  // file order, so the first error reported is the first in the file.
+  std::vector<size_t> starts = {0};
+  if (text.size() >= (1u << 20) && text.find('"') == absl::string_view::npos) {
+    const size_t pieces = 4 * static_cast<size_t>(std::max(1, omp_get_max_threads()));
+    for (size_t k = 1; k < pieces; ++k) {
+      size_t at = text.find('\n', std::max(starts.back(), text.size() / pieces * k));
+      if (at == absl::string_view::npos) break;
+      ++at;
+      // A piece must not begin with what a reader skips at a buffer's start.
+      if (absl::StartsWith(text.substr(at), "\xEF\xBB\xBF")) continue;
+      if (at < text.size() && at > starts.back()) starts.push_back(at);
+    }
+  }
+  starts.push_back(text.size());
+  const size_t n = starts.size() - 1;
+  std::vector<uint64_t> first_line(n, 1);
+  for (size_t k = 1; k < n; ++k) {
+    first_line[k] = first_line[k - 1] + std::count(text.begin() + starts[k - 1], text.begin() + starts[k], '\n');
+  }
+  std::vector<CsvPiece> pieces(n);
+  c.storage_->extra.resize(n);  // never resized again: entries point into them
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long k = 0; k < static_cast<long>(n); ++k) {
+    ParseCsvPiece(text, text.substr(starts[k], starts[k + 1] - starts[k]), first_line[k], k == 0, col, name,
+                  &c.storage_->extra[k], &pieces[k]);
+  }
+  size_t rows = 0;
+  for (const CsvPiece& p : pieces) rows += p.rows.size();
+  c.ids_.Reserve(rows);
+  c.entries_.reserve(rows);
+  // The table is the serial part: its slots fetched a few rows ahead.
+  constexpr size_t kAhead = 16;
+  absl::flat_hash_map<absl::string_view, int32_t> category_ids;
+  for (CsvPiece& p : pieces) {
+    std::vector<int32_t> renumber(p.categories.size());
+    for (size_t k = 0; k < p.categories.size(); ++k) {
+      auto [it, added] = category_ids.try_emplace(p.categories[k], static_cast<int32_t>(c.categories_.size()));
+      if (added) c.categories_.push_back(p.categories[k]);
+      renumber[k] = it->second;
+    }
+    for (size_t i = 0; i < p.rows.size(); ++i) {
+      if (i + kAhead < p.rows.size()) c.ids_.Prefetch(p.rows[i + kAhead].hash);
+      const CatalogRow& row = p.rows[i];
+      if (c.ids_.InsertHashed(row.id, row.hash) != c.entries_.size()) {
+        return RowError(name, row.line, absl::StrCat("duplicate product_id '", row.id, "'"));
+      }
+      c.entries_.push_back(row.entry);
+      if (row.entry.category_id >= 0) c.entries_.back().category_id = renumber[row.entry.category_id];
+    }
+    if (!p.error.ok()) return p.error;
+    p.rows = {};
   }
   return c;
 }
 
-absl::StatusOr<Catalog> Catalog::ParseJsonLines(absl::string_view data, const std::string& name) {
+std::vector<const CatalogEntry*> Catalog::FindAll(const IdMap& products) const {
+  const long n = static_cast<long>(products.size());
+  std::vector<const CatalogEntry*> out(static_cast<size_t>(n), nullptr);
+  constexpr long kBlock = 4096, kAhead = 16;
+#pragma omp parallel
+  {
+    std::vector<uint64_t> hashes(kBlock);
+#pragma omp for schedule(static)
+    for (long b = 0; b < n; b += kBlock) {
+      const long m = std::min(kBlock, n - b);
+      for (long i = 0; i < m; ++i) hashes[i] = IdHash(products.id_view(static_cast<uint32_t>(b + i)));
+      for (long i = 0; i < m; ++i) {
+        if (i + kAhead < m) ids_.Prefetch(hashes[i + kAhead]);
+        const std::optional<uint32_t> e = ids_.FindHashed(products.id_view(static_cast<uint32_t>(b + i)), hashes[i]);
+        if (e) out[b + i] = &entries_[*e];
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Catalog> Catalog::ParseJsonLinesText(std::string data, const std::string& name) {
   Catalog c;
+  std::deque<std::string>& extra = c.storage_->extra.emplace_back();
+  const auto keep = [&extra](std::string s) { return absl::string_view(extra.emplace_back(std::move(s))); };
+  absl::flat_hash_map<absl::string_view, int32_t> category_ids;
   uint64_t line = 0;
   for (absl::string_view text : absl::StrSplit(data, '\n')) {
     ++line;
@@ -117,11 +256,16 @@ absl::StatusOr<Catalog> Catalog::ParseJsonLines(absl::string_view data, const st
     CatalogEntry e;
     if (auto it = j.find("name"); it != j.end() && !it->is_null()) {
       if (!it->is_string()) return RowError(name, line, "name is not a string");
-      e.name = it->get<std::string>();
+      e.name = keep(it->get<std::string>());
     }
     if (auto it = j.find("category"); it != j.end() && !it->is_null()) {
       if (!it->is_string()) return RowError(name, line, "category is not a string");
-      e.category = it->get<std::string>();
+      e.category = keep(it->get<std::string>());
+      if (!e.category.empty()) {
+        auto [at, added] = category_ids.try_emplace(e.category, static_cast<int32_t>(c.categories_.size()));
+        if (added) c.categories_.push_back(e.category);
+        e.category_id = at->second;
+      }
     }
     if (auto it = j.find("price"); it != j.end() && !it->is_null()) {
       if (!it->is_number() || !(it->get<double>() >= 0) || it->get<double>() > FLT_MAX) {
@@ -133,9 +277,10 @@ absl::StatusOr<Catalog> Catalog::ParseJsonLines(absl::string_view data, const st
       if (!it->is_boolean()) return RowError(name, line, "in_stock is not true or false");
       e.in_stock = it->get<bool>();
     }
-    if (!c.entries_.try_emplace(id, std::move(e)).second) {
+    if (c.ids_.Insert(id) != c.entries_.size()) {
       return RowError(name, line, absl::StrCat("duplicate product_id '", id, "'"));
     }
+    c.entries_.push_back(e);
   }
   return c;
 }

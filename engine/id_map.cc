@@ -52,11 +52,10 @@ void IdMap::Reserve(size_t n) {
   if (slots > slots_.size()) Rehash(slots);
 }
 
-uint32_t IdMap::Insert(absl::string_view id) {
+uint32_t IdMap::InsertHashed(absl::string_view id, uint64_t h) {
   if (2 * (size() + 1) > slots_.size()) Rehash(std::max<size_t>(16, slots_.size() * 2));
-  // One hash and one probe: the id's slot, or the empty one where it goes.
+  // One probe: the id's slot, or the empty one where it goes.
   const size_t mask = slots_.size() - 1;
-  const uint64_t h = IdHash(id);
   const uint8_t tag = Tag(h);
   size_t s = h & mask;
   for (; slots_[s] != 0; s = (s + 1) & mask) {

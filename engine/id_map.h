@@ -28,12 +28,25 @@ class IdMap {
   static constexpr uint32_t kMaxSize = 0xFFFFFFFEu;
 
   // Returns the index of `id`, adding it at the end when new.
-  uint32_t Insert(absl::string_view id);
+  uint32_t Insert(absl::string_view id) { return InsertHashed(id, IdHash(id)); }
+  // The same with `hash` == IdHash(id) already known (computed on other
+  // threads), and a hint to fetch the slot an id of that hash probes first
+  // ahead of its Insert or Find: a bulk load or join of a million ids
+  // issues them a few ids ahead, so the table's cache misses overlap (the
+  // table must not grow in between: Reserve first).
+  uint32_t InsertHashed(absl::string_view id, uint64_t hash);
+  void Prefetch(uint64_t hash) const {
+    if (slots_.empty()) return;
+    const size_t s = hash & (slots_.size() - 1);
+    __builtin_prefetch(&slots_[s]);
+    __builtin_prefetch(&tags_[s]);
+  }
   // The index of `id`, or nullopt when unknown.
-  std::optional<uint32_t> Find(absl::string_view id) const {
+  std::optional<uint32_t> Find(absl::string_view id) const { return FindHashed(id, IdHash(id)); }
+  // The same with `hash` == IdHash(id) already known (see Prefetch).
+  std::optional<uint32_t> FindHashed(absl::string_view id, uint64_t h) const {
     if (slots_.empty()) return std::nullopt;
     const size_t mask = slots_.size() - 1;
-    const uint64_t h = IdHash(id);
     const uint8_t tag = Tag(h);
     for (size_t s = h & mask, probes = 0; probes <= mask; s = (s + 1) & mask, ++probes) {
       const uint32_t v = slots_[s];

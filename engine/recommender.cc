@@ -57,7 +57,11 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
                                                                      const Options& options,
                                                                      const Recommender* lists_from) {
   if (model == nullptr) return absl::InvalidArgumentError("no model");
-  if (absl::Status s = model->Validate(); !s.ok()) return s;
+  // Checked once: by the loader, or by the recommender this one derives from.
+  const bool checked = options.model_validated || (lists_from != nullptr && lists_from->model_ == model);
+  if (!checked) {
+    if (absl::Status s = model->Validate(); !s.ok()) return s;
+  }
   std::shared_ptr<Recommender> r(new Recommender());
   r->options_ = options;
   r->model_ = model;
@@ -118,19 +122,20 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   if (catalog) {
     // Each product's entry looked up on all threads, then categories
     // numbered in product order.
-    std::vector<const CatalogEntry*> entries(np);
-#pragma omp parallel for schedule(static, 4096)
-    for (long p = 0; p < static_cast<long>(np); ++p) entries[p] = catalog->Find(model->products.id_view(p));
-    absl::flat_hash_map<std::string, int32_t> cat_index;
+    const std::vector<const CatalogEntry*> entries = catalog->FindAll(model->products);
+    std::vector<int32_t> numbered(catalog->categories().size(), -1);
     for (uint32_t p = 0; p < np; ++p) {
       const CatalogEntry* e = entries[p];
       if (e == nullptr) continue;
       r->price_[p] = e->price;
       r->in_stock_[p] = e->in_stock;
-      if (!e->category.empty()) {
-        auto [it, inserted] = cat_index.try_emplace(e->category, static_cast<int32_t>(r->categories_.size()));
-        if (inserted) r->categories_.push_back(e->category);
-        r->category_[p] = it->second;
+      if (e->category_id >= 0) {
+        int32_t& c = numbered[e->category_id];
+        if (c < 0) {
+          c = static_cast<int32_t>(r->categories_.size());
+          r->categories_.emplace_back(e->category);
+        }
+        r->category_[p] = c;
       }
     }
     if (r->index_) {

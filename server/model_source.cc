@@ -244,6 +244,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
       const bool mapped = model->mapping != nullptr;
       Recommender::Options ro = recommender_options_;
       ro.cancel = &cancel_;
+      ro.model_validated = true;  // by MapModel, just now
       // The lists fill in the background on one thread, so the other core
       // keeps answering.
       ro.top_list_threads = 1;

@@ -103,8 +103,8 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
 nlohmann::json ProductJson(const Recommender& r, uint32_t product, float score) {
   nlohmann::json j = {{"product_id", r.model().products.id(product)}, {"score", score}};
   if (const CatalogEntry* e = r.Entry(product)) {
-    if (!e->name.empty()) j["name"] = e->name;
-    if (!e->category.empty()) j["category"] = e->category;
+    if (!e->name.empty()) j["name"] = std::string(e->name);
+    if (!e->category.empty()) j["category"] = std::string(e->category);
     // The float price as written in the catalog (2.95, not 2.950000047683716).
     if (!std::isnan(e->price)) j["price"] = std::strtod(absl::StrFormat("%.7g", e->price).c_str(), nullptr);
     j["in_stock"] = e->in_stock;

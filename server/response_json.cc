@@ -101,8 +101,8 @@ std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id
     for (const OfferDriver& d : x.drivers) {
       json b = {{"product_id", r.model().products.id(d.product)}, {"affinity", d.affinity}};
       if (const CatalogEntry* e = r.Entry(d.product)) {
-        if (!e->name.empty()) b["name"] = e->name;
-        if (!e->category.empty()) b["category"] = e->category;
+        if (!e->name.empty()) b["name"] = std::string(e->name);
+        if (!e->category.empty()) b["category"] = std::string(e->category);
       }
       because.push_back(std::move(b));
     }
