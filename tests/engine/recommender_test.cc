@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <numeric>
 #include <set>
 
@@ -716,6 +718,52 @@ TEST(IndexedRecommenderTest, SmallCategoriesSearchTheirOwnIndex) {
     }
   }
   EXPECT_GT(full, 0u);
+}
+
+// Requests on many threads at once, as the server's: each small category's
+// index is built once by whichever request comes first while others wait
+// for it, lists are cached and read concurrently, and every answer is the
+// one a single thread gets (scripts/test-tsan.sh runs this under TSan).
+TEST(IndexedRecommenderTest, ConcurrentRequestsShareCategoryIndexesAndLists) {
+  std::string csv = "product_id,name,category,price,in_stock\n";
+  for (int p = 0; p < 120; ++p) csv += "p" + std::to_string(p) + ",P,small" + std::to_string(p % 40) + ",1,true\n";
+  auto catalog = std::make_shared<const Catalog>(*Catalog::ParseCsv(csv, "small.csv"));
+  Recommender::Options ro;
+  ro.index_min_products = 1;
+  ro.exact_search = true;
+  ro.top_list_length = 12;
+  auto r = *Recommender::Create(TrainedModel(), catalog, ro);
+  auto plain = *Recommender::Create(TrainedModel(), catalog);
+  const uint32_t nc = static_cast<uint32_t>(r->model().customers.size());
+  constexpr int kThreads = 8;
+  std::vector<int> mismatches(kThreads, 0), answered(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint32_t c = t % 3; c < nc; c += 3) {
+        RecommendOptions o;
+        o.count = 2;
+        if (c % 2) o.categories = {"small" + std::to_string(c % 40)};
+        const std::string cid = r->model().customers.id(c);
+        auto got = r->Recommend(cid, o);
+        auto want = plain->Recommend(cid, o);
+        if (!got.ok() || !want.ok() || got->result.items.size() != want->result.items.size()) {
+          ++mismatches[t];
+          continue;
+        }
+        for (size_t i = 0; i < got->result.items.size(); ++i) {
+          mismatches[t] += got->result.items[i].product != want->result.items[i].product;
+        }
+        ++answered[t];
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+    EXPECT_GT(answered[t], 0) << "thread " << t;
+  }
+  EXPECT_GT(r->customer_cache()->stats().hits, 0u);
 }
 
 // Unknown customers and empty baskets: the popularity list gives the
