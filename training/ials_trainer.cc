@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "engine/huge_pages.h"
 
 namespace aisle {
 namespace {
@@ -80,6 +81,12 @@ absl::Status IalsTrainer::Init() {
   const float stddev = options_.init_stddev / std::sqrt(static_cast<float>(k));
   x_.resize(user_items_.rows, k);
   y_.resize(user_items_.cols, k);
+  // Rows are gathered at random every iteration: huge pages, asked for
+  // before the first write (docs/BENCHMARKS.md, "Scale").
+  if (options_.huge_pages) {
+    AdviseHugePages(x_.data(), sizeof(float) * x_.size());
+    AdviseHugePages(y_.data(), sizeof(float) * y_.size());
+  }
   RandomNormalFill(options_.seed, stddev, options_.threads, &x_);
   RandomNormalFill(options_.seed + 1, stddev, options_.threads, &y_);
   iterations_done_ = 0;

@@ -24,6 +24,7 @@ struct IalsOptions {
   uint64_t seed = 42;
   int threads = 0;              // 0: all available (OMP_NUM_THREADS or the core count)
   float init_stddev = 0.1f;     // initial factors ~ N(0, (init_stddev / sqrt(factors))^2)
+  bool huge_pages = true;       // factor matrices on transparent huge pages (engine/huge_pages.h)
 
   // InvalidArgument naming the first bad option.
   absl::Status Validate() const;

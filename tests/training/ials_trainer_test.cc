@@ -82,17 +82,20 @@ TEST_P(TrainerTest, FitsASmallMatrixExactly) {
 TEST_P(TrainerTest, SameSeedSameModelAnyThreadCount) {
   Data d = SmallData();
   IalsOptions o = Options(GetParam());
-  auto run = [&](int threads, uint64_t seed) {
+  auto run = [&](int threads, uint64_t seed, bool huge_pages = true) {
     IalsOptions oo = o;
     oo.threads = threads;
     oo.seed = seed;
+    oo.huge_pages = huge_pages;
     IalsTrainer t(d.ui, d.iu, oo);
     EXPECT_TRUE(t.Init().ok());
     for (int i = 0; i < 3; ++i) t.Iterate(false);
     return std::make_pair(t.user_factors(), t.item_factors());
   };
-  auto a = run(2, 7), b = run(2, 7), c = run(1, 7), e = run(2, 8);
+  auto a = run(2, 7), b = run(2, 7), c = run(1, 7), e = run(2, 8), small_pages = run(2, 7, false);
   EXPECT_EQ(a.first, b.first);
+  EXPECT_EQ(a.first, small_pages.first);
+  EXPECT_EQ(a.second, small_pages.second);
   EXPECT_EQ(a.second, b.second);
   EXPECT_EQ(a.second, c.second);
   EXPECT_NE(a.second, e.second);
