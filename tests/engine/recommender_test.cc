@@ -686,13 +686,18 @@ TEST(IndexedRecommenderTest, ExactSearchGivesTheScoredAnswers) {
 // A category holding few products (1/40 here) is searched through the
 // index restricted to it: exact mode still gives the scored answers, and
 // `count` products when that many pass, also with other filters.
-TEST(IndexedRecommenderTest, SmallCategoriesSearchTheirOwnIndex) {
+// 40 categories of 3 products each (small<p % 40>), price p, one in 7 out of stock.
+std::shared_ptr<const Catalog> SmallCategoriesCatalog() {
   std::string csv = "product_id,name,category,price,in_stock\n";
   for (int p = 0; p < 120; ++p) {
     csv += "p" + std::to_string(p) + ",P,small" + std::to_string(p % 40) + "," + std::to_string(p) + "," +
            (p % 7 ? "true" : "false") + "\n";
   }
-  auto catalog = std::make_shared<const Catalog>(*Catalog::ParseCsv(csv, "small.csv"));
+  return std::make_shared<const Catalog>(*Catalog::ParseCsv(csv, "small.csv"));
+}
+
+TEST(IndexedRecommenderTest, SmallCategoriesSearchTheirOwnIndex) {
+  auto catalog = SmallCategoriesCatalog();
   Recommender::Options ro;
   ro.index_min_products = 1;
   ro.exact_search = true;
@@ -725,9 +730,7 @@ TEST(IndexedRecommenderTest, SmallCategoriesSearchTheirOwnIndex) {
 // for it, lists are cached and read concurrently, and every answer is the
 // one a single thread gets (scripts/test-tsan.sh runs this under TSan).
 TEST(IndexedRecommenderTest, ConcurrentRequestsShareCategoryIndexesAndLists) {
-  std::string csv = "product_id,name,category,price,in_stock\n";
-  for (int p = 0; p < 120; ++p) csv += "p" + std::to_string(p) + ",P,small" + std::to_string(p % 40) + ",1,true\n";
-  auto catalog = std::make_shared<const Catalog>(*Catalog::ParseCsv(csv, "small.csv"));
+  auto catalog = SmallCategoriesCatalog();
   Recommender::Options ro;
   ro.index_min_products = 1;
   ro.exact_search = true;
