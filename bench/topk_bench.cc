@@ -2,11 +2,14 @@
 // factors) and select the best 10, as the server does per request, at 10k,
 // 100k and 1M products x 64 and 128 factors, one thread. Counters: products
 // scored per second and the bytes of item factors streamed per second.
+// Also the k-means build of the cluster index that spares large catalogs
+// those scans.
 #include <benchmark/benchmark.h>
 
 #include <random>
 
 #include "engine/batch_scoring.h"
+#include "engine/cluster_index.h"
 #include "engine/model.h"
 #include "engine/topk.h"
 
@@ -143,6 +146,31 @@ BENCHMARK(BM_SelectBatchFused)
     ->ArgNames({"products", "factors", "batch", "precision"})
     ->ArgsProduct({{50000}, {64, 128}, {1, 8, 16, 32}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
+
+// Building the search index of a large catalog (k-means: 8 iterations on a
+// 131k sample, then every product assigned; about sqrt(n) clusters), on all
+// threads: what the trainer does twice per model and a server at load when a
+// model has no stored clusters. Counter: GFLOP/s of the assignments' products
+// (2 x rows x clusters x factors per pass).
+void BM_ClusterIndexBuild(benchmark::State& state) {
+  const Eigen::Index n = state.range(0), k = 64;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  const FactorMatrix items = FactorMatrix::NullaryExpr(n, k, [&] { return nd(rng); });
+  size_t clusters = 0;
+  for (auto _ : state) {
+    auto index = ClusterIndex::Build(items, {});
+    if (!index.ok()) {
+      state.SkipWithError("build failed");
+      return;
+    }
+    clusters = index->clusters();
+  }
+  const double sample = std::min<double>(n, ClusterIndex::BuildOptions().sample);
+  const double flops = 2.0 * (ClusterIndex::BuildOptions().iterations * sample + n) * clusters * k;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_ClusterIndexBuild)->ArgName("products")->Arg(200000)->Arg(1000000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace aisle

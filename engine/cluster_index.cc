@@ -10,25 +10,26 @@
 namespace aisle {
 namespace {
 
-constexpr Eigen::Index kChunk = 4096;  // rows assigned per step (a chunk x clusters score block)
+constexpr Eigen::Index kChunk = 512;   // rows assigned per step (a chunk x clusters score block)
 
 bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
 
 // Nearest centre (L2) of each row of `x` from `first` to `first + m`: the
-// argmax of x.c - |c|^2 / 2.
+// argmax of x.c - |c|^2 / 2 (the first on ties). The scores are row-major so
+// that each row's argmax reads contiguous memory (column-major, every score
+// read was a cache line of its own).
 void Assign(const FactorRef& x, Eigen::Index first, Eigen::Index m, const FactorRef& centroids,
             const Eigen::VectorXf& half_norms, uint32_t* out) {
-  const Eigen::MatrixXf s = x.middleRows(first, m) * centroids.transpose();
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> s(m, centroids.rows());
+  s.noalias() = x.middleRows(first, m) * centroids.transpose();
+  s.rowwise() -= half_norms.transpose();
+  const Eigen::Index nc = s.cols();
   for (Eigen::Index i = 0; i < m; ++i) {
+    // The maximum in vector registers, then the first index holding it.
+    const float best_score = s.row(i).maxCoeff();
+    const float* row = s.row(i).data();
     Eigen::Index best = 0;
-    float best_score = -INFINITY;
-    for (Eigen::Index j = 0; j < s.cols(); ++j) {
-      const float v = s(i, j) - half_norms[j];
-      if (v > best_score) {
-        best_score = v;
-        best = j;
-      }
-    }
+    while (best + 1 < nc && row[best] != best_score) ++best;
     out[i] = static_cast<uint32_t>(best);
   }
 }
