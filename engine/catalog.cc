@@ -90,12 +90,24 @@ struct CsvPiece {
   std::vector<absl::string_view> categories;
 };
 
+// Numbers categories in order of first appearance: `names[i]` is category i.
+struct CategoryNumbers {
+  absl::flat_hash_map<absl::string_view, int32_t> ids;
+  std::vector<absl::string_view>* names;
+
+  int32_t Of(absl::string_view category) {
+    auto [it, added] = ids.try_emplace(category, static_cast<int32_t>(names->size()));
+    if (added) names->push_back(category);
+    return it->second;
+  }
+};
+
 void ParseCsvPiece(absl::string_view text, absl::string_view piece, uint64_t first_line, bool skip_header,
                    const CsvColumns& col, const std::string& name, std::deque<std::string>* extra,
                    CsvPiece* out) {
   CsvReader reader(piece, ',');
   std::vector<absl::string_view> f;
-  absl::flat_hash_map<absl::string_view, int32_t> category_ids;
+  CategoryNumbers categories{{}, &out->categories};
   const auto keep = [&](absl::string_view v) {
     v = absl::StripAsciiWhitespace(v);
     if (v.empty() || (v.data() >= text.data() && v.data() + v.size() <= text.data() + text.size())) return v;
@@ -116,11 +128,7 @@ void ParseCsvPiece(absl::string_view text, absl::string_view piece, uint64_t fir
     row.hash = IdHash(row.id);
     if (col.name >= 0) row.entry.name = keep(f[col.name]);
     if (col.category >= 0) row.entry.category = keep(f[col.category]);
-    if (!row.entry.category.empty()) {
-      auto [it, added] = category_ids.try_emplace(row.entry.category, static_cast<int32_t>(out->categories.size()));
-      if (added) out->categories.push_back(row.entry.category);
-      row.entry.category_id = it->second;
-    }
+    if (!row.entry.category.empty()) row.entry.category_id = categories.Of(row.entry.category);
     if (col.price >= 0 && !ParsePrice(f[col.price], &row.entry.price)) {
       return void(out->error = RowError(name, line, absl::StrCat("bad price '", f[col.price], "'")));
     }
@@ -189,14 +197,10 @@ absl::StatusOr<Catalog> Catalog::ParseCsvText(std::string data, const std::strin
   c.entries_.reserve(rows);
   // The table is the serial part: its slots fetched a few rows ahead.
   constexpr size_t kAhead = 16;
-  absl::flat_hash_map<absl::string_view, int32_t> category_ids;
+  CategoryNumbers categories{{}, &c.categories_};
   for (CsvPiece& p : pieces) {
     std::vector<int32_t> renumber(p.categories.size());
-    for (size_t k = 0; k < p.categories.size(); ++k) {
-      auto [it, added] = category_ids.try_emplace(p.categories[k], static_cast<int32_t>(c.categories_.size()));
-      if (added) c.categories_.push_back(p.categories[k]);
-      renumber[k] = it->second;
-    }
+    for (size_t k = 0; k < p.categories.size(); ++k) renumber[k] = categories.Of(p.categories[k]);
     for (size_t i = 0; i < p.rows.size(); ++i) {
       if (i + kAhead < p.rows.size()) c.ids_.Prefetch(p.rows[i + kAhead].hash);
       const CatalogRow& row = p.rows[i];
@@ -237,7 +241,7 @@ absl::StatusOr<Catalog> Catalog::ParseJsonLinesText(std::string data, const std:
   Catalog c;
   std::deque<std::string>& extra = c.storage_->extra.emplace_back();
   const auto keep = [&extra](std::string s) { return absl::string_view(extra.emplace_back(std::move(s))); };
-  absl::flat_hash_map<absl::string_view, int32_t> category_ids;
+  CategoryNumbers categories{{}, &c.categories_};
   uint64_t line = 0;
   for (absl::string_view text : absl::StrSplit(data, '\n')) {
     ++line;
@@ -261,11 +265,7 @@ absl::StatusOr<Catalog> Catalog::ParseJsonLinesText(std::string data, const std:
     if (auto it = j.find("category"); it != j.end() && !it->is_null()) {
       if (!it->is_string()) return RowError(name, line, "category is not a string");
       e.category = keep(it->get<std::string>());
-      if (!e.category.empty()) {
-        auto [at, added] = category_ids.try_emplace(e.category, static_cast<int32_t>(c.categories_.size()));
-        if (added) c.categories_.push_back(e.category);
-        e.category_id = at->second;
-      }
+      if (!e.category.empty()) e.category_id = categories.Of(e.category);
     }
     if (auto it = j.find("price"); it != j.end() && !it->is_null()) {
       if (!it->is_number() || !(it->get<double>() >= 0) || it->get<double>() > FLT_MAX) {

@@ -55,7 +55,7 @@ struct Interactions {
 Interactions BuildInteractions(const EventLog& log, const WeightingOptions& options);
 // The same, freeing `*release` (the log's events, no longer needed by the
 // caller) as soon as they are turned into weights, before the matrices are
-// built: at 100M events the 3.2 GB of events and the matrices are never
+// built: at 100M events the 2.8 GB of events and the matrices are never
 // held at once.
 Interactions BuildInteractions(const EventLog& log, const WeightingOptions& options, std::vector<Event>* release);
 
