@@ -625,16 +625,22 @@ TEST(TopListsTest, SimilarProducts) {
   EXPECT_EQ((*all->WithCatalog(nullptr))->similar_cache(), all->similar_cache());
 }
 
+// The cluster index forced on this small catalog, searched exactly, with lists of 12.
+Recommender::Options ExactIndexOptions() {
+  Recommender::Options ro;
+  ro.index_min_products = 1;
+  ro.exact_search = true;
+  ro.top_list_length = 12;
+  return ro;
+}
+
 // Through the cluster index (forced on this small catalog) in exact mode,
 // every kind of request gets the answer of scoring every product: known
 // customers (filtered or not, alone and in batches, cached or not), similar
 // products, baskets, live customers; a category filter returns `count`.
 TEST(IndexedRecommenderTest, ExactSearchGivesTheScoredAnswers) {
   auto plain = Make();
-  Recommender::Options ro;
-  ro.index_min_products = 1;
-  ro.exact_search = true;
-  ro.top_list_length = 12;
+  const Recommender::Options ro = ExactIndexOptions();
   auto r = *Recommender::Create(TrainedModel(), MakeCatalog(), ro);
   ASSERT_NE(r->index(), nullptr);
   const std::vector<RecommendOptions> requests = Requests(*r);
@@ -698,10 +704,7 @@ std::shared_ptr<const Catalog> SmallCategoriesCatalog() {
 
 TEST(IndexedRecommenderTest, SmallCategoriesSearchTheirOwnIndex) {
   auto catalog = SmallCategoriesCatalog();
-  Recommender::Options ro;
-  ro.index_min_products = 1;
-  ro.exact_search = true;
-  ro.top_list_length = 12;
+  const Recommender::Options ro = ExactIndexOptions();
   auto r = *Recommender::Create(TrainedModel(), catalog, ro);
   auto plain = *Recommender::Create(TrainedModel(), catalog);
   size_t full = 0;
@@ -731,10 +734,7 @@ TEST(IndexedRecommenderTest, SmallCategoriesSearchTheirOwnIndex) {
 // one a single thread gets (scripts/test-tsan.sh runs this under TSan).
 TEST(IndexedRecommenderTest, ConcurrentRequestsShareCategoryIndexesAndLists) {
   auto catalog = SmallCategoriesCatalog();
-  Recommender::Options ro;
-  ro.index_min_products = 1;
-  ro.exact_search = true;
-  ro.top_list_length = 12;
+  const Recommender::Options ro = ExactIndexOptions();
   auto r = *Recommender::Create(TrainedModel(), catalog, ro);
   auto plain = *Recommender::Create(TrainedModel(), catalog);
   const uint32_t nc = static_cast<uint32_t>(r->model().customers.size());
