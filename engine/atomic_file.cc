@@ -40,16 +40,36 @@ absl::Status AtomicFileWriter::Open(const std::string& path) {
   // The rename would replace whatever is there: never a device, a pipe or a
   // directory (`--output /dev/null` once replaced /dev/null with a file).
   struct stat sb;
-  if (::stat(path.c_str(), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+  const bool exists = ::stat(path.c_str(), &sb) == 0;
+  if (exists && !S_ISREG(sb.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path, " exists and is not a regular file: not replacing it"));
   }
   path_ = path;
   temp_path_ = absl::StrCat(path, ".tmp.", getpid(), ".", g_temp_counter.fetch_add(1));
-  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A replacement keeps the file's mode and owner (a file of customer data
+  // created 0600 stays 0600); it is created private and opened up to the
+  // old mode, so no reader sees its contents under a wider mode.
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, exists ? 0600 : 0644);
   if (fd_ < 0) {
     int err = errno;
     temp_path_.clear();
     return ErrnoStatus("cannot create", path + ".tmp.*", err);
+  }
+  if (exists) {
+    // The owner first: chown may clear set-id bits the chmod then restores.
+    // Changing it needs privilege unless it is ours already; without it the
+    // file becomes ours, with the old mode.
+    if ((sb.st_uid != ::geteuid() || sb.st_gid != ::getegid()) && ::fchown(fd_, sb.st_uid, sb.st_gid) != 0 &&
+        errno != EPERM) {
+      const int err = errno;
+      Abort();
+      return ErrnoStatus("cannot keep the owner of", path, err);
+    }
+    if (::fchmod(fd_, sb.st_mode & 07777) != 0) {
+      const int err = errno;
+      Abort();
+      return ErrnoStatus("cannot keep the mode of", path, err);
+    }
   }
   return absl::OkStatus();
 }
@@ -116,19 +136,40 @@ absl::Status SyncParentDirectory(const std::string& path) {
   return st;
 }
 
-absl::Status ReadFileToString(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+absl::StatusOr<int> OpenRegularFile(const std::string& path, struct stat* st) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return ErrnoStatus("cannot open", path, errno);
-  struct stat sb;
-  if (::fstat(fd, &sb) != 0) {
-    int err = errno;
+  if (::fstat(fd, st) != 0) {
+    const int err = errno;
     ::close(fd);
     return ErrnoStatus("cannot stat", path, err);
   }
-  if (S_ISDIR(sb.st_mode)) {
+  if (!S_ISREG(st->st_mode)) {
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, " is a directory"));
+    const char* kind = S_ISDIR(st->st_mode)    ? "a directory"
+                       : S_ISFIFO(st->st_mode) ? "a FIFO"
+                       : S_ISCHR(st->st_mode)  ? "a character device"
+                       : S_ISBLK(st->st_mode)  ? "a block device"
+                       : S_ISSOCK(st->st_mode) ? "a socket"
+                                               : "not a regular file";
+    return absl::InvalidArgumentError(absl::StrCat(path, " is ", kind, ", not a regular file"));
   }
+  // Reads of a regular file never block; the flag is dropped all the same.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+absl::Status ReadFileToString(const std::string& path, std::string* out, size_t max_bytes) {
+  struct stat sb;
+  auto opened = OpenRegularFile(path, &sb);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
+  auto too_large = [&] {
+    ::close(fd);
+    return absl::OutOfRangeError(absl::StrCat(path, " is larger than ", max_bytes, " bytes"));
+  };
+  if (static_cast<uint64_t>(sb.st_size) > max_bytes) return too_large();
   out->clear();
   out->resize(static_cast<size_t>(sb.st_size));
   size_t off = 0;
@@ -137,10 +178,13 @@ absl::Status ReadFileToString(const std::string& path, std::string* out) {
     if (off < out->size()) {
       r = ::read(fd, out->data() + off, out->size() - off);
     } else {
-      // The file may have grown since fstat: read on in small steps.
+      // The file may have grown since fstat: read on in small steps, up to the bound.
       char buf[65536];
       r = ::read(fd, buf, sizeof(buf));
-      if (r > 0) out->append(buf, static_cast<size_t>(r));
+      if (r > 0) {
+        if (out->size() + static_cast<size_t>(r) > max_bytes) return too_large();
+        out->append(buf, static_cast<size_t>(r));
+      }
     }
     if (r < 0) {
       if (errno == EINTR) continue;

@@ -4,10 +4,13 @@
 // Not thread-safe; one writer per instance.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace aisle {
@@ -46,7 +49,17 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 // Fsyncs the directory holding `path`, so that a rename into it is durable.
 absl::Status SyncParentDirectory(const std::string& path);
 
-// Reads a whole file. NotFound when it does not exist.
-absl::Status ReadFileToString(const std::string& path, std::string* out);
+// Opens a regular file for reading, without blocking on a FIFO: its
+// descriptor (the caller closes it) and its stat in `*st`. NotFound when it
+// does not exist, InvalidArgument when it is a directory, FIFO, device or
+// socket, the errno text otherwise.
+absl::StatusOr<int> OpenRegularFile(const std::string& path, struct stat* st);
+
+// The bound ReadFileToString applies unless told otherwise.
+inline constexpr size_t kMaxReadFileBytes = size_t{4} << 30;
+
+// Reads a whole regular file (OpenRegularFile's errors), of at most
+// `max_bytes` (OutOfRange past it, also when it grows while being read).
+absl::Status ReadFileToString(const std::string& path, std::string* out, size_t max_bytes = kMaxReadFileBytes);
 
 }  // namespace aisle

@@ -31,14 +31,23 @@ uint64_t StableHash(absl::string_view a, absl::string_view b, absl::string_view 
 }
 
 int AssignVariant(absl::string_view salt, absl::string_view unit, absl::Span<const VariantWeight> variants) {
+  // Shares of the positive weights: the scores -ln(u) / share stay finite
+  // whatever the weights' scale (weights of 5e-324 have shares of 1/n).
+  double total = 0;
+  for (const VariantWeight& v : variants) {
+    if (v.weight > 0 && std::isfinite(v.weight)) total += v.weight;
+  }
+  if (!(total > 0) || !std::isfinite(total)) return -1;
   int best = -1;
   double best_score = std::numeric_limits<double>::infinity();
   for (size_t v = 0; v < variants.size(); ++v) {
-    if (!(variants[v].weight > 0)) continue;
+    if (!(variants[v].weight > 0) || !std::isfinite(variants[v].weight)) continue;
+    const double share = variants[v].weight / total;
+    if (!(share > 0)) continue;  // underflows: gets nobody
     // u in (0, 1): the top 53 bits, offset by half a step so it is never 0.
     const double u = (static_cast<double>(StableHash(salt, variants[v].name, unit) >> 11) + 0.5) * 0x1.0p-53;
-    const double score = -std::log(u) / variants[v].weight;
-    if (score < best_score) {
+    const double score = -std::log(u) / share;
+    if (best < 0 || score < best_score) {
       best_score = score;
       best = static_cast<int>(v);
     }

@@ -27,8 +27,9 @@ struct VariantWeight {
   double weight;           // > 0 (a variant of weight 0 gets nobody)
 };
 
-// The index in `variants` of the unit's variant; -1 when no variant has a
-// positive weight.
+// The index in `variants` of the unit's variant, drawn by the weights'
+// shares (weight / sum of positive finite weights); -1 when no variant has a
+// positive finite weight. Callers check for -1 before indexing.
 int AssignVariant(absl::string_view salt, absl::string_view unit, absl::Span<const VariantWeight> variants);
 
 // The stable 64-bit hash the assignment draws from (FNV-1a over the parts

@@ -1,6 +1,7 @@
 #include "engine/experiments.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
@@ -12,6 +13,12 @@
 
 namespace aisle {
 namespace {
+
+// A positive weight is at least kMinVariantWeight and at least this share of
+// the experiment's total: below it a variant gets (nearly) nobody, and
+// weights near the smallest doubles make shares that are not finite.
+constexpr double kMinVariantWeight = 1e-6;
+constexpr double kMinVariantShare = 1e-12;
 
 using json = nlohmann::json;
 
@@ -56,8 +63,9 @@ ExperimentVariant ReadVariant(const json& v) {
   ExperimentVariant out;
   out.name = Text(v, "name", true, 64);
   if (auto it = v.find("weight"); it != v.end() && !it->is_null()) {
-    if (!it->is_number() || !(it->get<double>() >= 0) || it->get<double>() > 1e6) {
-      throw Bad{absl::StrCat("variant '", out.name, "': 'weight' must be a number in [0, 1e6]")};
+    const double w = it->is_number() ? it->get<double>() : -1;
+    if (!it->is_number() || !(w == 0 || (w >= kMinVariantWeight && w <= 1e6))) {
+      throw Bad{absl::StrCat("variant '", out.name, "': 'weight' must be 0 or a number in [1e-6, 1e6]")};
     }
     out.weight = it->get<double>();
   }
@@ -110,6 +118,15 @@ Experiment ReadExperiment(const json& e) {
       total += out.variants.back().weight;
     }
     if (!(total > 0)) throw Bad{"every variant has weight 0"};
+    // Every positive weight must keep a share of the total.
+    for (const ExperimentVariant& v : out.variants) {
+      const double share = v.weight / total;
+      if (v.weight > 0 && (!std::isfinite(share) || !(share >= kMinVariantShare))) {
+        throw Bad{absl::StrCat("variant '", v.name, "': its weight is ", v.weight, ", a share of ", share,
+                               " of the total ", total, ": a positive weight must be at least ", kMinVariantShare,
+                               " of the total (use 0 to give a variant nobody)")};
+      }
+    }
     out.control = Text(e, "control", false, 64);
     if (out.control.empty()) out.control = out.variants.front().name;
     if (!names.contains(out.control)) throw Bad{absl::StrCat("'control' names no variant: '", out.control, "'")};

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/atomic_file.h"
 
 namespace aisle {
 namespace {
@@ -95,21 +96,10 @@ void Unregister(int slot) {
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard, Access access) {
   const bool populate = access == Access::kPopulate;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    std::string msg = absl::StrCat("cannot open ", path, ": ", std::strerror(errno));
-    return errno == ENOENT ? absl::NotFoundError(msg) : absl::PermissionDeniedError(msg);
-  }
   struct stat sb;
-  if (::fstat(fd, &sb) != 0) {
-    std::string msg = absl::StrCat("cannot stat ", path, ": ", std::strerror(errno));
-    ::close(fd);
-    return absl::InternalError(msg);
-  }
-  if (S_ISDIR(sb.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, " is a directory"));
-  }
+  auto opened = OpenRegularFile(path, &sb);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   if (sb.st_size == 0) {
     ::close(fd);
     return MappedFile(nullptr, 0, -1);
@@ -120,12 +110,30 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, bool guard,
   if (addr != MAP_FAILED && !populate) {
     ::madvise(addr, static_cast<size_t>(sb.st_size), access == Access::kSequential ? MADV_SEQUENTIAL : MADV_WILLNEED);
   }
-  ::close(fd);
   if (addr == MAP_FAILED) {
+    ::close(fd);
     return absl::InternalError(absl::StrCat("cannot map ", path, ": ", std::strerror(err)));
   }
   const size_t size = static_cast<size_t>(sb.st_size);
-  return MappedFile(addr, size, guard ? Register(addr, size) : -1);
+  MappedFile m(addr, size, guard ? Register(addr, size) : -1);
+  // The descriptor stays open: CheckUnchanged() asks it about the very
+  // file mapped, wherever its path now leads.
+  m.fd_ = fd;
+  m.path_ = path;
+  m.mtime_ns_ = int64_t{sb.st_mtim.tv_sec} * 1'000'000'000 + sb.st_mtim.tv_nsec;
+  return m;
+}
+
+absl::Status MappedFile::CheckUnchanged() const {
+  if (fd_ < 0) return absl::OkStatus();
+  struct stat sb;
+  if (::fstat(fd_, &sb) != 0) return absl::InternalError(absl::StrCat("cannot stat ", path_, ": ", std::strerror(errno)));
+  const int64_t mtime_ns = int64_t{sb.st_mtim.tv_sec} * 1'000'000'000 + sb.st_mtim.tv_nsec;
+  if (static_cast<uint64_t>(sb.st_size) == size_ && mtime_ns == mtime_ns_) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(path_, " was changed in place while mapped (", size_, " bytes -> ",
+                                          static_cast<int64_t>(sb.st_size),
+                                          mtime_ns == mtime_ns_ ? "" : ", modified again",
+                                          "): its contents can no longer be trusted"));
 }
 
 void MappedFile::DropPagesOutside(const std::vector<std::pair<const void*, size_t>>& keep) const {
@@ -154,7 +162,8 @@ uint64_t MappedFile::GuardedFaults() { return g_faults.load(std::memory_order_re
 
 MappedFile::MappedFile(MappedFile&& o) noexcept
     : addr_(std::exchange(o.addr_, nullptr)), size_(std::exchange(o.size_, 0)),
-      guard_slot_(std::exchange(o.guard_slot_, -1)) {}
+      guard_slot_(std::exchange(o.guard_slot_, -1)), fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)),
+      mtime_ns_(o.mtime_ns_) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {
@@ -162,6 +171,9 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
     addr_ = std::exchange(o.addr_, nullptr);
     size_ = std::exchange(o.size_, 0);
     guard_slot_ = std::exchange(o.guard_slot_, -1);
+    fd_ = std::exchange(o.fd_, -1);
+    path_ = std::move(o.path_);
+    mtime_ns_ = o.mtime_ns_;
   }
   return *this;
 }
@@ -171,6 +183,8 @@ void MappedFile::Unmap() {
   guard_slot_ = -1;
   if (addr_ != nullptr) ::munmap(addr_, size_);
   addr_ = nullptr;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 MappedFile::~MappedFile() { Unmap(); }

@@ -21,7 +21,8 @@ namespace aisle {
 
 class MappedFile {
  public:
-  // NotFound when missing, InvalidArgument for a directory, the errno text otherwise.
+  // A regular file only: NotFound when missing, InvalidArgument for a
+  // directory, FIFO or device (never blocks on a FIFO), the errno text otherwise.
   // How the pages come in: all at once inside Open (kPopulate); as they are
   // touched, read ahead sequentially (kSequential: one pass over a large
   // file, with DropPagesBefore); as they are touched, the whole file read
@@ -49,6 +50,13 @@ class MappedFile {
     DropPagesOutside({{p, static_cast<size_t>(static_cast<const char*>(addr_) + size_ - p)}});
   }
 
+  // OK while the file mapped is as it was when mapped: its size and
+  // modification time, asked of the descriptor kept open, so a new file
+  // renamed over the path is no change. DataLoss once it was written or
+  // truncated in place (a MAP_PRIVATE map shows such writes: its contents
+  // are then a mix of the two files).
+  absl::Status CheckUnchanged() const;
+
   // Pages of guarded maps replaced by zeros since the process started.
   static uint64_t GuardedFaults();
 
@@ -58,6 +66,9 @@ class MappedFile {
   void* addr_ = nullptr;
   size_t size_ = 0;
   int guard_slot_ = -1;
+  int fd_ = -1;          // the file mapped (CheckUnchanged), or -1
+  std::string path_;
+  int64_t mtime_ns_ = 0;
 };
 
 }  // namespace aisle

@@ -18,6 +18,7 @@
 #include "engine/als_objective.h"
 #include "engine/csr_matrix.h"
 #include "engine/id_map.h"
+#include "engine/mapped_file.h"
 
 namespace aisle {
 
@@ -70,8 +71,9 @@ struct Model {
 
   // A model read by MapModel (engine/model_io.h) keeps its factors in the
   // mapped file: user_factors and item_factors are then empty and these
-  // point into `mapping`, which the model keeps alive.
-  std::shared_ptr<const void> mapping;
+  // point into `mapping`, which the model keeps alive (and asks whether the
+  // file was changed in place: MappedFile::CheckUnchanged).
+  std::shared_ptr<const MappedFile> mapping;
   const float* mapped_users = nullptr;
   const float* mapped_items = nullptr;
   uint32_t mapped_factors = 0;

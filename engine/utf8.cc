@@ -41,9 +41,12 @@ bool IsValidUtf8(absl::string_view s) {
 }
 
 bool IsPrintableUtf8(absl::string_view s) {
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7F) return false;
+    // C1 controls U+0080..U+009F (U+0085 is a line break to some readers)
+    // are encoded C2 80..C2 9F.
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return false;
   }
   return IsValidUtf8(s);
 }

@@ -17,8 +17,9 @@ int Utf8Sequence(absl::string_view s, size_t i);
 // Whether all of `s` is valid UTF-8.
 bool IsValidUtf8(absl::string_view s);
 
-// Whether `s` is valid UTF-8 without control characters (C0, DEL): what an
-// id must be to appear in a header, a log line or a Prometheus label.
+// Whether `s` is valid UTF-8 without control characters (C0, DEL, C1:
+// U+0000..U+001F, U+007F..U+009F): what an id must be to appear in a
+// header, a log line or a Prometheus label.
 bool IsPrintableUtf8(absl::string_view s);
 
 }  // namespace aisle

@@ -206,7 +206,10 @@ Calibration CalibrateByRerandomization(absl::Span<const ExposureRecord> exposure
   const VariantWeight arms[] = {{"arm-a", 1}, {"arm-b", 1}};
   for (int i = 0; i < resamples; ++i) {
     const std::string salt = absl::StrCat("rerandomization-", i);
-    for (ExposureRecord& e : mine) e.variant = std::string(arms[AssignVariant(salt, e.customer, arms)].name);
+    for (ExposureRecord& e : mine) {
+      const int arm = AssignVariant(salt, e.customer, arms);  // both weights positive: never -1
+      e.variant = std::string(arms[arm < 0 ? 0 : arm].name);
+    }
     const std::vector<ExperimentReport> r = AnalyzeExperiments(mine, events, o);
     if (r.empty() || r[0].variants.size() < 2) continue;
     const VariantReport& b = r[0].variants[1];

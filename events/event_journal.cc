@@ -296,7 +296,8 @@ void EventJournal::Run() {
         bytes += p.lines;
         lines += p.count;
       }
-      absl::Status s = bytes.empty() ? absl::OkStatus() : WriteBatch(bytes);
+      absl::Status s = bytes.empty() ? absl::OkStatus() : options_.before_write ? options_.before_write() : absl::OkStatus();
+      if (s.ok() && !bytes.empty()) s = WriteBatch(bytes);
       const uint64_t segment = next_segment_ - 1;
       {
         std::lock_guard<std::mutex> g(mu_);

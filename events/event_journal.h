@@ -56,6 +56,10 @@ class EventJournal {
     bool rotate_daily = true;           // close it when the UTC day changes
     bool sync = true;                   // fdatasync before reporting success
     SegmentFormat format = SegmentFormat::Events();
+    // Fault injection for tests: runs on the writer thread before each batch
+    // is written (it may block, holding the batch); an error fails the
+    // batch as a failed write would.
+    std::function<absl::Status()> before_write;
   };
   struct OpenStats {
     uint64_t closed_segments = 0;  // closed segments found

@@ -108,6 +108,11 @@ HttpServer::Reply HttpServer::EraseCustomer(const HttpRequest& req) {
   LiveLoop& live = Live();
   auto r = source_->Current();
   auto receipt = live.Erase(id, r ? &r->model() : nullptr, options_.impressions);
+  // What was shown to them goes to a closed segment of the exposure log,
+  // which compaction rewrites without them.
+  if (receipt.ok() && options_.exposures != nullptr) {
+    if (absl::Status s = options_.exposures->Rotate(); !s.ok()) receipt = s;
+  }
   if (!receipt.ok()) {
     Fail(503, "unavailable", absl::StrCat("erasure incomplete (retry; answers already ignore the customer): ",
                                           receipt.status().message()));
@@ -121,8 +126,9 @@ HttpServer::Reply HttpServer::EraseCustomer(const HttpRequest& req) {
                           {"removed", removed},
                           {"kept", "the fact of erasure and its time, under a keyed pseudonym (not the id)"},
                           {"pending",
-                           "the customer's events in closed journal segments and older model versions: removed by "
-                           "the nightly job (aisle-train --events_dir, then aisle-train compact-events)"}}));
+                           "the customer's events in closed journal segments, what was shown to them in the exposure "
+                           "log and older model versions: removed by the nightly job (aisle-train --events_dir, then "
+                           "aisle-train compact-events --exposures_dir)"}}));
 }
 
 HttpServer::Reply HttpServer::CustomerData(const HttpRequest& req) {
@@ -157,7 +163,9 @@ HttpServer::Reply HttpServer::CustomerData(const HttpRequest& req) {
   const Model& m = r->model();
   const Personal p = PersonalFor(*r, id);
   const std::optional<uint32_t> row = m.customers.Find(id);
-  const bool withheld = p.live && p.live->forget_model_row;
+  // Erased after the model's data: withheld whatever the consent (a
+  // customer without consent has no live profile to say so).
+  const bool withheld = row && live.ModelRowWithheld(m, id);
   json history = json::array();
   if (row && !withheld) {
     for (uint32_t x : m.purchased.RowIndices(*row)) history.push_back(m.products.id(x));

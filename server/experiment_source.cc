@@ -79,7 +79,9 @@ absl::Status ExperimentSource::Reload(bool force) {
   if (!status.ok()) {
     ++stats_.reloads_failed;
     stats_.last_error = std::string(status.message());
-    Log(absl::StrCat("experiments file refused, the previous experiments keep running: ", status.message()));
+    Log(absl::StrCat("experiments file refused, ",
+                     set_ != nullptr ? "the previous experiments keep running: " : "no experiment is running: ",
+                     status.message()));
     return status;
   }
   auto running = std::make_shared<Running>();
@@ -115,6 +117,12 @@ ExperimentSource::Choice ExperimentSource::Pick(absl::string_view endpoint, absl
     std::vector<VariantWeight> weights;
     for (const ExperimentVariant& v : c.experiment->variants) weights.push_back({v.name, v.weight});
     const int i = AssignVariant(c.experiment->salt, unit, weights);
+    if (i < 0 || static_cast<size_t>(i) >= c.experiment->variants.size()) {
+      // Unreachable for a validated file (a positive weight is required);
+      // never an index from an unchecked assignment.
+      c.experiment = nullptr;
+      return c;
+    }
     c.variant = &c.experiment->variants[static_cast<size_t>(i)];
     const size_t e = static_cast<size_t>(c.experiment - c.set->set.experiments().data());
     const size_t ep = static_cast<size_t>(

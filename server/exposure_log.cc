@@ -54,6 +54,7 @@ ExposureLog::~ExposureLog() {
   }
   cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  if (journal_ == nullptr) return;  // Open failed before the journal was open
   HandOver();
   journal_->Flush();
 }
@@ -113,6 +114,11 @@ void ExposureLog::Run() {
 void ExposureLog::Flush() {
   HandOver();
   journal_->Flush();
+}
+
+absl::Status ExposureLog::Rotate() {
+  HandOver();
+  return journal_->Rotate();
 }
 
 ExposureLog::Stats ExposureLog::stats() const {

@@ -65,6 +65,10 @@ class ExposureLog {
   void Record(const Exposure& e);
   // Returns once everything recorded so far is written (or failed).
   void Flush();
+  // Writes what is buffered and closes the open segment, so that every
+  // record so far is in a closed segment (for an erasure: aisle-train
+  // compact-events --exposures_dir rewrites closed segments).
+  absl::Status Rotate();
   Stats stats() const;
 
   static SegmentFormat Format() { return ExposureSegmentFormat(); }

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -23,7 +24,7 @@ namespace {
 
 std::shared_ptr<const Recommender> Serving(ModelSource* source) {
   auto r = source->Current();
-  if (!r) Fail(503, "unavailable", "no model loaded yet");
+  if (!r) Fail(503, "unavailable", "no model is serving (none loaded yet, or its file changed in place and no longer loads)");
   return r;
 }
 
@@ -162,7 +163,9 @@ HttpServer::Reply HttpServer::Run(Fn fn, const HttpRequest& req) {
 
 void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
   const auto start = Clock::now();
-  RequestInfo info{req.method, req.target, req.peer};
+  // The access log holds no query string (visitor ids) and, for a route of
+  // one customer, the route's pattern instead of the path (docs/API.md, "Access log").
+  RequestInfo info{req.method, req.path, req.peer};
   Router::Match m = router_.Find(req.method, req.path);
   if (req.method == "OPTIONS") {
     Reply reply(204, "");
@@ -193,6 +196,7 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
     return;
   }
   const Route& route = routes_[static_cast<size_t>(m.route)];
+  if (absl::StartsWith(route.path, "/v1/customers/")) info.path = route.path;
   req.params = std::move(m.params);
   if (auto denied = CheckAuth(route.auth, req)) {
     Complete(responder, info, route.endpoint, start, *std::move(denied));
@@ -268,7 +272,7 @@ HttpServer::Reply HttpServer::Healthz(const HttpRequest&) { return Reply{200, R"
 
 HttpServer::Reply HttpServer::Readyz(const HttpRequest&) {
   auto r = source_->Current();
-  if (!r) return Error(503, "unavailable", "no model loaded yet");
+  if (!r) return Error(503, "unavailable", "no model is serving (none loaded yet, or its file changed in place and no longer loads)");
   return Reply{200, ReadyBody(r->model_id()), "application/json", r->model_id()};
 }
 
@@ -403,7 +407,7 @@ std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const 
   if (r->index() != nullptr) {
     return RecommendationsReply(*r, id, r->Recommend(id, o, live.get()), o.explain, {}, true, &arm.choice);
   }
-  RequestInfo info{req.method, req.target, req.peer};
+  RequestInfo info{req.method, "/v1/customers/:id/recommendations", req.peer};
   RecommendBatcher::Job job;
   job.recommender = r;
   job.request = CustomerRequest{id, o, live};

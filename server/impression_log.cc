@@ -1,6 +1,7 @@
 #include "server/impression_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +44,17 @@ absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::st
   std::unique_ptr<ImpressionLog> log(new ImpressionLog());
   log->path_ = path;
   log->options_ = options;
-  log->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // One server per file: an erasure rewrites the file from this process's
+  // memory, which would drop another writer's records. The lock is a file
+  // beside it (the log itself is replaced by a rename on erasure).
+  const std::string lock = path + ".lock";
+  log->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (log->lock_fd_ < 0) return Errno("cannot open", lock);
+  if (::flock(log->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the impression log ", path, " is in use by another process (", lock, " is locked)"));
+  }
+  log->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log->fd_ < 0) return Errno("cannot open impression log", path);
   std::string data;
   if (absl::Status s = ReadFileToString(path, &data); !s.ok()) return s;
@@ -91,6 +102,7 @@ absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::st
 
 ImpressionLog::~ImpressionLog() {
   if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 void ImpressionLog::Apply(absl::string_view customer, absl::Span<const std::string> offers) {

@@ -6,7 +6,8 @@
 // failed write is cut back off the file, so a crash or a full disk never
 // leaves half a line in the middle. A torn last line (a crash during the
 // write) is cut off when opening; any other malformed line refuses the
-// file, naming its line. Thread-safe.
+// file, naming its line. One process at a time: Open() takes flock(2) on
+// <path>.lock (FailedPrecondition while another holds it). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +63,7 @@ class ImpressionLog {
 
   std::string path_;
   int fd_ = -1;
+  int lock_fd_ = -1;  // flock(2) on <path>.lock: one process per log
   Options options_;
   mutable std::mutex mu_;
   uint64_t size_ = 0;      // bytes of complete records in the file

@@ -65,8 +65,7 @@ absl::Status LiveLoop::Replay(const Model* model, bool ids, OpenStats* stats) {
           if (it->second && *it->second >= e.received_ms) return;  // erased since
           if (ErasedSince(e.customer_id, e.received_ms)) return;
           if (recent && !e.event_id.empty() && e.received_ms >= now - options_.event_id_window_ms) {
-            std::lock_guard<std::mutex> lock(ids_mu_);
-            if (event_ids_.try_emplace(e.event_id, e.received_ms).second) id_order_.push_back({e.received_ms, e.event_id});
+            ids_.Remember(ids_.KeyOf(e.customer_id, e.event_id), e.received_ms);
           }
           if (live && (model == nullptr || !LiveEvents::SeenBy(*model, seg.number, e.received_ms))) {
             live_.Add(e, seg.number, arrival);
@@ -76,8 +75,7 @@ absl::Status LiveLoop::Replay(const Model* model, bool ids, OpenStats* stats) {
         stats != nullptr ? &stats->damaged_lines : nullptr);
     if (!s.ok()) return s;
   }
-  std::lock_guard<std::mutex> lock(ids_mu_);
-  std::sort(id_order_.begin(), id_order_.end());
+  if (ids) ids_.Finish(now);
   return absl::OkStatus();
 }
 
@@ -168,31 +166,40 @@ std::shared_ptr<const LiveProfile> LiveLoop::Profile(const Model& model, absl::s
 void LiveLoop::Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::time_point arrival,
                       std::function<void(absl::StatusOr<Accepted>)> done) {
   Accepted counts;
+  // Held where a retry waiting for another request can take them from.
+  auto pending = std::make_shared<std::vector<LiveEvent>>(std::move(events));
+  std::vector<LiveEvent>& request = *pending;
   std::vector<LiveEvent> kept;
-  std::vector<std::string> reserved;  // event ids taken by this request
-  {
-    std::lock_guard<std::mutex> lock(ids_mu_);
-    const int64_t now = NowMs();
-    while (!id_order_.empty() &&
-           (id_order_.front().first < now - options_.event_id_window_ms || event_ids_.size() > options_.max_event_ids)) {
-      auto it = event_ids_.find(id_order_.front().second);
-      if (it != event_ids_.end() && it->second == id_order_.front().first) event_ids_.erase(it);
-      id_order_.pop_front();
-    }
-    for (LiveEvent& e : events) {
-      if (!Personalize(e.customer_id)) {
-        ++counts.no_consent;
-        continue;
-      }
-      if (!e.event_id.empty()) {
-        if (!event_ids_.try_emplace(e.event_id, e.received_ms).second) {
-          ++counts.duplicates;
-          continue;
-        }
-        id_order_.push_back({e.received_ms, e.event_id});
-        reserved.push_back(e.event_id);
-      }
-      kept.push_back(std::move(e));
+  std::vector<size_t> with_id;  // indexes of consenting events with an id
+  std::vector<EventIds::Key> keys;
+  std::vector<int64_t> received;
+  std::vector<bool> consent(request.size());
+  for (size_t i = 0; i < request.size(); ++i) {
+    consent[i] = Personalize(request[i].customer_id);
+    if (!consent[i] || request[i].event_id.empty()) continue;
+    with_id.push_back(i);
+    keys.push_back(ids_.KeyOf(request[i].customer_id, request[i].event_id));
+    received.push_back(request[i].received_ms);
+  }
+  std::shared_ptr<EventIds::Claim> claim;
+  std::vector<bool> drop(request.size(), false);  // duplicates
+  if (!keys.empty()) {
+    std::vector<bool> duplicate;
+    // An id another request is still writing: this request waits for that
+    // one's outcome and is then taken again from the start.
+    claim = ids_.TryClaim(keys, received, &duplicate, [this, pending, arrival, done] {
+      Accept(std::move(*pending), arrival, done);
+    });
+    if (claim == nullptr) return;
+    for (size_t k = 0; k < with_id.size(); ++k) drop[with_id[k]] = duplicate[k];
+  }
+  for (size_t i = 0; i < request.size(); ++i) {
+    if (!consent[i]) {
+      ++counts.no_consent;
+    } else if (drop[i]) {
+      ++counts.duplicates;
+    } else {
+      kept.push_back(std::move(request[i]));
     }
   }
   counts.stored = kept.size();
@@ -202,6 +209,7 @@ void LiveLoop::Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::
     no_consent_ += counts.no_consent;
   }
   if (kept.empty()) {
+    if (claim != nullptr) ids_.Settle(claim, /*durable=*/true);
     done(counts);
     return;
   }
@@ -209,17 +217,15 @@ void LiveLoop::Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::
   for (const LiveEvent& e : kept) AppendJournalLine(e, &lines);
   auto shared = std::make_shared<std::vector<LiveEvent>>(std::move(kept));
   journal_->Append(std::move(lines), shared->size(),
-                   [this, shared, reserved = std::move(reserved), counts, arrival, done = std::move(done)](
-                       absl::Status s, uint64_t segment) {
+                   [this, shared, claim, counts, arrival, done = std::move(done)](absl::Status s, uint64_t segment) {
                      if (!s.ok()) {
-                       {
-                         std::lock_guard<std::mutex> lock(ids_mu_);
-                         for (const std::string& id : reserved) event_ids_.erase(id);
-                       }
                        {
                          std::lock_guard<std::mutex> lock(metrics_mu_);
                          ++write_failures_;
                        }
+                       // The ids are unknown again (retries waiting store
+                       // the events themselves) before the answer goes.
+                       if (claim != nullptr) ids_.Settle(claim, /*durable=*/false);
                        done(s);
                        return;
                      }
@@ -230,6 +236,8 @@ void LiveLoop::Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::
                        std::lock_guard<std::mutex> lock(metrics_mu_);
                        accepted_ += shared->size();
                      }
+                     // Durable: remembered, and retries waiting are duplicates.
+                     if (claim != nullptr) ids_.Settle(claim, /*durable=*/true);
                      done(counts);
                    });
 }
@@ -314,11 +322,11 @@ std::string LiveLoop::RenderMetrics() const {
     absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"", PrometheusLabelValue(reason), "\"} ", n, "\n");
   }
   absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"write_failed\"} ", write_failures_, "\n");
-  {
-    std::lock_guard<std::mutex> ids(ids_mu_);
-    absl::StrAppend(&out, "# HELP aisle_event_ids Event ids remembered for retries.\n# TYPE aisle_event_ids gauge\n",
-                    "aisle_event_ids ", event_ids_.size(), "\n");
-  }
+  absl::StrAppend(&out, "# HELP aisle_event_ids Event ids remembered for retries.\n# TYPE aisle_event_ids gauge\n",
+                  "aisle_event_ids ", ids_.size(), "\n# HELP aisle_event_ids_in_flight Event ids of requests being written.\n",
+                  "# TYPE aisle_event_ids_in_flight gauge\naisle_event_ids_in_flight ", ids_.in_flight(),
+                  "\n# HELP aisle_event_id_bytes Memory held by the event ids.\n# TYPE aisle_event_id_bytes gauge\n",
+                  "aisle_event_id_bytes ", ids_.bytes(), "\n");
   absl::StrAppend(&out, "# TYPE aisle_event_journal_syncs_total counter\naisle_event_journal_syncs_total ", j.syncs,
                   "\n# TYPE aisle_event_journal_appends_total counter\naisle_event_journal_appends_total ", j.appends,
                   "\n# TYPE aisle_event_journal_bytes_total counter\naisle_event_journal_bytes_total ", j.bytes,

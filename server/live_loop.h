@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "engine/recommender.h"
 #include "events/customer_ledger.h"
+#include "events/event_ids.h"
 #include "events/event_journal.h"
 #include "events/live_events.h"
 
@@ -68,14 +69,22 @@ class LiveLoop {
   // erased since). Records the time from an event to its first use.
   std::shared_ptr<const LiveProfile> Profile(const Model& model, absl::string_view customer);
 
+  // Whether `model`'s row for the customer must not be used: they were
+  // erased after its data (whatever their consent says now, after a
+  // restart too).
+  bool ModelRowWithheld(const Model& model, absl::string_view customer) { return Forget(model, customer); }
+
   struct Accepted {
     size_t stored = 0;
-    size_t duplicates = 0;   // event ids seen before (or twice in the request)
+    size_t duplicates = 0;   // (customer, event id) pairs stored before (or twice in the request)
     size_t no_consent = 0;   // customers without consent: not stored
   };
   // Stores valid events (received_ms set by the caller): once durable and
   // applied to live state, `done` runs (on the journal's thread) with the
-  // counts, or with the write error (nothing of the request kept).
+  // counts, or with the write error (nothing of the request kept). An
+  // event whose (customer, event id) another request is still writing
+  // waits for that request's outcome (events/event_ids.h): it is counted a
+  // duplicate only once the original is durable.
   void Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::time_point arrival,
               std::function<void(absl::StatusOr<Accepted>)> done);
 
@@ -108,7 +117,8 @@ class LiveLoop {
   void RecordRefused(const std::string& reason);
 
  private:
-  explicit LiveLoop(const LiveLoopOptions& options) : options_(options), live_(options.live) {}
+  explicit LiveLoop(const LiveLoopOptions& options)
+      : options_(options), live_(options.live), ids_({options.event_id_window_ms, options.max_event_ids}) {}
   absl::Status Replay(const Model* model, bool ids, OpenStats* stats);
   bool Forget(const Model& model, absl::string_view customer);
   // Whether the customer was erased (while running) at or after `received_ms`.
@@ -121,10 +131,8 @@ class LiveLoop {
   std::unique_ptr<CustomerLedger> ledger_;
   LiveEvents live_;
 
-  // Event ids accepted (or in flight), with when, oldest first in `id_order_`.
-  mutable std::mutex ids_mu_;
-  absl::flat_hash_map<std::string, int64_t> event_ids_;
-  std::deque<std::pair<int64_t, std::string>> id_order_;
+  // Event ids of retries, per customer (in flight, or durable and remembered).
+  EventIds ids_;
 
   // Erasures: ids erased while running (memory only), and per model the
   // rows of customers erased after its data (from the ledger's pseudonyms).

@@ -180,15 +180,21 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     offer_catalog = offer_catalog_;
     loaded = loaded_;
   }
-  const bool model_due = force || !loaded || sig->model_path != old.model_path || sig->model_stat != old.model_stat ||
-                         sig->catalog_stat != old.catalog_stat;
+  // A mapped model reads its file's pages: a file written or truncated in
+  // place (not replaced by a rename) changes what it serves. It is loaded
+  // again from the file as it now is, and when that fails it stops serving.
+  absl::Status damaged;
+  if (rec && rec->model().mapping) damaged = rec->model().mapping->CheckUnchanged();
+  const bool model_due = force || !loaded || !damaged.ok() || sig->model_path != old.model_path ||
+                         sig->model_stat != old.model_stat || sig->catalog_stat != old.catalog_stat;
 
   const bool offers_due = !offers_path_.empty() && (force || !loaded || sig->offers_stat != old.offers_stat);
   absl::Status status;
-  bool model_swapped = false, offers_swapped = false;
+  bool model_swapped = false, offers_swapped = false, withdraw = false;
   if (model_due) {
     absl::Status s = Guarded([&]() -> absl::Status {
-      const bool model_changed = force || !rec || sig->model_path != old.model_path || sig->model_stat != old.model_stat;
+      const bool model_changed = force || !rec || !damaged.ok() || sig->model_path != old.model_path ||
+                                 sig->model_stat != old.model_stat;
       // The catalog is parsed on its own thread while the model is mapped
       // and checked. Detached, so that a stopping server does not wait for
       // it (parsing cannot be cancelled): the result is shared.
@@ -275,6 +281,12 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     if (s.ok()) {
       model_swapped = true;
       if (metrics_) metrics_->SetModel(rec->model_id(), absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+    } else if (!damaged.ok()) {
+      Log(absl::StrCat("the served model's file changed in place and no longer loads (", s.message(), "); ",
+                       damaged.message(), ": model ", rec->model_id(),
+                       " stops serving, and the server is not ready until a valid model loads"));
+      withdraw = true;
+      status = s;
     } else {
       Log(absl::StrCat("reload refused, the previous model keeps serving: ", s.message()));
       status = s;
@@ -293,7 +305,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     if (metrics_) metrics_->RecordOffersReload(c.ok(), offer_catalog ? offer_catalog->offers().size() : 0);
   }
   std::shared_ptr<const OfferRanker> ranker;
-  if ((model_swapped || offers_swapped) && rec && offer_catalog) {
+  if ((model_swapped || offers_swapped) && !withdraw && rec && offer_catalog) {
     auto r = OfferRanker::Create(rec, offer_catalog);
     if (r.ok()) {
       ranker = *r;
@@ -307,6 +319,11 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     if (model_swapped) current_ = rec;
     if (offers_swapped) offer_catalog_ = offer_catalog;
     if (ranker) offers_ = ranker;
+    if (withdraw) {
+      current_ = nullptr;
+      offers_ = nullptr;
+      signature_ = *sig;  // loaded again when the file changes again
+    }
     if (current_) {
       signature_ = *sig;
       loaded_ = true;

@@ -1,5 +1,8 @@
 #include "training/event_compaction.h"
 
+#include <functional>
+#include <optional>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -8,6 +11,7 @@
 #include "engine/model_registry.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
+#include "events/exposure_record.h"
 
 namespace aisle {
 namespace {
@@ -24,49 +28,90 @@ absl::StatusOr<uint64_t> ErasedCustomers(const std::string& path, const Customer
   return n;
 }
 
+// Rewrites a closed segment (atomically) without the lines whose customer
+// was erased at or after the line's time. `parse` gives a line's customer
+// and time in ms, or nothing for a damaged line (kept as it was). Returns
+// the number of lines removed.
+using LineOwner = std::function<std::optional<std::pair<std::string, int64_t>>(absl::string_view line)>;
+
+absl::StatusOr<uint64_t> RewriteSegment(const std::string& path, absl::string_view header, const LineOwner& parse,
+                                        const CustomerLedger::State& ledger,
+                                        absl::flat_hash_map<std::string, std::optional<int64_t>>* erased,
+                                        uint64_t* damaged) {
+  std::string data;
+  if (absl::Status s = ReadFileToString(path, &data); !s.ok()) return s;
+  if (!absl::StartsWith(data, header)) {
+    return absl::DataLossError(absl::StrCat(path, ": not a segment of this log (bad header)"));
+  }
+  std::string kept(header);
+  uint64_t removed = 0;
+  for (size_t pos = header.size(); pos < data.size();) {
+    size_t nl = data.find('\n', pos);
+    if (nl == std::string::npos) nl = data.size();
+    const absl::string_view line = absl::string_view(data).substr(pos, nl - pos);
+    pos = nl + 1;
+    if (auto owner = parse(line)) {
+      auto [it, inserted] = erased->try_emplace(owner->first);
+      if (inserted) it->second = ledger.ErasedAt(owner->first);
+      if (it->second && *it->second >= owner->second) {
+        ++removed;
+        continue;
+      }
+    } else {
+      ++*damaged;
+    }
+    kept.append(line.data(), line.size());
+    kept.push_back('\n');
+  }
+  if (removed == 0) return 0;
+  if (absl::Status s = WriteFileAtomically(path, kept); !s.ok()) return s;
+  return removed;
+}
+
 }  // namespace
 
-absl::StatusOr<CompactionResult> CompactEvents(const std::string& events_dir, const std::string& publish_dir) {
+absl::StatusOr<CompactionResult> CompactEvents(const std::string& events_dir, const std::string& publish_dir,
+                                               const std::string& exposures_dir) {
   CompactionResult result;
   auto ledger = CustomerLedger::Read(events_dir);
   if (!ledger.ok()) return ledger.status();
-  auto segments = EventJournal::ListSegments(events_dir, /*include_open=*/false);
-  if (!segments.ok()) return segments.status();
   absl::flat_hash_map<std::string, std::optional<int64_t>> erased;  // per customer id
-  for (const EventJournal::Segment& seg : *segments) {
-    ++result.segments;
-    if (ledger->erased.empty()) continue;
-    std::string data;
-    if (absl::Status s = ReadFileToString(seg.path, &data); !s.ok()) return s;
-    const absl::string_view header = JournalHeader();
-    if (!absl::StartsWith(data, header)) {
-      return absl::DataLossError(absl::StrCat(seg.path, ": not an event journal segment (bad header)"));
+  const LineOwner event_owner = [](absl::string_view line) -> std::optional<std::pair<std::string, int64_t>> {
+    auto e = ParseJournalLine(line);
+    if (!e.ok()) return std::nullopt;
+    return std::make_pair(std::move(e->customer_id), e->received_ms);
+  };
+  const LineOwner exposure_owner = [](absl::string_view line) -> std::optional<std::pair<std::string, int64_t>> {
+    auto r = ParseExposureLine(line);
+    if (!r.ok()) return std::nullopt;
+    return std::make_pair(std::move(r->customer), r->at_ms);
+  };
+  struct Log {
+    const std::string* dir;
+    SegmentFormat format;
+    const LineOwner* owner;
+    uint64_t* segments;
+    uint64_t* rewritten;
+    uint64_t* removed;
+  };
+  std::vector<Log> logs = {{&events_dir, SegmentFormat::Events(), &event_owner, &result.segments,
+                            &result.segments_rewritten, &result.events_removed}};
+  if (!exposures_dir.empty()) {
+    logs.push_back({&exposures_dir, ExposureSegmentFormat(), &exposure_owner, &result.exposure_segments,
+                    &result.exposure_segments_rewritten, &result.exposures_removed});
+  }
+  for (const Log& log : logs) {
+    auto segments = EventJournal::ListSegments(*log.dir, /*include_open=*/false, log.format);
+    if (!segments.ok()) return segments.status();
+    for (const EventJournal::Segment& seg : *segments) {
+      ++*log.segments;
+      if (ledger->erased.empty()) continue;
+      auto removed = RewriteSegment(seg.path, log.format.header, *log.owner, *ledger, &erased, &result.damaged_lines);
+      if (!removed.ok()) return removed.status();
+      if (*removed == 0) continue;
+      ++*log.rewritten;
+      *log.removed += *removed;
     }
-    std::string kept(header);
-    uint64_t removed = 0;
-    for (size_t pos = header.size(); pos < data.size();) {
-      size_t nl = data.find('\n', pos);
-      if (nl == std::string::npos) nl = data.size();
-      const absl::string_view line = absl::string_view(data).substr(pos, nl - pos);
-      pos = nl + 1;
-      auto e = ParseJournalLine(line);
-      if (e.ok()) {
-        auto [it, inserted] = erased.try_emplace(e->customer_id);
-        if (inserted) it->second = ledger->ErasedAt(e->customer_id);
-        if (it->second && *it->second >= e->received_ms) {
-          ++removed;
-          continue;
-        }
-      } else {
-        ++result.damaged_lines;
-      }
-      kept.append(line.data(), line.size());
-      kept.push_back('\n');
-    }
-    if (removed == 0) continue;
-    if (absl::Status s = WriteFileAtomically(seg.path, kept); !s.ok()) return s;
-    ++result.segments_rewritten;
-    result.events_removed += removed;
   }
   if (!publish_dir.empty() && !ledger->erased.empty()) {
     auto removed = RemoveVersions(publish_dir, [&](const PublishedVersion& v) -> absl::StatusOr<bool> {

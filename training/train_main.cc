@@ -55,6 +55,9 @@ ABSL_FLAG(double, max_malformed_fraction, 0.01,
           "Without --strict, fail when more than this share of rows is malformed.");
 ABSL_FLAG(int, max_id_length, 256, "Customer or product ids longer than this are malformed.");
 
+ABSL_FLAG(std::string, exposures_dir, "",
+          "compact-events: the server's exposure log (aisle-server --exposures_dir), whose closed segments are "
+          "rewritten without what was shown to erased customers.");
 ABSL_FLAG(std::string, events_dir, "",
           "The server's live-loop directory (aisle-server --events_dir): its closed event journal segments "
           "are read as more inputs, customers without consent are left out and erased customers' events "
@@ -352,12 +355,19 @@ int CompactCommand() {
     std::fprintf(stderr, "aisle-train: compact-events needs --events_dir (and --publish_dir for old models)\n");
     return 2;
   }
-  auto r = CompactEvents(dir, absl::GetFlag(FLAGS_publish_dir));
+  auto r = CompactEvents(dir, absl::GetFlag(FLAGS_publish_dir), absl::GetFlag(FLAGS_exposures_dir));
   if (!r.ok()) return Error(r.status());
   std::fprintf(stderr, "compact-events: %llu closed segments, %llu rewritten, %llu events of erased customers removed%s\n",
                static_cast<unsigned long long>(r->segments), static_cast<unsigned long long>(r->segments_rewritten),
                static_cast<unsigned long long>(r->events_removed),
                r->damaged_lines > 0 ? absl::StrCat(", ", r->damaged_lines, " damaged lines kept as they were").c_str() : "");
+  if (!absl::GetFlag(FLAGS_exposures_dir).empty()) {
+    std::fprintf(stderr, "compact-events: exposure log: %llu closed segments, %llu rewritten, %llu records of erased "
+                 "customers removed\n",
+                 static_cast<unsigned long long>(r->exposure_segments),
+                 static_cast<unsigned long long>(r->exposure_segments_rewritten),
+                 static_cast<unsigned long long>(r->exposures_removed));
+  }
   for (const std::string& m : r->models_removed) std::fprintf(stderr, "compact-events: removed %s\n", m.c_str());
   if (r->current_model_erased_customers > 0) {
     std::fprintf(stderr,
@@ -412,7 +422,7 @@ int main(int argc, char** argv) {
       "Usage: aisle-train --input FILE[,FILE...] --output MODEL [flags]\n"
       "       aisle-train --input FILE --publish_dir DIR [--gate_metric ndcg@10 --max_drop 0.01] [flags]\n"
       "       aisle-train tune --input TRAIN --validation VALIDATION [--tune_factors 32,64 ...] [flags]\n"
-      "       aisle-train compact-events --events_dir DIR [--publish_dir DIR]");
+      "       aisle-train compact-events --events_dir DIR [--publish_dir DIR] [--exposures_dir DIR]");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() == 2 && std::string(positional[1]) == "compact-events") return aisle::CompactCommand();
   const bool tune = positional.size() == 2 && std::string(positional[1]) == "tune";

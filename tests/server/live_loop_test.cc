@@ -3,6 +3,8 @@
 // models; and the acceptance test of erasure through the nightly job.
 #include "server/live_loop.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "data/synthetic.h"
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
+#include "server/exposure_log.h"
 #include "server/http_server.h"
 #include "tests/http_client.h"
 #include "tests/synthetic_log.h"
@@ -87,9 +90,18 @@ class LiveLoopTest : public ::testing::Test {
     auto imp = ImpressionLog::Open(dir_.Path("impressions.log"));
     ASSERT_TRUE(imp.ok());
     impressions_ = std::move(*imp);
+    ExposureLog::Options eo;
+    eo.dir = dir_.Path("exposures");
+    eo.flush_interval = std::chrono::milliseconds(10);
+    auto ex = ExposureLog::Open(eo);
+    ASSERT_TRUE(ex.ok()) << ex.status();
+    exposures_ = std::move(*ex);
+    access_log_ = std::fopen(dir_.Path("access.log").c_str(), "a");
+    ASSERT_NE(access_log_, nullptr);
     HttpServerOptions o;
     o.port = 0;
-    o.access_log = nullptr;
+    o.access_log = access_log_;
+    o.exposures = exposures_.get();
     o.live = l;
     o.impressions = impressions_.get();
     o.admin_keys = *ApiKeys::Load(dir_.Path("admin"));
@@ -103,6 +115,9 @@ class LiveLoopTest : public ::testing::Test {
     metrics_.ClearExtras();
     live_.reset();
     impressions_.reset();
+    exposures_.reset();
+    if (access_log_ != nullptr) std::fclose(access_log_);
+    access_log_ = nullptr;
     source_.reset();
   }
   HttpResponse Get(const std::string& path, const std::string& key = "") { return Call(port_, "GET", path, "", key); }
@@ -123,6 +138,8 @@ class LiveLoopTest : public ::testing::Test {
   std::unique_ptr<ModelSource> source_;
   std::unique_ptr<LiveLoop> live_;
   std::unique_ptr<ImpressionLog> impressions_;
+  std::unique_ptr<ExposureLog> exposures_;
+  FILE* access_log_ = nullptr;
   std::unique_ptr<HttpServer> server_;
   LiveLoop::OpenStats open_stats_;
   uint16_t port_ = 0;
@@ -325,6 +342,49 @@ TEST_F(LiveLoopTest, ErasureTakesEffectAtOnce) {
   EXPECT_TRUE(Recs(SyntheticCustomerId(7))["fallback"].is_null());
 }
 
+// Erasure holds in the data endpoint whatever the consent: with consent
+// denied by default, and when the customer withdraws consent after it; also
+// after a restart.
+TEST_F(LiveLoopTest, AnErasedCustomerIsWithheldWhateverTheConsent) {
+  for (bool default_consent : {false, true}) {
+    Stop();
+    Start(default_consent);
+    const std::string c = SyntheticCustomerId(default_consent ? 12 : 13);
+    json before = Body(Get(absl::StrCat("/v1/customers/", c, "/data"), kAdmin));
+    ASSERT_EQ(before["model"]["knows_customer"], true);
+    ASSERT_EQ(Call(port_, "DELETE", absl::StrCat("/v1/customers/", c), "", kAdmin).status, 200);
+    if (default_consent) {
+      ASSERT_EQ(Call(port_, "PUT", absl::StrCat("/v1/customers/", c, "/consent"), R"({"personalization": false})").status,
+                200);
+    }
+    for (int restart = 0; restart < 2; ++restart) {
+      json data = Body(Get(absl::StrCat("/v1/customers/", c, "/data"), kAdmin));
+      EXPECT_EQ(data["model"]["knows_customer"], false) << "default consent " << default_consent << ", restart " << restart;
+      EXPECT_TRUE(data["model"]["purchased"].empty());
+      EXPECT_EQ(data["model"]["holds"], "nothing");
+      Stop();
+      Start(default_consent);
+    }
+  }
+}
+
+// A rewrite of a file of customer data keeps its mode.
+TEST_F(LiveLoopTest, ErasureRewritesKeepTheFilesModes) {
+  const std::string c = SyntheticCustomerId(14);
+  ASSERT_EQ(Call(port_, "PUT", absl::StrCat("/v1/customers/", c, "/consent"), R"({"personalization": true})").status, 200);
+  ASSERT_TRUE(impressions_->Record(c, {"offer-1"}, absl::Now()).ok());
+  auto mode = [&](const std::string& f) {
+    struct stat sb;
+    EXPECT_EQ(::stat(dir_.Path(f).c_str(), &sb), 0) << f;
+    return sb.st_mode & 0777;
+  };
+  EXPECT_EQ(mode("events/customers.log"), 0600u);
+  ASSERT_EQ(::chmod(dir_.Path("impressions.log").c_str(), 0640), 0);
+  ASSERT_EQ(Call(port_, "DELETE", absl::StrCat("/v1/customers/", c), "", kAdmin).status, 200);
+  EXPECT_EQ(mode("events/customers.log"), 0600u);
+  EXPECT_EQ(mode("impressions.log"), 0640u);
+}
+
 TEST_F(LiveLoopTest, DataAccessShowsEverythingHeld) {
   const std::string c = SyntheticCustomerId(8);
   ASSERT_EQ(PostEvents(json::array({Event(c, SyntheticProductId(9), "cart")})).status, 200);
@@ -394,6 +454,11 @@ TEST_F(LiveLoopTest, AfterErasureAndTheNightlyJobNoFileHoldsTheCustomer) {
   ASSERT_EQ(r.status, 0) << r.output;
   ASSERT_TRUE(source_->Reload(false).ok());
   ASSERT_TRUE(Recs(c)["fallback"].is_null()) << "the model knows the customer";
+  ASSERT_EQ(Get(absl::StrCat("/v1/products/", SyntheticProductId(3), "/similar?visitor_id=", c)).status, 200);
+  ASSERT_EQ(Get(absl::StrCat("/v1/products/", SyntheticProductId(3), "/similar?visitor_id=bystander")).status, 200);
+  exposures_->Flush();
+  ASSERT_NE(ReadAll(dir_.Path("exposures/exposures-000001.jsonl.open")).find(c), std::string::npos)
+      << "the exposure log holds what was shown to the customer";
   ASSERT_EQ(PostEvents(json::array({Event(c, SyntheticProductId(20)), Event("bystander", SyntheticProductId(20))})).status, 200);
   ASSERT_TRUE(impressions_->Record(c, {"offer-1"}, absl::Now()).ok());
   ASSERT_EQ(Call(port_, "PUT", absl::StrCat("/v1/customers/", c, "/consent"), R"({"personalization": true})").status, 200);
@@ -409,18 +474,14 @@ TEST_F(LiveLoopTest, AfterErasureAndTheNightlyJobNoFileHoldsTheCustomer) {
   r = ::aisle::testing::Exec(absl::StrCat(train, " --events_dir ", events));
   ASSERT_EQ(r.status, 0) << r.output;
   r = ::aisle::testing::Exec(absl::StrCat(AISLE_BIN_DIR, "/aisle-train compact-events --events_dir ", events,
-                                          " --publish_dir ", pub_));
+                                          " --publish_dir ", pub_, " --exposures_dir ", dir_.Path("exposures")));
   ASSERT_EQ(r.status, 0) << r.output;
-  ASSERT_TRUE(source_->Reload(false).ok());
-  EXPECT_EQ(Recs(c)["fallback"], "popularity");
-  EXPECT_TRUE(Recs("bystander")["fallback"].is_null()) << "other customers' live events are kept";
-  const Model& published = source_->Current()->model();
-  EXPECT_FALSE(published.customers.Find(withdrawn).has_value()) << "trained on a customer without consent";
-  EXPECT_TRUE(published.customers.Find(SyntheticCustomerId(2)).has_value());
-  EXPECT_GT(published.events_through_segment, 0u);
-
+  // Before any new request names the customer (one who comes back starts afresh).
+  exposures_->Flush();
+  std::fflush(access_log_);
   size_t files = 0;
-  for (const std::string& root : {events, dir_.Path("impressions.log"), pub_}) {
+  for (const std::string& root :
+       {events, dir_.Path("impressions.log"), pub_, dir_.Path("exposures"), dir_.Path("access.log")}) {
     std::vector<std::string> paths;
     if (std::filesystem::is_directory(root)) {
       for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
@@ -434,7 +495,20 @@ TEST_F(LiveLoopTest, AfterErasureAndTheNightlyJobNoFileHoldsTheCustomer) {
       EXPECT_EQ(ReadAll(p).find(c), std::string::npos) << p << " still holds the erased customer's id";
     }
   }
-  EXPECT_GE(files, 5u);
+  EXPECT_GE(files, 7u);
+  EXPECT_NE(ReadAll(dir_.Path("access.log")).find("/v1/customers/:id/recommendations"), std::string::npos);
+  // Records of other customers stay.
+  std::string shown;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Path("exposures"))) shown += ReadAll(e.path().string());
+  EXPECT_NE(shown.find("bystander"), std::string::npos);
+  ASSERT_TRUE(source_->Reload(false).ok());
+  EXPECT_EQ(Recs(c)["fallback"], "popularity");
+  EXPECT_TRUE(Recs("bystander")["fallback"].is_null()) << "other customers' live events are kept";
+
+  const Model& published = source_->Current()->model();
+  EXPECT_FALSE(published.customers.Find(withdrawn).has_value()) << "trained on a customer without consent";
+  EXPECT_TRUE(published.customers.Find(SyntheticCustomerId(2)).has_value());
+  EXPECT_GT(published.events_through_segment, 0u);
 }
 
 }  // namespace

@@ -1,0 +1,306 @@
+// Retries against the live loop, deterministically: the original's write is
+// held (the journal's before_write hook) while the retry arrives; a retry is
+// never acknowledged for an event that is not on disk, not when the
+// original fails, not when the process is killed. Event ids belong to
+// their customer. The id memory holds its bound and counts its bytes.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "events/event_ids.h"
+#include "events/event_journal.h"
+#include "server/live_loop.h"
+#include "tests/test_util.h"
+
+namespace aisle {
+namespace {
+
+using ::aisle::testing::TempDir;
+using Accepted = LiveLoop::Accepted;
+
+LiveEvent Event(const std::string& customer, const std::string& product, const std::string& id, int64_t received_ms) {
+  LiveEvent e;
+  e.customer_id = customer;
+  e.product_id = product;
+  e.timestamp = received_ms / 1000;
+  e.event_id = id;
+  e.received_ms = received_ms;
+  return e;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A gate the journal's writer waits at before each write, and what it then
+// reports (OK, or a write error as a full disk would).
+class WriteGate {
+ public:
+  std::function<absl::Status()> Hook() {
+    return [this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++arrived_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      if (fail_next_ > 0) {
+        --fail_next_;
+        return absl::ResourceExhaustedError("No space left on device (injected)");
+      }
+      return absl::OkStatus();
+    };
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+  void Open(int fail_next = 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    fail_next_ = fail_next;
+    cv_.notify_all();
+  }
+  // Waits until the writer has arrived at the gate `n` times in all.
+  void AwaitArrivals(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return arrived_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int fail_next_ = 0;
+  int arrived_ = 0;
+};
+
+struct Answer {
+  std::promise<absl::StatusOr<Accepted>> promise;
+  std::future<absl::StatusOr<Accepted>> future = promise.get_future();
+  std::function<void(absl::StatusOr<Accepted>)> Done() {
+    return [this](absl::StatusOr<Accepted> a) { promise.set_value(std::move(a)); };
+  }
+  bool Ready() { return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+};
+
+std::unique_ptr<LiveLoop> OpenLoop(const std::string& dir, WriteGate* gate, LiveLoopOptions o = {}) {
+  o.dir = dir;
+  if (gate != nullptr) o.journal.before_write = gate->Hook();
+  auto l = LiveLoop::Open(o, nullptr);
+  EXPECT_TRUE(l.ok()) << l.status();
+  return l.ok() ? std::move(*l) : nullptr;
+}
+
+uint64_t EventsOnDisk(const std::string& dir, const std::string& event_id) {
+  uint64_t n = 0;
+  auto segs = EventJournal::ListSegments(dir, /*include_open=*/true);
+  EXPECT_TRUE(segs.ok());
+  for (const auto& s : *segs) {
+    EXPECT_TRUE(EventJournal::ReadSegment(s.path, [&](LiveEvent&& e) { n += e.event_id == event_id; }).ok());
+  }
+  return n;
+}
+
+TEST(EventRetry, ARetryWaitsForTheOriginalAndIsThenADuplicate) {
+  TempDir dir;
+  WriteGate gate;
+  auto live = OpenLoop(dir.Path("events"), &gate);
+  const int64_t now = NowMs();
+  gate.Close();
+  Answer original, retry;
+  live->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), original.Done());
+  gate.AwaitArrivals(1);  // the original's write is held at the gate
+  live->Accept({Event("c1", "p1", "e-1", now + 5)}, std::chrono::steady_clock::now(), retry.Done());
+  // The retry cannot be answered while the original is not on disk: it
+  // waits on the original, which waits at the gate.
+  EXPECT_FALSE(retry.Ready());
+  EXPECT_FALSE(original.Ready());
+  gate.Open();
+  auto a = original.future.get();
+  auto b = retry.future.get();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->stored, 1u);
+  EXPECT_EQ(b->stored, 0u);
+  EXPECT_EQ(b->duplicates, 1u);
+  live->Flush();
+  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 1u);
+}
+
+TEST(EventRetry, WhenTheOriginalFailsTheRetryStoresTheEventItself) {
+  TempDir dir;
+  WriteGate gate;
+  auto live = OpenLoop(dir.Path("events"), &gate);
+  const int64_t now = NowMs();
+  gate.Close();
+  Answer original, retry;
+  live->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), original.Done());
+  gate.AwaitArrivals(1);
+  live->Accept({Event("c1", "p1", "e-1", now + 5), Event("c1", "p2", "e-2", now + 5)}, std::chrono::steady_clock::now(),
+               retry.Done());
+  EXPECT_FALSE(retry.Ready());
+  gate.Open(/*fail_next=*/1);  // the disk is full for the original's write
+  auto a = original.future.get();
+  auto b = retry.future.get();
+  EXPECT_FALSE(a.ok());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->stored, 2u);  // not "duplicate" of an event that was never stored
+  EXPECT_EQ(b->duplicates, 0u);
+  live->Flush();
+  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 1u);
+  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-2"), 1u);
+}
+
+TEST(EventRetry, WhenEveryWriteFailsTheRetryIsRefusedToo) {
+  TempDir dir;
+  WriteGate gate;
+  auto live = OpenLoop(dir.Path("events"), &gate);
+  const int64_t now = NowMs();
+  gate.Close();
+  Answer original, retry;
+  live->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), original.Done());
+  gate.AwaitArrivals(1);
+  live->Accept({Event("c1", "p1", "e-1", now + 5)}, std::chrono::steady_clock::now(), retry.Done());
+  gate.Open(/*fail_next=*/2);
+  EXPECT_FALSE(original.future.get().ok());
+  EXPECT_FALSE(retry.future.get().ok());
+  live->Flush();
+  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 0u);
+  // And a later retry stores it.
+  Answer later;
+  live->Accept({Event("c1", "p1", "e-1", now + 10)}, std::chrono::steady_clock::now(), later.Done());
+  auto c = later.future.get();
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->stored, 1u);
+}
+
+// The process is killed (SIGKILL) while the original's write is held: the
+// retry must not have been acknowledged, and every acknowledged id is on
+// disk after a restart.
+TEST(EventRetry, KillNineWhileTheOriginalIsHeldLosesNoAcknowledgedEvent) {
+  for (int trial = 0; trial < 3; ++trial) {
+    TempDir dir;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      WriteGate gate;
+      LiveLoopOptions o;
+      o.dir = dir.Path("events");
+      o.journal.before_write = gate.Hook();
+      auto live = LiveLoop::Open(o, nullptr);
+      if (!live.ok()) ::_exit(3);
+      gate.Close();
+      const int64_t now = NowMs();
+      auto ack = [&](const char* what) {
+        return [fd = fds[1], what](absl::StatusOr<Accepted> a) {
+          if (a.ok() && (a->stored > 0 || a->duplicates > 0)) {
+            if (::write(fd, what, 1) < 0) ::_exit(4);
+          }
+        };
+      };
+      (*live)->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), ack("o"));
+      gate.AwaitArrivals(1);
+      (*live)->Accept({Event("c1", "p1", "e-1", now + 1)}, std::chrono::steady_clock::now(), ack("r"));
+      if (::write(fds[1], ".", 1) < 0) ::_exit(4);  // both requests are in
+      ::pause();
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    char c = 0;
+    std::string acks;
+    while (::read(fds[0], &c, 1) == 1) {
+      if (c == '.') break;
+      acks.push_back(c);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 * trial));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    while (::read(fds[0], &c, 1) == 1) acks.push_back(c);
+    ::close(fds[0]);
+    EXPECT_EQ(acks, "") << "acknowledged while the original was not on disk";
+    auto live = OpenLoop(dir.Path("events"), nullptr);
+    EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 0u);
+  }
+}
+
+TEST(EventRetry, EventIdsBelongToTheirCustomer) {
+  TempDir dir;
+  auto live = OpenLoop(dir.Path("events"), nullptr);
+  const int64_t now = NowMs();
+  Answer a, b, c;
+  live->Accept({Event("c1", "p1", "order-1", now)}, std::chrono::steady_clock::now(), a.Done());
+  live->Accept({Event("c2", "p2", "order-1", now)}, std::chrono::steady_clock::now(), b.Done());
+  live->Accept({Event("c2", "p2", "order-1", now)}, std::chrono::steady_clock::now(), c.Done());
+  EXPECT_EQ(a.future.get()->stored, 1u);
+  auto rb = b.future.get();
+  EXPECT_EQ(rb->stored, 1u) << "another customer's event with the same id was dropped";
+  auto rc = c.future.get();
+  EXPECT_EQ(rc->duplicates, 1u);
+  live->Flush();
+  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "order-1"), 2u);
+  // After a restart, the ids are still per customer.
+  live.reset();
+  live = OpenLoop(dir.Path("events"), nullptr);
+  Answer d, e;
+  live->Accept({Event("c1", "p1", "order-1", now + 1)}, std::chrono::steady_clock::now(), d.Done());
+  live->Accept({Event("c3", "p1", "order-1", now + 1)}, std::chrono::steady_clock::now(), e.Done());
+  EXPECT_EQ(d.future.get()->duplicates, 1u);
+  EXPECT_EQ(e.future.get()->stored, 1u);
+}
+
+TEST(EventIds, TheBoundHoldsAfterEveryRequest) {
+  EventIds::Options o;
+  o.max_ids = 100;
+  EventIds ids(o);
+  const int64_t now = NowMs();
+  for (int r = 0; r < 20; ++r) {
+    std::vector<EventIds::Key> keys;
+    std::vector<int64_t> ms;
+    for (int i = 0; i < 37; ++i) {
+      keys.push_back(ids.KeyOf("c", absl::StrCat(r, "-", i)));
+      ms.push_back(now + r);
+    }
+    std::vector<bool> dup;
+    auto claim = ids.TryClaim(keys, ms, &dup, [] {});
+    ASSERT_NE(claim, nullptr);
+    ids.Settle(claim, true);
+    EXPECT_LE(ids.size(), 100u);
+  }
+  EXPECT_EQ(ids.size(), 100u);
+  // The newest are the ones remembered.
+  std::vector<bool> dup;
+  auto claim = ids.TryClaim({ids.KeyOf("c", "19-36"), ids.KeyOf("c", "0-0")}, {now, now}, &dup, [] {});
+  ASSERT_NE(claim, nullptr);
+  EXPECT_TRUE(dup[0]);
+  EXPECT_FALSE(dup[1]);
+  ids.Settle(claim, false);
+}
+
+TEST(EventIds, BytesFollowTheAllocation) {
+  EventIds ids({});
+  const int64_t now = NowMs();
+  const size_t empty = ids.bytes();
+  for (int i = 0; i < 100000; ++i) ids.Remember(ids.KeyOf("customer-with-a-long-id", absl::StrCat("event-", i)), now);
+  ids.Finish(now);
+  const double per_id = static_cast<double>(ids.bytes() - empty) / 100000;
+  // A 16-byte digest and its time, in a table and an age queue: the
+  // ids' own lengths cost nothing.
+  EXPECT_GT(per_id, 48);
+  EXPECT_LT(per_id, 120);
+}
+
+}  // namespace
+}  // namespace aisle
