@@ -183,7 +183,7 @@ absl::StatusOr<ExperimentSet> ExperimentSet::Parse(absl::string_view text, absl:
 
 absl::StatusOr<ExperimentSet> ExperimentSet::Load(const std::string& path) {
   std::string text;
-  if (absl::Status s = ReadFileToString(path, &text); !s.ok()) return s;
+  if (absl::Status s = ReadFileToString(path, &text, kMaxExperimentsFileBytes); !s.ok()) return s;
   return Parse(text, path);
 }
 

@@ -20,6 +20,8 @@
 
 namespace aisle {
 
+inline constexpr size_t kMaxExperimentsFileBytes = size_t{16} << 20;
+
 // The endpoints an experiment may cover (also the exposure log's names).
 inline constexpr absl::string_view kExperimentEndpoints[] = {"customer_recommendations", "customer_offers",
                                                              "similar_products", "basket_recommendations"};
@@ -49,6 +51,7 @@ class ExperimentSet {
  public:
   // Parses the file's text; `name` stands for the file in messages.
   static absl::StatusOr<ExperimentSet> Parse(absl::string_view text, absl::string_view name);
+  // A regular file of at most kMaxExperimentsFileBytes (OutOfRange past it).
   static absl::StatusOr<ExperimentSet> Load(const std::string& path);
 
   const std::vector<Experiment>& experiments() const { return experiments_; }

@@ -184,7 +184,7 @@ std::optional<absl::Time> ParseOfferTime(absl::string_view s) {
 
 absl::StatusOr<OfferCatalog> OfferCatalog::Load(const std::string& path) {
   std::string data;
-  if (absl::Status s = ReadFileToString(path, &data); !s.ok()) return s;
+  if (absl::Status s = ReadFileToString(path, &data, kMaxOfferFileBytes); !s.ok()) return s;
   return Parse(data, path);
 }
 

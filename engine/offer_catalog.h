@@ -23,6 +23,8 @@
 
 namespace aisle {
 
+inline constexpr size_t kMaxOfferFileBytes = size_t{256} << 20;
+
 struct Offer {
   std::string id;
   std::string title;
@@ -61,6 +63,7 @@ class OfferCatalog {
   // NotFound when missing; InvalidArgument naming the file and the offer for
   // malformed JSON, a missing or mistyped field, an unknown field, a
   // duplicate id, an empty offer or an inverted validity window.
+  // A regular file of at most kMaxOfferFileBytes (OutOfRange past it).
   static absl::StatusOr<OfferCatalog> Load(const std::string& path);
   static absl::StatusOr<OfferCatalog> Parse(absl::string_view data, const std::string& name);
 

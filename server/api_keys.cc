@@ -9,7 +9,7 @@ namespace aisle {
 
 absl::StatusOr<ApiKeys> ApiKeys::Load(const std::string& path) {
   std::string text;
-  if (absl::Status s = ReadFileToString(path, &text); !s.ok()) return s;
+  if (absl::Status s = ReadFileToString(path, &text, size_t{1} << 20); !s.ok()) return s;  // 1 MB of keys
   return Parse(text, path);
 }
 

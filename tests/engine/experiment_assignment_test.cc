@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +47,23 @@ TEST(ExperimentAssignment, SharesFollowTheWeightsWithinBinomialError) {
     const double sd = std::sqrt(kUnits * p * (1 - p));
     EXPECT_LT(std::fabs(counts[k] - kUnits * p), 4 * sd) << v[k].name << ": " << counts[k];
   }
+}
+
+// Weights are normalized to shares before scoring: the smallest doubles
+// still assign everyone (the scores -ln(u)/w were infinite, and -1 came back).
+TEST(ExperimentAssignment, TinyWeightsStillAssignByTheirShares) {
+  const VariantWeight tiny[] = {{"a", 5e-324}, {"b", 5e-324}};
+  int counts[2] = {0, 0};
+  for (int u = 0; u < 4000; ++u) {
+    const int v = AssignVariant("salt", absl::StrCat("unit-", u), tiny);
+    ASSERT_TRUE(v == 0 || v == 1) << v;
+    ++counts[v];
+  }
+  EXPECT_NEAR(counts[0], 2000, 4 * std::sqrt(1000.0));
+  const VariantWeight none[] = {{"a", 0}, {"b", 0}};
+  EXPECT_EQ(AssignVariant("salt", "u", none), -1);
+  const VariantWeight odd[] = {{"a", std::numeric_limits<double>::infinity()}, {"b", std::nan("")}, {"c", 1}};
+  EXPECT_EQ(AssignVariant("salt", "u", odd), 2) << "only finite positive weights count";
 }
 
 TEST(ExperimentAssignment, ExperimentsAreIndependent) {

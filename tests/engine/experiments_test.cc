@@ -60,6 +60,11 @@ TEST(Experiments, RefusesWithAReason) {
       {R"({"experiments": [{"id": "x", "endpoints": ["similar_products"], "variants": [{"name": "a"}, {"name": "b"}]},
                            {"id": "x", "endpoints": ["customer_offers"], "variants": [{"name": "a"}, {"name": "b"}]}]})", "appears twice"},
       {R"({"experiments": [{"id": "x", "endpoints": ["similar_products"], "variants": [{"name": "a", "weight": 1e999}, {"name": "b"}]}]})", "overflow"},
+      // Denormal weights: shares that are not finite once normalized (the
+      // assignment once returned -1 and the server indexed variants[-1]).
+      {R"({"experiments": [{"id": "x", "endpoints": ["similar_products"], "variants": [{"name": "a", "weight": 5e-324}, {"name": "b", "weight": 5e-324}]}]})", "'weight' must be 0 or"},
+      {R"({"experiments": [{"id": "x", "endpoints": ["similar_products"], "variants": [{"name": "a", "weight": 1e-310}, {"name": "b", "weight": 0}]}]})", "'weight' must be 0 or"},
+      {R"({"experiments": [{"id": "x", "endpoints": ["similar_products"], "variants": [{"name": "a", "weight": 1e6}, {"name": "b", "weight": 1e6}, {"name": "c", "weight": 1e-6}]}]})", "variant 'c': its weight"},
   };
   for (const Case& c : cases) {
     auto set = ExperimentSet::Parse(c.text, "experiments.json");

@@ -99,6 +99,27 @@ TEST(ImpressionLogTest, ConcurrentRecordsAllCountAndAllReplay) {
   EXPECT_EQ((*log)->Count("c3", "o2"), 25u);
 }
 
+// Two servers on one file: the second is refused (an erasure on one would
+// rewrite the file from its memory, dropping the other's records).
+TEST(ImpressionLogTest, OneProcessPerFile) {
+  TempDir dir;
+  const std::string path = dir.Path("impressions.log");
+  auto first = ImpressionLog::Open(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->Record("c1", {"o1"}, kAt).ok());
+  // flock(2) locks belong to the open file description: a second open in
+  // this process conflicts as another process's would.
+  auto second = ImpressionLog::Open(path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_NE(second.status().message().find("in use by another process"), absl::string_view::npos);
+  // Still refused after an erasure replaced the file.
+  ASSERT_TRUE((*first)->Erase("c1").ok());
+  EXPECT_FALSE(ImpressionLog::Open(path).ok());
+  first->reset();
+  EXPECT_TRUE(ImpressionLog::Open(path).ok());
+}
+
 TEST(ImpressionLogTest, InMemoryCounts) {
   auto log = ImpressionLog::InMemory();
   ASSERT_TRUE(log->Record("c", {"o", "o"}, kAt).ok());

@@ -79,10 +79,13 @@ TEST(PathIdTest, DecodesAndChecks) {
   HttpRequest req;
   req.params = {{":id", "c%2F1"}};
   EXPECT_EQ(PathId(req, 10), "c/1");
-  for (const char* bad : {"%ff", "%zz", "a%00b", "a%0d%0ab", "%c0%80"}) {
+  // C1 controls (U+0080..U+009F, U+0085 a line break to some readers) too.
+  for (const char* bad : {"%ff", "%zz", "a%00b", "a%0d%0ab", "%c0%80", "a%c2%85b", "%c2%80", "%c2%9f"}) {
     req.params = {{":id", bad}};
     EXPECT_EQ(StatusOf([&] { PathId(req, 10); }), 400) << bad;
   }
+  req.params = {{":id", "%c2%a0x"}};  // U+00A0 is printable
+  EXPECT_EQ(PathId(req, 10), "\u00a0x");
   req.params = {{":id", "abcdefghijk"}};
   EXPECT_EQ(StatusOf([&] { PathId(req, 10); }), 400);
 }
