@@ -64,6 +64,9 @@ absl::Status HttpServer::Start() {
   t.keepalive_timeout = options_.keepalive_timeout;
   t.request_timeout = options_.request_timeout;
   t.max_connections = options_.max_connections;
+  t.max_buffered_bytes = options_.max_buffered_bytes;
+  // The key is checked when the head arrives, before a body is read.
+  t.head_check = [this](const HttpRequest& head) { return CheckHead(head); };
   SetupRoutes();
   if (options_.batch_threads > 0) {
     batcher_ = std::make_unique<RecommendBatcher>(options_.batch_threads, options_.max_batch, metrics_);
@@ -142,6 +145,19 @@ std::optional<HttpServer::Reply> HttpServer::CheckAuth(Auth auth, const HttpRequ
                                              (options_.admin_keys && options_.admin_keys->Contains(*key));
   if (!ok) return Error(403, "forbidden", "this key is not allowed here");
   return std::nullopt;
+}
+
+std::optional<HttpResponse> HttpServer::CheckHead(const HttpRequest& head) {
+  const Router::Match m = router_.Find(head.method, head.path);
+  if (m.route < 0) return std::nullopt;  // answered once whole (404, 405)
+  const Route& route = routes_[static_cast<size_t>(m.route)];
+  std::optional<Reply> denied = CheckAuth(route.auth, head);
+  if (!denied) return std::nullopt;
+  const int status = denied->http.status;
+  metrics_->Record(route.endpoint, status, 0);
+  RequestInfo info{head.method, absl::StartsWith(route.path, "/v1/customers/") ? route.path : head.path, head.peer};
+  LogAccess(info, route.endpoint, status, 0, "");
+  return std::move(denied->http);
 }
 
 template <typename F>

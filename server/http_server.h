@@ -49,6 +49,7 @@ struct HttpServerOptions {
   std::chrono::milliseconds keepalive_timeout{75000};  // idle connections closed after it
   std::chrono::milliseconds request_timeout{60000};    // a request begun must arrive within it (408)
   size_t max_connections = 10000;
+  size_t max_buffered_bytes = size_t{256} << 20;  // all connections' buffered requests and answers (503 past it)
   std::optional<ApiKeys> api_keys;    // none: client endpoints are open
   std::optional<ApiKeys> admin_keys;  // none: the admin endpoint is disabled
   FILE* access_log = stdout;          // JSON lines; nullptr: none
@@ -106,6 +107,8 @@ class HttpServer {
   void SetupRoutes();
   void Dispatch(HttpRequest req, HttpResponder responder);
   std::optional<Reply> CheckAuth(Auth auth, const HttpRequest& req) const;
+  // The transport's head_check: CheckAuth of the route, before the body is read.
+  std::optional<HttpResponse> CheckHead(const HttpRequest& head);
   // Runs `f` (which returns a Reply, or nullopt when it answers later),
   // turning HttpError and exceptions into JSON errors.
   template <typename F>

@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -30,7 +31,8 @@ constexpr uint64_t kWakeTag = 1;
 constexpr uint64_t kFirstConnectionId = 2;
 constexpr size_t kReadChunk = 64 << 10;
 constexpr size_t kMaxReadPerEvent = 256 << 10;  // then other connections get their turn
-constexpr size_t kMaxUnsentBytes = 4 << 20;     // stop parsing more requests past this
+constexpr size_t kKeepCapacity = 64 << 10;     // a connection's idle buffers keep at most this
+constexpr size_t kTrimAfterBytes = 16 << 20;    // freed buffers that make the loop return memory
 constexpr auto kLinger = std::chrono::seconds(2);
 constexpr int kTickMs = 250;
 
@@ -154,6 +156,9 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     uint64_t next_sequence = 0;
     std::string out;
     size_t out_off = 0;
+    size_t held = 0;           // bytes of finished answers not yet in `out` (behind an unfinished one)
+    bool head_checked = false; // head_check ran for the request being read
+    int64_t accounted = 0;     // what this connection adds to stats_->buffered_bytes
     bool closing = false;    // no more requests are read
     bool read_eof = false;   // the client closed its side
     bool lingering = false;  // our side is shut down; reading until EOF
@@ -162,6 +167,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     explicit Conn(const HttpRequestParser::Limits& l) : parser(l) {}
     size_t buffered() const { return in.size() - in_off; }
     size_t unsent() const { return out.size() - out_off; }
+    size_t backlog() const { return unsent() + held; }
   };
   struct Posted {
     uint64_t connection, sequence;
@@ -245,6 +251,8 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     if (it == connections_.end()) return;
     // Counted first: a client that sees the close sees the counters after it.
     stats_->open.fetch_sub(1, std::memory_order_relaxed);
+    stats_->buffered_bytes.fetch_sub(it->second->accounted, std::memory_order_relaxed);
+    freed_since_trim_ += it->second->in.capacity() + it->second->out.capacity();
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
     ::close(it->second->fd);
     connections_.erase(it);
@@ -274,8 +282,12 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   bool Read(Conn* c) {
     size_t total = 0;
     const size_t cap = InputCap();
-    while (total < kMaxReadPerEvent && !c->read_eof) {
+    // A connection with requests in flight (pipelining) reads one chunk at
+    // a time: what it sent waits in the kernel, not here.
+    const size_t max_read = c->pending.empty() ? kMaxReadPerEvent : kReadChunk;
+    while (total < max_read && !c->read_eof) {
       if (!c->lingering && c->buffered() >= cap) break;  // parse first
+      if (!c->lingering && c->backlog() >= options_.max_output_backlog) break;  // answers not being read
       const ssize_t n = ::recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
       if (n > 0) {
         total += static_cast<size_t>(n);
@@ -322,6 +334,10 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       return false;
     }
     if (c->out_off == c->out.size()) {
+      if (c->out.capacity() > kKeepCapacity) {
+        freed_since_trim_ += c->out.capacity();
+        std::string().swap(c->out);
+      }
       c->out.clear();
       c->out_off = 0;
     } else if (c->out_off > (1 << 20)) {
@@ -349,6 +365,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       if (s.done) return;
       s.done = true;
       AppendResponse(response, s.head, s.connection, Date(), &s.bytes);
+      c->held += s.bytes.size();
       dirty_.push_back(id);
       return;
     }
@@ -377,11 +394,13 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       while (!c->pending.empty() && c->pending.front().done) {
         Slot& s = c->pending.front();
         c->out.append(s.bytes);
+        c->held -= s.bytes.size();
         const bool close = s.close;
         c->pending.pop_front();
         if (close) {
           c->closing = true;
           c->pending.clear();  // nothing after it is answered
+          c->held = 0;
           break;
         }
       }
@@ -406,7 +425,32 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       Close(id);
       return;
     }
+    Account(c);
     UpdateInterest(c);
+  }
+
+  // Brings stats_->buffered_bytes up to date with the connection.
+  void Account(Conn* c) {
+    const int64_t now = static_cast<int64_t>(c->buffered() + c->backlog());
+    if (now != c->accounted) {
+      stats_->buffered_bytes.fetch_add(now - c->accounted, std::memory_order_relaxed);
+      c->accounted = now;
+    }
+  }
+
+  // Queues a final answer of the transport's own (a parse error, a refused
+  // head, over budget) and stops reading requests from the connection.
+  void Refuse(Conn* c, const HttpResponse& response) {
+    Slot s(c->next_sequence++);
+    s.done = true;
+    s.close = true;
+    s.connection = ConnectionHeader::kClose;
+    AppendResponse(response, false, ConnectionHeader::kClose, Date(), &s.bytes);
+    c->held += s.bytes.size();
+    c->pending.push_back(std::move(s));
+    c->closing = true;
+    c->in.clear();
+    c->in_off = 0;
   }
 
   void UpdateInterest(Conn* c) {
@@ -415,7 +459,8 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     // Read (and hear of the peer's EOF) only when there is room: a level-
     // triggered EOF we would not act on would wake the loop forever.
     if (!c->read_eof && (c->lingering || (!c->closing && c->buffered() < cap &&
-                                          c->pending.size() < options_.max_pipelined))) {
+                                          c->pending.size() < options_.max_pipelined &&
+                                          c->backlog() < options_.max_output_backlog))) {
       want |= EPOLLIN | EPOLLRDHUP;
     }
     if (c->unsent() > 0) want |= EPOLLOUT;
@@ -427,12 +472,33 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   }
 
   void ProcessInput(Conn* c) {
+    Account(c);
     while (!c->closing && !c->lingering && c->pending.size() < options_.max_pipelined &&
-           c->unsent() < kMaxUnsentBytes && c->buffered() > 0) {
+           c->backlog() < options_.max_output_backlog && c->buffered() > 0) {
       const absl::string_view data(c->in.data() + c->in_off, c->buffered());
       const HttpRequestParser::State st = c->parser.Parse(data);
       if (st == HttpRequestParser::State::kNeedMore) {
         HttpRequest& r = c->parser.request();
+        if (c->parser.awaiting_body() && !c->head_checked) {
+          // The head is here and the body is not: refused now, or never
+          // (before 100 Continue invites the body).
+          c->head_checked = true;
+          if (options_.head_check) {
+            if (std::optional<HttpResponse> refused = options_.head_check(r)) {
+              stats_->refused_at_head.fetch_add(1, std::memory_order_relaxed);
+              Refuse(c, *refused);
+              break;
+            }
+          }
+        }
+        if (stats_->buffered_bytes.load(std::memory_order_relaxed) > static_cast<int64_t>(options_.max_buffered_bytes)) {
+          // Requests still arriving are what a slow sender can hold: refused
+          // while the process is over its budget.
+          stats_->over_budget.fetch_add(1, std::memory_order_relaxed);
+          Refuse(c, JsonError(503, ErrorCodeFor(503),
+                              "the server holds too many requests in progress; retry"));
+          break;
+        }
         if (c->parser.awaiting_body() && r.expect_continue && !c->sent_continue && c->pending.empty() &&
             r.minor_version == 1) {
           c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -443,23 +509,15 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       }
       if (st == HttpRequestParser::State::kError) {
         stats_->parse_errors.fetch_add(1, std::memory_order_relaxed);
-        Slot s(c->next_sequence++);
-        s.done = true;
-        s.close = true;
-        s.connection = ConnectionHeader::kClose;
         const int status = c->parser.error_status();
-        AppendResponse(JsonError(status, ErrorCodeFor(status), c->parser.error_message()), false,
-                       ConnectionHeader::kClose, Date(), &s.bytes);
-        c->pending.push_back(std::move(s));
-        c->closing = true;
-        c->in.clear();
-        c->in_off = 0;
+        Refuse(c, JsonError(status, ErrorCodeFor(status), c->parser.error_message()));
         break;
       }
       c->in_off += c->parser.consumed();
       HttpRequest request = std::move(c->parser.request());
       c->parser.Reset();
       c->sent_continue = false;
+      c->head_checked = false;
       if (c->buffered() > 0) c->request_start = Clock::now();
       Slot s(c->next_sequence++);
       s.head = request.method == "HEAD";
@@ -477,6 +535,11 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       c->in.erase(0, c->in_off);
       c->in_off = 0;
     }
+    if (c->in.empty() && c->in.capacity() > kKeepCapacity) {
+      freed_since_trim_ += c->in.capacity();
+      std::string().swap(c->in);
+    }
+    Account(c);
   }
 
   void Sweep(Clock::time_point now) {
@@ -495,13 +558,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
           if (now - c->request_start > options_.request_timeout) {
             // A request begun and never finished: 408, then close.
             stats_->timed_out.fetch_add(1, std::memory_order_relaxed);
-            Slot s(c->next_sequence++);
-            s.done = true;
-            s.close = true;
-            AppendResponse(JsonError(408, ErrorCodeFor(408), "the request was not received in time"), false,
-                           ConnectionHeader::kClose, Date(), &s.bytes);
-            c->pending.push_back(std::move(s));
-            c->closing = true;
+            Refuse(c, JsonError(408, ErrorCodeFor(408), "the request was not received in time"));
             dirty_.push_back(id);
           }
         } else if (now - c->last_activity > options_.keepalive_timeout) {
@@ -511,6 +568,12 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       }
     }
     for (uint64_t id : close) Close(id);
+    if (freed_since_trim_ >= kTrimAfterBytes) {
+      // Large buffers freed by closed or drained connections: give the
+      // pages back (glibc keeps them in its arenas otherwise).
+      ::malloc_trim(0);
+      freed_since_trim_ = 0;
+    }
   }
 
   const HttpTransportOptions& options_;
@@ -533,6 +596,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   std::vector<Posted> posted_;
   int64_t date_second_ = -1;
   std::string date_;
+  size_t freed_since_trim_ = 0;
 };
 
 HttpResponder::HttpResponder(HttpResponder&& other) noexcept

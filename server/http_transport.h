@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +67,22 @@ struct HttpTransportOptions {
   std::chrono::milliseconds send_timeout{60000};       // without progress writing an answer
   size_t max_pipelined = 64;       // requests of one connection in flight at once
   size_t max_connections = 10000;  // more are accepted and closed at once
+  // Answers a connection may have queued (written to it but not taken by
+  // the client, or finished behind one still being computed) before no
+  // more of its requests are parsed and nothing more is read from it: a
+  // client that sends requests and never reads the answers costs this
+  // much, plus one read's worth of input, not megabytes.
+  size_t max_output_backlog = 64 << 10;
+  // All connections' buffered input and queued answers together. Past it,
+  // a connection still receiving a request (a head or a body) is answered
+  // 503 and closed, so that slow senders cannot hold the memory of the
+  // process; requests already read are answered as usual.
+  size_t max_buffered_bytes = size_t{256} << 20;
+  // Called on the loop thread once a request's head is parsed and its body
+  // is still to come: an answer refuses the request before its body is
+  // read (a client without a key never makes the server buffer a body);
+  // the connection then closes, discarding what the client still sends.
+  std::function<std::optional<HttpResponse>(const HttpRequest& head)> head_check;
 };
 
 // Counters for /metrics.
@@ -76,6 +93,9 @@ struct HttpTransportStats {
   std::atomic<uint64_t> idle_closed{0};    // keep-alive timeout
   std::atomic<uint64_t> timed_out{0};      // request or send timeout
   std::atomic<uint64_t> parse_errors{0};   // requests answered 4xx/5xx by the transport
+  std::atomic<uint64_t> refused_at_head{0};  // refused by head_check before their body was read
+  std::atomic<uint64_t> over_budget{0};    // requests refused (503) over max_buffered_bytes
+  std::atomic<int64_t> buffered_bytes{0};  // input buffered and answers queued, all connections
 };
 
 class HttpTransport {

@@ -1,5 +1,7 @@
 #include "server/metrics.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/http_transport.h"
@@ -136,6 +138,14 @@ std::string Metrics::Render() const {
     counter("aisle_http_malformed_requests_total",
             "Requests the HTTP layer refused (malformed, too large) before any handler.", "counter",
             c->parse_errors.load());
+    counter("aisle_http_refused_at_head_total",
+            "Requests refused (401, 403) when their head arrived, before their body was read.", "counter",
+            c->refused_at_head.load());
+    counter("aisle_http_over_budget_total",
+            "Requests refused (503) while all connections' buffers were over --max_buffered_mb.", "counter",
+            c->over_budget.load());
+    counter("aisle_http_buffered_bytes", "Bytes of requests buffered and answers queued, all connections.", "gauge",
+            static_cast<uint64_t>(std::max<int64_t>(0, c->buffered_bytes.load())));
   }
   for (const auto& extra : extras_) out += extra();
   return out;

@@ -43,6 +43,9 @@ ABSL_FLAG(int, request_timeout_s, 60,
           "connection closed.");
 ABSL_FLAG(int, max_header_bytes, 16 << 10, "Largest request line plus headers accepted (431 past it).");
 ABSL_FLAG(int, max_connections, 10000, "Connections open at once; more are closed as they arrive.");
+ABSL_FLAG(int, max_buffered_mb, 256,
+          "Bytes of requests being received and answers not yet taken, all connections together; past it, requests "
+          "still arriving get 503 and their connection closes.");
 ABSL_FLAG(std::string, api_keys, "",
           "File of client API keys, one per line: clients must send one in X-API-Key (401 without, "
           "403 wrong).");
@@ -138,15 +141,17 @@ int Main() {
   o.port = static_cast<uint16_t>(port);
   o.threads = absl::GetFlag(FLAGS_threads);
   if (absl::GetFlag(FLAGS_keepalive_timeout_s) < 1 || absl::GetFlag(FLAGS_request_timeout_s) < 1 ||
-      absl::GetFlag(FLAGS_max_header_bytes) < 1024 || absl::GetFlag(FLAGS_max_connections) < 1) {
+      absl::GetFlag(FLAGS_max_header_bytes) < 1024 || absl::GetFlag(FLAGS_max_connections) < 1 ||
+      absl::GetFlag(FLAGS_max_buffered_mb) < 1) {
     std::fprintf(stderr, "aisle-server: bad --keepalive_timeout_s, --request_timeout_s, --max_header_bytes or "
-                         "--max_connections\n");
+                         "--max_connections or --max_buffered_mb\n");
     return 2;
   }
   o.keepalive_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_keepalive_timeout_s));
   o.request_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_request_timeout_s));
   o.max_header_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_header_bytes));
   o.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
+  o.max_buffered_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_buffered_mb)) << 20;
   o.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
   o.bind = absl::GetFlag(FLAGS_bind);
   o.batch_threads = absl::GetFlag(FLAGS_batch_threads);

@@ -423,6 +423,18 @@ TEST_F(ServerTest, ApiKeysAndAdminKey) {
   ExpectError(Post("/v1/admin/reload", ""), 401, "unauthenticated");
   HttpResponse ok = Post("/v1/admin/reload", "", admin);
   EXPECT_EQ(ok.status, 200) << ok.body;
+  // The key is checked when the head arrives: a client without one is
+  // answered before its body, which is never read.
+  for (const std::string& key : {std::string(), std::string("client-key-0123456789abcdeX")}) {
+    ::aisle::testing::Connection c(port_);
+    ASSERT_TRUE(c.Send("POST /v1/recommendations HTTP/1.1\r\nHost: x\r\n" +
+                       (key.empty() ? "" : "X-API-Key: " + key + "\r\n") +
+                       "Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"products\": ["));
+    HttpResponse r = c.Read();
+    ExpectError(r, key.empty() ? 401 : 403, key.empty() ? "unauthenticated" : "forbidden");
+    EXPECT_TRUE(c.Closed());
+  }
+  EXPECT_NE(Get("/metrics").body.find("aisle_http_refused_at_head_total 2"), std::string::npos);
 }
 
 TEST_F(ServerTest, AdminEndpointDisabledWithoutAdminKeys) {

@@ -64,6 +64,7 @@ class TransportTest : public ::testing::Test {
       return;
     }
     if (req.path == "/drop") return;
+    if (req.path == "/big") r.body.assign(100000, 'x');
     responder.Send(std::move(r));
   }
 
@@ -281,6 +282,103 @@ TEST_F(TransportTest, ConnectionsOverTheLimitAreClosedAtOnce) {
   c.Send(Get("/echo"));
   EXPECT_TRUE(c.Closed());
   EXPECT_GE(transport_->stats().refused.load(), 1u);
+}
+
+// Resident memory of this process, bytes.
+size_t Rss() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<size_t>(resident) * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// Clients that pipeline requests for large answers and never read them: each
+// costs a bounded backlog of answers and one read of input, not the answers
+// of every pipelined request (they once cost ~4 MB each).
+TEST_F(TransportTest, AClientThatNeverReadsItsAnswersCostsABoundedBacklog) {
+  Start();
+  constexpr int kClients = 24;
+  std::string requests;
+  for (int i = 0; i < 400; ++i) requests += Get("/big");
+  const size_t rss_before = Rss();
+  std::vector<std::unique_ptr<Connection>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Connection>(port(), /*timeout_ms=*/300));
+    ASSERT_TRUE(clients.back()->ok());
+    (void)clients.back()->Send(requests);  // may stop short: the server stopped reading
+  }
+  // Until the backlog stops growing.
+  int64_t buffered = -1;
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const int64_t now = transport_->stats().buffered_bytes.load();
+    if (now == buffered && i > 5) break;
+    buffered = now;
+  }
+  const size_t per_client_bound = (64 << 10) + 100000 + (64 << 10) + (32 << 10);  // backlog, one answer, one read
+  EXPECT_LE(static_cast<size_t>(buffered), kClients * per_client_bound);
+  const size_t rss_growth = Rss() > rss_before ? Rss() - rss_before : 0;
+  EXPECT_LT(rss_growth, size_t{kClients} * (512 << 10)) << "RSS grew by " << rss_growth;
+  // They are still answered, in order, when they read.
+  Answer a = clients[0]->Read();
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body.size(), 100000u);
+  clients.clear();
+  for (int i = 0; i < 100 && transport_->stats().open.load() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(transport_->stats().buffered_bytes.load(), 0) << "closed connections hold nothing";
+}
+
+// The head is checked before the body is read: a refused client never makes
+// the transport buffer its body.
+TEST_F(TransportTest, AHeadRefusedIsAnsweredBeforeItsBody) {
+  HttpTransportOptions o;
+  int checked = 0;
+  o.head_check = [&checked](const HttpRequest& head) -> std::optional<::aisle::HttpResponse> {
+    ++checked;
+    if (head.Header("x-api-key") != nullptr) return std::nullopt;
+    return JsonError(401, "unauthenticated", "send an X-API-Key header");
+  };
+  Start(o);
+  Connection c(port());
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'a')));
+  Answer r = c.Read();  // without the other 999,000 bytes
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers["connection"], "close");
+  EXPECT_EQ(transport_->stats().refused_at_head.load(), 1u);
+  // With a key: the body is read and the request handled.
+  Connection k(port());
+  ASSERT_TRUE(k.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-API-Key: k\r\nContent-Length: 5\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(k.Send("hello"));
+  Answer ok = k.Read();
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_NE(ok.body.find("body=hello"), std::string::npos);
+  // Expect: 100-continue is refused instead of continued.
+  Connection e(port());
+  ASSERT_TRUE(e.Send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n"));
+  EXPECT_EQ(e.Read().status, 401);
+}
+
+// Over the budget for all connections, requests still arriving get 503;
+// complete ones are served.
+TEST_F(TransportTest, RequestsStillArrivingOverTheBudgetGet503) {
+  HttpTransportOptions o;
+  o.max_buffered_bytes = 256 << 10;
+  Start(o);
+  Connection slow(port());
+  ASSERT_TRUE(slow.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" +
+                        std::string(300 << 10, 'a')));
+  Answer r = slow.Read();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(transport_->stats().over_budget.load(), 1u);
+  Connection fine(port());
+  ASSERT_TRUE(fine.Send(Get("/echo?x")));
+  EXPECT_EQ(fine.Read().status, 200);
 }
 
 TEST_F(TransportTest, ManyClientsAtOnce) {
