@@ -61,6 +61,8 @@ bool IsHostValue(absl::string_view s) {
 // Parses a decimal size without overflow; false when not 1*DIGIT or above `max`.
 bool ParseSize(absl::string_view s, size_t max, size_t* out, bool* too_large) {
   *too_large = false;
+  // Leading zeros are the same number (as nginx reads them).
+  while (s.size() > 1 && s[0] == '0') s.remove_prefix(1);
   if (s.empty() || s.size() > 19) {
     *too_large = s.size() > 19 && std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); });
     return false;
@@ -90,6 +92,7 @@ void HttpRequestParser::Reset() {
   stage_ = Stage::kHead;
   request_ = HttpRequest();
   skip_ = scanned_ = body_start_ = body_length_ = pos_ = chunk_left_ = consumed_ = 0;
+  encoded_released_ = trailer_bytes_ = trailer_fields_ = 0;
   error_status_ = 0;
   error_message_.clear();
 }
@@ -277,12 +280,23 @@ HttpRequestParser::State HttpRequestParser::ParseHead(absl::string_view head) {
 
 // chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 7.1);
 // chunk extensions ignored, trailers read and dropped.
+size_t HttpRequestParser::ReleaseConsumed() {
+  if (stage_ != Stage::kChunkSize && stage_ != Stage::kChunkData && stage_ != Stage::kTrailers) return 0;
+  // Everything before pos_ is decoded into request_.body (or was framing).
+  const size_t n = pos_;
+  encoded_released_ += pos_ - body_start_;
+  body_start_ = pos_ = 0;
+  return n;
+}
+
 HttpRequestParser::State HttpRequestParser::ParseChunked(absl::string_view data) {
-  // The encoded body may carry framing and extensions: bounded too.
-  const size_t max_encoded = limits_.max_body_bytes + limits_.max_header_bytes + (limits_.max_body_bytes >> 2);
+  // The encoded body may carry framing and extensions: bounded too, loosely
+  // enough for a body of the largest size in 1-byte chunks ("1\r\nX\r\n").
+  const size_t max_encoded = 8 * limits_.max_body_bytes + limits_.max_header_bytes;
   while (true) {
-    if (pos_ - body_start_ > max_encoded) {
-      return Fail(413, absl::StrCat("the body exceeds ", limits_.max_body_bytes, " bytes"));
+    if (encoded_released_ + pos_ - body_start_ > max_encoded) {
+      return Fail(413, absl::StrCat("the chunked body with its framing exceeds ", max_encoded,
+                                    " bytes (send larger chunks)"));
     }
     if (stage_ == Stage::kChunkData) {
       const size_t avail = data.size() - pos_;
@@ -314,6 +328,7 @@ HttpRequestParser::State HttpRequestParser::ParseChunked(absl::string_view data)
     }
     absl::string_view line = data.substr(pos_, nl - pos_);
     if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+    if (line.find('\r') != absl::string_view::npos) return Fail(400, "a bare CR in the chunked body's framing");
     pos_ = nl + 1;
     if (stage_ == Stage::kTrailers) {
       if (line.empty()) {
@@ -321,11 +336,29 @@ HttpRequestParser::State HttpRequestParser::ParseChunked(absl::string_view data)
         stage_ = Stage::kDone;
         return State::kComplete;
       }
-      if (line.find(':') == absl::string_view::npos || !IsSafeHeaderValue(line)) return Fail(400, "malformed trailer");
+      // Trailer fields count against the header limits.
+      trailer_bytes_ += line.size() + 2;
+      if (++trailer_fields_ > limits_.max_headers) {
+        return Fail(431, absl::StrCat("more than ", limits_.max_headers, " trailer fields"));
+      }
+      if (trailer_bytes_ > limits_.max_header_bytes) {
+        return Fail(431, absl::StrCat("the trailer fields exceed ", limits_.max_header_bytes, " bytes"));
+      }
+      const size_t colon = line.find(':');
+      if (colon == absl::string_view::npos || !IsToken(line.substr(0, colon)) ||
+          !IsSafeHeaderValue(TrimOws(line.substr(colon + 1)))) {
+        return Fail(400, "malformed trailer");
+      }
       continue;
     }
-    // chunk-size [ chunk-ext ]
-    const absl::string_view size_text = TrimOws(line.substr(0, line.find(';')));
+    // chunk-size [ BWS chunk-ext ]: no whitespace before the size (as nginx).
+    const size_t semicolon = line.find(';');
+    if (semicolon != absl::string_view::npos && !IsSafeHeaderValue(line.substr(semicolon))) {
+      return Fail(400, "a control character in a chunk extension");
+    }
+    absl::string_view size_text = line.substr(0, semicolon);
+    while (!size_text.empty() && (size_text.back() == ' ' || size_text.back() == '\t')) size_text.remove_suffix(1);
+    while (size_text.size() > 1 && size_text[0] == '0') size_text.remove_prefix(1);
     if (size_text.empty() || size_text.size() > 15) return Fail(400, "malformed chunk size");
     size_t size = 0;
     for (char c : size_text) {

@@ -66,6 +66,12 @@ class HttpRequestParser {
   bool awaiting_body() const { return stage_ == Stage::kBody || stage_ == Stage::kChunkSize ||
                                       stage_ == Stage::kChunkData || stage_ == Stage::kTrailers; }
   HttpRequest& request() { return request_; }
+  // After kNeedMore while a chunked body arrives: the number of leading
+  // bytes of `data` the parser no longer needs (decoded into the body, or
+  // framing), which the caller drops before the next Parse() (passing the
+  // data after them). Bounds the raw bytes held for a body sent in tiny
+  // chunks by what is still undecoded. 0 at other stages.
+  size_t ReleaseConsumed();
   int error_status() const { return error_status_; }
   const std::string& error_message() const { return error_message_; }
   // Ready for the next request on the same connection.
@@ -87,6 +93,8 @@ class HttpRequestParser {
   size_t pos_ = 0;          // chunked: offset of the next unparsed byte
   size_t chunk_left_ = 0;   // chunked: bytes left in the current chunk
   size_t consumed_ = 0;
+  size_t encoded_released_ = 0;  // chunked: encoded bytes released by ReleaseConsumed
+  size_t trailer_bytes_ = 0, trailer_fields_ = 0;
   int error_status_ = 0;
   std::string error_message_;
 };

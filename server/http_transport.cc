@@ -297,7 +297,9 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
             c->in.clear();
             c->in_off = 0;
           }
-          if (c->in.size() == c->in_off) c->request_start = c->last_activity;
+          // A new request begins (not more of a chunked body whose decoded
+          // part was released).
+          if (c->in.size() == c->in_off && !c->parser.awaiting_body()) c->request_start = c->last_activity;
           c->in.append(read_buffer_.data(), static_cast<size_t>(n));
         }
         if (static_cast<size_t>(n) < read_buffer_.size()) break;
@@ -504,6 +506,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
           c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
           c->sent_continue = true;
         }
+        c->in_off += c->parser.ReleaseConsumed();  // a chunked body's decoded part
         if (c->read_eof) c->closing = true;  // the rest of the request will never come
         break;
       }
@@ -554,7 +557,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
           close.push_back(id);
         }
       } else if (c->pending.empty() && !c->closing) {
-        if (c->buffered() > 0) {
+        if (c->buffered() > 0 || c->parser.awaiting_body()) {
           if (now - c->request_start > options_.request_timeout) {
             // A request begun and never finished: 408, then close.
             stats_->timed_out.fetch_add(1, std::memory_order_relaxed);

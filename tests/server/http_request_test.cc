@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -178,7 +179,67 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"POST / HTTP/1.1\r\nHost: h\r\nExpect: something\r\n\r\n", 417},
         BadCase{"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n", 431},
         BadCase{"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(2000, 'a'), 431},  // no end yet
-        BadCase{"GET / HTTP/1.1\r\nHost: h\r\n" + Repeat("A: b\r\n", 11) + "\r\n", 431}));
+        BadCase{"GET / HTTP/1.1\r\nHost: h\r\n" + Repeat("A: b\r\n", 11) + "\r\n", 431},
+        // Where nginx is strict: whitespace before a chunk size, a bare CR
+        // in a chunk extension or a trailer, trailers past the header limits.
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400},
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\t5\r\nhello\r\n0\r\n\r\n", 400},
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\rc\r\nhello\r\n0\r\n\r\n", 400},
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n", 400},
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\rb\r\n\r\n", 400},
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT : a\r\n\r\n", 400},
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + Repeat("T: a\r\n", 11) + "\r\n", 431},
+        BadCase{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" +
+                    Repeat("T: " + std::string(500, 'a') + "\r\n", 3) + "\r\n", 431}));
+
+// Leading zeros are the same number, in Content-Length and chunk sizes (as
+// nginx reads them): 20 of them are no reason for 413.
+TEST(HttpRequestParserTest, LeadingZerosAreTheSameNumber) {
+  HttpRequestParser p({});
+  ASSERT_EQ(p.Parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 000000000000000000005\r\n\r\nhello"),
+            State::kComplete);
+  EXPECT_EQ(p.request().body, "hello");
+  HttpRequestParser q({});
+  ASSERT_EQ(q.Parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "00000000000000000000005 ;x=y\r\nhello\r\n00\r\n\r\n"),
+            State::kComplete);
+  EXPECT_EQ(q.request().body, "hello");
+}
+
+// A body of the largest size in 1-byte chunks is a body of that size: with
+// the decoded part released as it arrives, the raw bytes held stay small.
+TEST(HttpRequestParserTest, TinyChunksUpToTheBodyLimitAreAccepted) {
+  HttpRequestParser::Limits limits;
+  limits.max_body_bytes = 300 << 10;
+  HttpRequestParser p(limits);
+  std::string pending = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  State st = p.Parse(pending);
+  ASSERT_EQ(st, State::kNeedMore);
+  pending.erase(0, p.ReleaseConsumed());
+  size_t most_held = 0;
+  for (size_t i = 0; i < limits.max_body_bytes; ++i) {
+    pending += "1\r\n";
+    pending.push_back(static_cast<char>('a' + i % 26));
+    pending += "\r\n";
+    if (i % 1000 != 999) continue;
+    st = p.Parse(pending);
+    ASSERT_EQ(st, State::kNeedMore) << p.error_message();
+    pending.erase(0, p.ReleaseConsumed());
+    most_held = std::max(most_held, pending.size());
+  }
+  pending += "0\r\n\r\n";
+  ASSERT_EQ(p.Parse(pending), State::kComplete) << p.error_message();
+  EXPECT_EQ(p.request().body.size(), limits.max_body_bytes);
+  EXPECT_EQ(p.consumed(), pending.size());
+  EXPECT_LT(most_held, 8000u);
+  // One byte more is over the limit, with the limit's own message.
+  HttpRequestParser q(limits);
+  std::string raw = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t i = 0; i <= limits.max_body_bytes; ++i) raw += "1\r\nx\r\n";
+  ASSERT_EQ(q.Parse(raw), State::kError);
+  EXPECT_EQ(q.error_status(), 413);
+  EXPECT_NE(q.error_message().find("the body exceeds 307200 bytes"), std::string::npos) << q.error_message();
+}
 
 TEST(HttpRequestParserTest, AHugeHeadIsRefusedAsSoonAsItPassesTheLimit) {
   HttpRequestParser p({});  // 16 KiB
