@@ -5,10 +5,32 @@
 
 namespace aisle {
 
+namespace {
+
+// What malloc takes for a block of n bytes (glibc: an 8-byte header,
+// 16-byte granules, 32 bytes at least).
+size_t HeapBytes(size_t n) { return n == 0 ? 0 : std::max<size_t>(32, (n + 8 + 15) / 16 * 16); }
+
+// A string's heap block (none while it fits in the object: 15 bytes).
+size_t StringHeap(const std::string& s) { return s.capacity() > 15 ? HeapBytes(s.capacity() + 1) : 0; }
+
+}  // namespace
+
 size_t LiveEvents::EntryBytes(const LiveEvent& e) {
-  auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
-  return sizeof(Entry) + heap(e.customer_id) + heap(e.product_id) + heap(e.country) + heap(e.event_id) +
-         heap(e.recommendation_id);
+  // The Entry itself lives in its customer's vector (counted with it).
+  return StringHeap(e.customer_id) + StringHeap(e.product_id) + StringHeap(e.country) + StringHeap(e.event_id) +
+         StringHeap(e.recommendation_id);
+}
+
+size_t LiveEvents::VectorBytes(const Customer& c) { return HeapBytes(c.entries.capacity() * sizeof(Entry)); }
+
+void LiveEvents::UpdateTableLocked() {
+  // An empty table is given back (erasing never shrinks it).
+  if (customers_.empty() && customers_.capacity() > 0) customers_ = {};
+  // One slot and one control byte per unit of capacity.
+  const size_t table = customers_.capacity() * (sizeof(std::pair<const std::string, Customer>) + 1);
+  bytes_ = bytes_ - table_bytes_ + table;
+  table_bytes_ = table;
 }
 
 bool LiveEvents::SeenBy(const Model& model, uint64_t segment, int64_t received_ms) {
@@ -37,14 +59,17 @@ void LiveEvents::Add(const LiveEvent& e, uint64_t segment, std::chrono::steady_c
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = customers_.try_emplace(e.customer_id);
   Customer& c = it->second;
-  const size_t b = EntryBytes(e) + (inserted ? sizeof(Customer) + e.customer_id.size() + 32 : 0);
+  const size_t before = c.bytes;
+  if (inserted) c.bytes = StringHeap(it->first);  // the map's key
+  c.bytes -= VectorBytes(c);
   c.entries.push_back({e, segment});
-  c.entries.back().event.customer_id.clear();  // the map key holds it
+  std::string().swap(c.entries.back().event.customer_id);  // the map key holds it
+  c.bytes += VectorBytes(c) + EntryBytes(c.entries.back().event);
   c.last_ms = std::max(c.last_ms, e.received_ms);
-  c.bytes += b;
   if (!c.unused_since) c.unused_since = arrival;
-  bytes_ += b;
+  bytes_ += c.bytes - before;
   ++events_;
+  if (inserted) UpdateTableLocked();
   count_.store(customers_.size(), std::memory_order_relaxed);
   if (bytes_ > options_.max_bytes) EvictLocked();
 }
@@ -70,6 +95,7 @@ void LiveEvents::EvictLocked() {
     customers_.erase(it);
     ++evicted_;
   }
+  UpdateTableLocked();
   count_.store(customers_.size(), std::memory_order_relaxed);
 }
 
@@ -94,6 +120,7 @@ void LiveEvents::DropSeenBy(const Model& model) {
       ++it;
     }
   }
+  UpdateTableLocked();
   count_.store(customers_.size(), std::memory_order_relaxed);
 }
 
@@ -101,6 +128,8 @@ void LiveEvents::Clear() {
   std::lock_guard<std::mutex> lock(mu_);
   customers_.clear();
   bytes_ = events_ = 0;
+  table_bytes_ = 0;
+  UpdateTableLocked();
   count_.store(0, std::memory_order_relaxed);
 }
 
@@ -112,6 +141,7 @@ size_t LiveEvents::Erase(absl::string_view customer) {
   bytes_ -= it->second.bytes;
   events_ -= n;
   customers_.erase(it);
+  UpdateTableLocked();
   count_.store(customers_.size(), std::memory_order_relaxed);
   return n;
 }

@@ -6,6 +6,9 @@
 // dropped by DropSeenBy(). Memory is bounded: past `max_bytes`, the
 // customers least recently active are evicted (their events stay in the
 // journal for the next training; only the live effect is lost), counted.
+// The bytes counted are those allocated: the hash table's slots, each
+// customer's vector of entries (its capacity) and the strings' heap blocks,
+// as glibc's malloc sizes them (what aisle_live_bytes reports).
 // Thread-safe (one mutex; lookups are a hash probe when nobody is live).
 #pragma once
 
@@ -97,14 +100,20 @@ class LiveEvents {
     size_t bytes = 0;
     std::optional<std::chrono::steady_clock::time_point> unused_since;  // oldest event no answer used yet
   };
+  // Heap bytes of an entry's strings, of a customer's vector of entries.
   static size_t EntryBytes(const LiveEvent& e);
+  static size_t VectorBytes(const Customer& c);
+  // Brings the hash table's share of bytes_ up to date with its capacity
+  // (freeing the table when no customer is left).
+  void UpdateTableLocked();
   void EvictLocked();
 
   const Options options_;
   mutable std::mutex mu_;
   absl::flat_hash_map<std::string, Customer> customers_;
   std::atomic<size_t> count_{0};  // customers_.size(), read without the lock
-  size_t bytes_ = 0, events_ = 0;
+  size_t bytes_ = 0, events_ = 0;  // bytes_: customers' bytes plus table_bytes_
+  size_t table_bytes_ = 0;
   uint64_t evicted_ = 0;
 };
 

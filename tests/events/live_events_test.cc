@@ -2,6 +2,8 @@
 // what the model already saw skipped, erasure, and the memory bound.
 #include "events/live_events.h"
 
+#include <malloc.h>
+
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
@@ -112,6 +114,25 @@ TEST(LiveEvents, EraseAndTheMemoryBound) {
   EXPECT_EQ(live.Events("customer-199").size(), 1u);
   EXPECT_EQ(live.Erase("customer-199"), 1u);
   EXPECT_TRUE(live.Events("customer-199").empty());
+}
+
+// The bytes reported are the bytes allocated (they were half of them: the
+// vectors' spare capacity, the table and malloc's rounding were missing).
+TEST(LiveEvents, BytesMatchWhatIsAllocated) {
+  const auto now = std::chrono::steady_clock::now();
+  const size_t before = mallinfo2().uordblks + mallinfo2().hblkhd;
+  {
+    LiveEvents live;
+    for (int i = 0; i < 200000; ++i) {
+      LiveEvent e = Ev(absl::StrCat("customer-", i % 20000), absl::StrCat("product-number-", i % 977), EventType::kView);
+      e.event_id = absl::StrCat("an-event-id-of-some-length-", i);
+      live.Add(e, 5, now);
+    }
+    const size_t allocated = mallinfo2().uordblks + mallinfo2().hblkhd - before;
+    const double ratio = static_cast<double>(live.stats().bytes) / static_cast<double>(allocated);
+    EXPECT_GT(ratio, 0.9) << live.stats().bytes << " counted, " << allocated << " allocated";
+    EXPECT_LT(ratio, 1.1) << live.stats().bytes << " counted, " << allocated << " allocated";
+  }
 }
 
 }  // namespace
