@@ -1,7 +1,8 @@
 // libFuzzer target: what the live loop reads from outside: a POST
 // /v1/events body (JSON, then every event checked), a journal segment as
 // recovery and the trainer would read it, and a consent ledger file. The
-// first byte picks which. Nothing may crash, and an accepted event must
+// first byte picks which; or exposure log lines (compaction and experiment
+// analysis read them). Nothing may crash, and an accepted event must
 // survive the journal's line format unchanged.
 #include <unistd.h>
 
@@ -11,11 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "engine/atomic_file.h"
 #include "engine/json_text.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
 #include "events/event_loader.h"
+#include "events/exposure_record.h"
+#include "server/exposure_log.h"
 #include "server/event_request.h"
 
 namespace {
@@ -63,7 +67,7 @@ void Events(const std::string& text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string input(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       Events(input);
       break;
@@ -76,6 +80,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       if (!aisle::WriteFileAtomically(Dir() + "/customers.log", input).ok()) std::abort();
       (void)aisle::CustomerLedger::Read(Dir());
+      break;
+    }
+    case 3: {
+      // Exposure log lines, as experiment analysis and erasure compaction
+      // read them: a record read back must write the same line.
+      for (absl::string_view line : absl::StrSplit(input, '\n')) {
+        auto r = aisle::ParseExposureLine(line);
+        if (!r.ok()) continue;
+        aisle::Exposure e;
+        e.recommendation_id = r->recommendation_id;
+        e.at_ms = r->at_ms;
+        e.endpoint = r->endpoint;
+        e.customer = r->customer;
+        e.experiment = r->experiment;
+        e.variant = r->experiment.empty() ? absl::string_view() : absl::string_view(r->variant);
+        for (const std::string& item : r->items) e.items.push_back(item);
+        const std::string written = aisle::ExposureLog::Line(e);
+        auto back = aisle::ParseExposureLine(absl::string_view(written).substr(0, written.size() - 1));
+        if (!back.ok() || back->customer != r->customer || back->at_ms != r->at_ms || back->items != r->items) {
+          std::abort();
+        }
+      }
       break;
     }
   }

@@ -1,6 +1,9 @@
 // libFuzzer target: what a client sends, from bytes to engine options: the
 // HTTP request parser (fed in two pieces, split where the first byte says),
-// then routing, the path id, the query parameters and the JSON body.
+// then routing, the path id, the query parameters and the JSON body; and the
+// same bytes parsed in small pieces as the transport feeds a chunked body
+// (its decoded part released), which must give the same request.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,6 +27,24 @@ const aisle::Router& Routes() {
   return *r;
 }
 
+// Parses `input` as the transport does, `step` bytes at a time, dropping
+// what ReleaseConsumed() gives back: the state at the end, and the body.
+aisle::HttpRequestParser::State Streamed(const std::string& input, size_t step,
+                                         const aisle::HttpRequestParser::Limits& limits, std::string* body) {
+  aisle::HttpRequestParser p(limits);
+  std::string held;
+  aisle::HttpRequestParser::State st = aisle::HttpRequestParser::State::kNeedMore;
+  for (size_t at = 0; at < input.size() && st == aisle::HttpRequestParser::State::kNeedMore;) {
+    const size_t n = std::min(step, input.size() - at);
+    held.append(input, at, n);
+    at += n;
+    st = p.Parse(held);
+    if (st == aisle::HttpRequestParser::State::kNeedMore) held.erase(0, p.ReleaseConsumed());
+  }
+  if (st == aisle::HttpRequestParser::State::kComplete) *body = p.request().body;
+  return st;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -36,6 +57,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t split = input.empty() ? 0 : data[0] % (input.size() + 1);
   aisle::HttpRequestParser::State st = parser.Parse(absl::string_view(input).substr(0, split));
   if (st == aisle::HttpRequestParser::State::kNeedMore) st = parser.Parse(input);
+  // Fed in small pieces with the decoded part of a chunked body released:
+  // the same request, or the same refusal.
+  std::string streamed_body;
+  const aisle::HttpRequestParser::State streamed = Streamed(input, 1 + data[0] % 13, limits, &streamed_body);
+  if ((streamed == aisle::HttpRequestParser::State::kComplete) != (st == aisle::HttpRequestParser::State::kComplete) ||
+      (st == aisle::HttpRequestParser::State::kComplete && streamed_body != parser.request().body)) {
+    __builtin_trap();
+  }
   if (st == aisle::HttpRequestParser::State::kError) {
     std::string out;
     aisle::AppendResponse(aisle::JsonError(parser.error_status(), "e", parser.error_message()), false,
