@@ -108,8 +108,8 @@ ABSL_FLAG(int, max_events_per_request, 1000, "Most events in one POST /v1/events
 ABSL_FLAG(int, max_event_future_s, 300, "Event timestamps later than now plus this are refused.");
 ABSL_FLAG(int, event_id_window_h, 168, "Retries of an event_id are recognized within this many hours.");
 ABSL_FLAG(int, max_event_ids, 2000000,
-          "At most this many event ids are remembered for retries (about 100 bytes each); the oldest are "
-          "forgotten first.");
+          "At most this many (customer, event id) pairs are remembered for retries (about 80 bytes each, "
+          "aisle_event_id_bytes); the oldest are forgotten first.");
 ABSL_FLAG(std::string, experiments, "",
           "Experiments file (JSON, data/FORMATS.md): online experiments with variants serving the main model, "
           "another model, the popularity ranking or another offer catalog; reloaded when it changes (a malformed "
