@@ -14,6 +14,21 @@
 
 namespace aisle::testing {
 
+// Built with AddressSanitizer or ThreadSanitizer (GCC's macros; clang's
+// __has_feature): the allocator and the resident memory are the sanitizer's,
+// so tests of allocation sizes skip.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 class TempDir {
  public:
   TempDir() {
