@@ -1,13 +1,16 @@
 // Helpers shared by the tests: a temporary directory removed at the end.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -77,5 +80,44 @@ inline ExecResult Exec(const std::string& args) {
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
 }
+
+// A process to kill for crash tests: `body(fd)` runs in a forked child
+// (which exits after it; `fd` is the write end of a pipe to the parent, for
+// acknowledgements), and the parent reads the other end (fd()). Kill()
+// sends SIGKILL and reaps the child; the destructor kills it if still alive.
+class CrashChild {
+ public:
+  explicit CrashChild(const std::function<void(int fd)>& body) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(fds[0]);
+      body(fds[1]);
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~CrashChild() {
+    Kill();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  CrashChild(const CrashChild&) = delete;
+  CrashChild& operator=(const CrashChild&) = delete;
+  bool ok() const { return pid_ > 0 && fd_ >= 0; }
+  int fd() const { return fd_; }
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
 
 }  // namespace aisle::testing

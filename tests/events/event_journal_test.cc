@@ -200,12 +200,7 @@ TEST(EventJournal, KillNineLosesNoAcknowledgedEvent) {
   std::mt19937 rng(7);
   for (int round = 0; round < 5; ++round) {
     TempDir dir;
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(fds[0]);
+    ::aisle::testing::CrashChild child([&](int fd) {
       auto j = EventJournal::Open(dir.path(), {});
       if (!j.ok()) ::_exit(3);
       std::vector<std::thread> threads;
@@ -220,21 +215,20 @@ TEST(EventJournal, KillNineLosesNoAcknowledgedEvent) {
             (*j)->Append(std::move(lines), 1, [&](absl::Status s, uint64_t) { done.set_value(s); });
             if (done.get_future().get().ok()) {
               const std::string ack = e.event_id + "\n";
-              if (::write(fds[1], ack.data(), ack.size()) < 0) ::_exit(4);
+              if (::write(fd, ack.data(), ack.size()) < 0) ::_exit(4);
             }
           }
         });
       }
       for (auto& t : threads) t.join();
-      ::_exit(0);
-    }
-    ::close(fds[1]);
+    });
+    ASSERT_TRUE(child.ok());
     std::set<std::string> acked;
     std::string buf;
     const size_t target = 50 + rng() % 400;
     char chunk[4096];
     while (acked.size() < target) {
-      const ssize_t n = ::read(fds[0], chunk, sizeof(chunk));
+      const ssize_t n = ::read(child.fd(), chunk, sizeof(chunk));
       ASSERT_GT(n, 0) << "the writer died";
       buf.append(chunk, static_cast<size_t>(n));
       size_t nl;
@@ -243,14 +237,11 @@ TEST(EventJournal, KillNineLosesNoAcknowledgedEvent) {
         buf.erase(0, nl + 1);
       }
     }
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    child.Kill();
     // Acks written before the kill may still be in the pipe.
     ssize_t n;
-    while ((n = ::read(fds[0], chunk, sizeof(chunk))) > 0) buf.append(chunk, static_cast<size_t>(n));
+    while ((n = ::read(child.fd(), chunk, sizeof(chunk))) > 0) buf.append(chunk, static_cast<size_t>(n));
     for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1)) acked.insert(buf.substr(0, nl));
-    ::close(fds[0]);
 
     EventJournal::OpenStats st;
     auto j = EventJournal::Open(dir.path(), {}, &st);

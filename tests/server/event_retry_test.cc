@@ -112,73 +112,73 @@ uint64_t EventsOnDisk(const std::string& dir, const std::string& event_id) {
   return n;
 }
 
-TEST(EventRetry, ARetryWaitsForTheOriginalAndIsThenADuplicate) {
-  TempDir dir;
-  WriteGate gate;
-  auto live = OpenLoop(dir.Path("events"), &gate);
-  const int64_t now = NowMs();
-  gate.Close();
-  Answer original, retry;
-  live->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), original.Done());
-  gate.AwaitArrivals(1);  // the original's write is held at the gate
-  live->Accept({Event("c1", "p1", "e-1", now + 5)}, std::chrono::steady_clock::now(), retry.Done());
+// The original request for (c1, e-1) is sent and its write held at the
+// gate; then the test sends its retry.
+class HeldOriginal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    live_ = OpenLoop(dir_.Path("events"), &gate_);
+    gate_.Close();
+    live_->Accept({Event("c1", "p1", "e-1", now_)}, std::chrono::steady_clock::now(), original_.Done());
+    gate_.AwaitArrivals(1);  // the original's write is held at the gate
+  }
+  void Send(std::vector<LiveEvent> events, Answer* answer) {
+    live_->Accept(std::move(events), std::chrono::steady_clock::now(), answer->Done());
+  }
+  uint64_t OnDisk(const std::string& event_id) {
+    live_->Flush();
+    return EventsOnDisk(dir_.Path("events"), event_id);
+  }
+
+  TempDir dir_;
+  WriteGate gate_;
+  std::unique_ptr<LiveLoop> live_;
+  const int64_t now_ = NowMs();
+  Answer original_;
+};
+
+TEST_F(HeldOriginal, ARetryWaitsForTheOriginalAndIsThenADuplicate) {
+  Answer retry;
+  Send({Event("c1", "p1", "e-1", now_ + 5)}, &retry);
   // The retry cannot be answered while the original is not on disk: it
   // waits on the original, which waits at the gate.
   EXPECT_FALSE(retry.Ready());
-  EXPECT_FALSE(original.Ready());
-  gate.Open();
-  auto a = original.future.get();
+  EXPECT_FALSE(original_.Ready());
+  gate_.Open();
+  auto a = original_.future.get();
   auto b = retry.future.get();
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->stored, 1u);
   EXPECT_EQ(b->stored, 0u);
   EXPECT_EQ(b->duplicates, 1u);
-  live->Flush();
-  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 1u);
+  EXPECT_EQ(OnDisk("e-1"), 1u);
 }
 
-TEST(EventRetry, WhenTheOriginalFailsTheRetryStoresTheEventItself) {
-  TempDir dir;
-  WriteGate gate;
-  auto live = OpenLoop(dir.Path("events"), &gate);
-  const int64_t now = NowMs();
-  gate.Close();
-  Answer original, retry;
-  live->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), original.Done());
-  gate.AwaitArrivals(1);
-  live->Accept({Event("c1", "p1", "e-1", now + 5), Event("c1", "p2", "e-2", now + 5)}, std::chrono::steady_clock::now(),
-               retry.Done());
+TEST_F(HeldOriginal, WhenTheOriginalFailsTheRetryStoresTheEventItself) {
+  Answer retry;
+  Send({Event("c1", "p1", "e-1", now_ + 5), Event("c1", "p2", "e-2", now_ + 5)}, &retry);
   EXPECT_FALSE(retry.Ready());
-  gate.Open(/*fail_next=*/1);  // the disk is full for the original's write
-  auto a = original.future.get();
+  gate_.Open(/*fail_next=*/1);  // the disk is full for the original's write
+  auto a = original_.future.get();
   auto b = retry.future.get();
   EXPECT_FALSE(a.ok());
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->stored, 2u);  // not "duplicate" of an event that was never stored
   EXPECT_EQ(b->duplicates, 0u);
-  live->Flush();
-  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 1u);
-  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-2"), 1u);
+  EXPECT_EQ(OnDisk("e-1"), 1u);
+  EXPECT_EQ(OnDisk("e-2"), 1u);
 }
 
-TEST(EventRetry, WhenEveryWriteFailsTheRetryIsRefusedToo) {
-  TempDir dir;
-  WriteGate gate;
-  auto live = OpenLoop(dir.Path("events"), &gate);
-  const int64_t now = NowMs();
-  gate.Close();
-  Answer original, retry;
-  live->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), original.Done());
-  gate.AwaitArrivals(1);
-  live->Accept({Event("c1", "p1", "e-1", now + 5)}, std::chrono::steady_clock::now(), retry.Done());
-  gate.Open(/*fail_next=*/2);
-  EXPECT_FALSE(original.future.get().ok());
+TEST_F(HeldOriginal, WhenEveryWriteFailsTheRetryIsRefusedToo) {
+  Answer retry;
+  Send({Event("c1", "p1", "e-1", now_ + 5)}, &retry);
+  gate_.Open(/*fail_next=*/2);
+  EXPECT_FALSE(original_.future.get().ok());
   EXPECT_FALSE(retry.future.get().ok());
-  live->Flush();
-  EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 0u);
+  EXPECT_EQ(OnDisk("e-1"), 0u);
   // And a later retry stores it.
   Answer later;
-  live->Accept({Event("c1", "p1", "e-1", now + 10)}, std::chrono::steady_clock::now(), later.Done());
+  Send({Event("c1", "p1", "e-1", now_ + 10)}, &later);
   auto c = later.future.get();
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->stored, 1u);
@@ -190,12 +190,7 @@ TEST(EventRetry, WhenEveryWriteFailsTheRetryIsRefusedToo) {
 TEST(EventRetry, KillNineWhileTheOriginalIsHeldLosesNoAcknowledgedEvent) {
   for (int trial = 0; trial < 3; ++trial) {
     TempDir dir;
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(fds[0]);
+    ::aisle::testing::CrashChild child([&](int fd) {
       WriteGate gate;
       LiveLoopOptions o;
       o.dir = dir.Path("events");
@@ -204,8 +199,8 @@ TEST(EventRetry, KillNineWhileTheOriginalIsHeldLosesNoAcknowledgedEvent) {
       if (!live.ok()) ::_exit(3);
       gate.Close();
       const int64_t now = NowMs();
-      auto ack = [&](const char* what) {
-        return [fd = fds[1], what](absl::StatusOr<Accepted> a) {
+      auto ack = [fd](const char* what) {
+        return [fd, what](absl::StatusOr<Accepted> a) {
           if (a.ok() && (a->stored > 0 || a->duplicates > 0)) {
             if (::write(fd, what, 1) < 0) ::_exit(4);
           }
@@ -214,23 +209,16 @@ TEST(EventRetry, KillNineWhileTheOriginalIsHeldLosesNoAcknowledgedEvent) {
       (*live)->Accept({Event("c1", "p1", "e-1", now)}, std::chrono::steady_clock::now(), ack("o"));
       gate.AwaitArrivals(1);
       (*live)->Accept({Event("c1", "p1", "e-1", now + 1)}, std::chrono::steady_clock::now(), ack("r"));
-      if (::write(fds[1], ".", 1) < 0) ::_exit(4);  // both requests are in
+      if (::write(fd, ".", 1) < 0) ::_exit(4);  // both requests are in
       ::pause();
-      ::_exit(0);
-    }
-    ::close(fds[1]);
+    });
+    ASSERT_TRUE(child.ok());
     char c = 0;
     std::string acks;
-    while (::read(fds[0], &c, 1) == 1) {
-      if (c == '.') break;
-      acks.push_back(c);
-    }
+    while (::read(child.fd(), &c, 1) == 1 && c != '.') acks.push_back(c);
     std::this_thread::sleep_for(std::chrono::milliseconds(20 * trial));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    while (::read(fds[0], &c, 1) == 1) acks.push_back(c);
-    ::close(fds[0]);
+    child.Kill();
+    while (::read(child.fd(), &c, 1) == 1) acks.push_back(c);
     EXPECT_EQ(acks, "") << "acknowledged while the original was not on disk";
     auto live = OpenLoop(dir.Path("events"), nullptr);
     EXPECT_EQ(EventsOnDisk(dir.Path("events"), "e-1"), 0u);

@@ -133,12 +133,7 @@ TEST(ExposureLog, EveryPersonalizedAnswerIsRecordedWithWhatItShowed) {
 // in the recovered log, and no line torn.
 TEST(ExposureLog, ACrashLosesAtMostTheLastFlushInterval) {
   TempDir dir;
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(fds[0]);
+  ::aisle::testing::CrashChild child([&](int fd) {
     ExposureLog::Options eo;
     eo.dir = dir.Path("x");
     eo.flush_interval = std::chrono::milliseconds(50);
@@ -146,17 +141,14 @@ TEST(ExposureLog, ACrashLosesAtMostTheLastFlushInterval) {
     if (!log.ok()) ::_exit(3);
     for (int i = 0; i < 1000; ++i) (*log)->Record({absl::StrCat("first-", i), i, "rank", "c", "m", "", "", {"p1"}});
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (::write(fds[1], "A", 1) != 1) ::_exit(4);
+    if (::write(fd, "A", 1) != 1) ::_exit(4);
     for (int i = 0;; ++i) (*log)->Record({absl::StrCat("later-", i), i, "rank", "c", "m", "", "", {"p1"}});
-  }
-  ::close(fds[1]);
+  });
+  ASSERT_TRUE(child.ok());
   char c = 0;
-  ASSERT_EQ(::read(fds[0], &c, 1), 1);
+  ASSERT_EQ(::read(child.fd(), &c, 1), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(fds[0]);
+  child.Kill();
   {
     ExposureLog::Options eo;
     eo.dir = dir.Path("x");
