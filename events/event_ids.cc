@@ -35,9 +35,16 @@ std::shared_ptr<EventIds::Claim> EventIds::TryClaim(absl::Span<const Key> keys, 
       return nullptr;
     }
   }
+  // A key twice in the request: a duplicate the second time (a set only
+  // for requests of many ids).
   absl::flat_hash_set<Key> mine;
+  auto repeated = [&](size_t i) {
+    if (keys.size() > 16) return !mine.insert(keys[i]).second;
+    const auto end = keys.begin() + static_cast<ptrdiff_t>(i);
+    return std::find(keys.begin(), end, keys[i]) != end;
+  };
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (ids_.contains(keys[i]) || !mine.insert(keys[i]).second) {
+    if (repeated(i) || ids_.contains(keys[i])) {
       (*duplicate)[i] = true;
       continue;
     }

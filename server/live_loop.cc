@@ -166,40 +166,44 @@ std::shared_ptr<const LiveProfile> LiveLoop::Profile(const Model& model, absl::s
 void LiveLoop::Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::time_point arrival,
                       std::function<void(absl::StatusOr<Accepted>)> done) {
   Accepted counts;
-  // Held where a retry waiting for another request can take them from.
-  auto pending = std::make_shared<std::vector<LiveEvent>>(std::move(events));
-  std::vector<LiveEvent>& request = *pending;
-  std::vector<LiveEvent> kept;
+  enum : uint8_t { kKeep, kNoConsent, kDuplicate };
+  std::vector<uint8_t> verdict(events.size(), kKeep);
   std::vector<size_t> with_id;  // indexes of consenting events with an id
   std::vector<EventIds::Key> keys;
   std::vector<int64_t> received;
-  std::vector<bool> consent(request.size());
-  for (size_t i = 0; i < request.size(); ++i) {
-    consent[i] = Personalize(request[i].customer_id);
-    if (!consent[i] || request[i].event_id.empty()) continue;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!Personalize(events[i].customer_id)) {
+      verdict[i] = kNoConsent;
+      continue;
+    }
+    if (events[i].event_id.empty()) continue;
     with_id.push_back(i);
-    keys.push_back(ids_.KeyOf(request[i].customer_id, request[i].event_id));
-    received.push_back(request[i].received_ms);
+    keys.push_back(ids_.KeyOf(events[i].customer_id, events[i].event_id));
+    received.push_back(events[i].received_ms);
   }
   std::shared_ptr<EventIds::Claim> claim;
-  std::vector<bool> drop(request.size(), false);  // duplicates
   if (!keys.empty()) {
     std::vector<bool> duplicate;
     // An id another request is still writing: this request waits for that
-    // one's outcome and is then taken again from the start.
+    // one's outcome and is then taken again from the start (its events
+    // held where the retry takes them from, before the retry can run).
+    auto pending = std::make_shared<std::vector<LiveEvent>>(std::move(events));
     claim = ids_.TryClaim(keys, received, &duplicate, [this, pending, arrival, done] {
       Accept(std::move(*pending), arrival, done);
     });
     if (claim == nullptr) return;
-    for (size_t k = 0; k < with_id.size(); ++k) drop[with_id[k]] = duplicate[k];
+    events = std::move(*pending);  // claimed: the retry was dropped, nobody else holds them
+    for (size_t k = 0; k < with_id.size(); ++k) {
+      if (duplicate[k]) verdict[with_id[k]] = kDuplicate;
+    }
   }
-  for (size_t i = 0; i < request.size(); ++i) {
-    if (!consent[i]) {
-      ++counts.no_consent;
-    } else if (drop[i]) {
-      ++counts.duplicates;
-    } else {
-      kept.push_back(std::move(request[i]));
+  std::vector<LiveEvent> kept;
+  kept.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    switch (verdict[i]) {
+      case kNoConsent: ++counts.no_consent; break;
+      case kDuplicate: ++counts.duplicates; break;
+      default: kept.push_back(std::move(events[i]));
     }
   }
   counts.stored = kept.size();

@@ -250,6 +250,24 @@ TEST(EventRetry, EventIdsBelongToTheirCustomer) {
   EXPECT_EQ(e.future.get()->stored, 1u);
 }
 
+// An id twice in one request is stored once, in short requests and long ones.
+TEST(EventRetry, AnIdTwiceInOneRequestIsStoredOnce) {
+  TempDir dir;
+  auto live = OpenLoop(dir.Path("events"), nullptr);
+  const int64_t now = NowMs();
+  for (int n : {2, 40}) {
+    std::vector<LiveEvent> events;
+    for (int i = 0; i + 1 < n; ++i) events.push_back(Event("c1", "p1", absl::StrCat("n", n, "-", i), now));
+    events.push_back(Event("c1", "p1", absl::StrCat("n", n, "-0"), now));  // the first one's id again
+    Answer a;
+    live->Accept(std::move(events), std::chrono::steady_clock::now(), a.Done());
+    auto r = a.future.get();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->stored, static_cast<size_t>(n - 1)) << n;
+    EXPECT_EQ(r->duplicates, 1u) << n;
+  }
+}
+
 TEST(EventIds, TheBoundHoldsAfterEveryRequest) {
   EventIds::Options o;
   o.max_ids = 100;
