@@ -52,8 +52,9 @@ std::string PeerAddress(const sockaddr_storage& a) {
 class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
  public:
   HttpLoop(const HttpTransportOptions& options, const HttpTransport::Handler* handler, int listen_fd,
-           std::shared_ptr<HttpTransportStats> stats, std::atomic<uint64_t>* next_id)
-      : options_(options), handler_(handler), listen_fd_(listen_fd), stats_(std::move(stats)), next_id_(next_id) {}
+           std::shared_ptr<HttpTransportStats> stats, std::atomic<uint64_t>* next_id, int index)
+      : options_(options), handler_(handler), listen_fd_(listen_fd), stats_(std::move(stats)), next_id_(next_id),
+        index_(index) {}
 
   ~HttpLoop() {
     for (auto& [id, c] : connections_) ::close(c->fd);
@@ -158,7 +159,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     size_t out_off = 0;
     size_t held = 0;           // bytes of finished answers not yet in `out` (behind an unfinished one)
     bool head_checked = false; // head_check ran for the request being read
-    int64_t accounted = 0;     // what this connection adds to stats_->buffered_bytes
+    int64_t accounted = 0;     // what this connection adds to its loop's buffered bytes
     bool closing = false;    // no more requests are read
     bool read_eof = false;   // the client closed its side
     bool lingering = false;  // our side is shut down; reading until EOF
@@ -251,7 +252,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     if (it == connections_.end()) return;
     // Counted first: a client that sees the close sees the counters after it.
     stats_->open.fetch_sub(1, std::memory_order_relaxed);
-    stats_->buffered_bytes.fetch_sub(it->second->accounted, std::memory_order_relaxed);
+    AddBuffered(-it->second->accounted);
     freed_since_trim_ += it->second->in.capacity() + it->second->out.capacity();
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
     ::close(it->second->fd);
@@ -431,13 +432,18 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     UpdateInterest(c);
   }
 
-  // Brings stats_->buffered_bytes up to date with the connection.
+  // Brings this loop's buffered bytes up to date with the connection.
   void Account(Conn* c) {
     const int64_t now = static_cast<int64_t>(c->buffered() + c->backlog());
     if (now != c->accounted) {
-      stats_->buffered_bytes.fetch_add(now - c->accounted, std::memory_order_relaxed);
+      AddBuffered(now - c->accounted);
       c->accounted = now;
     }
+  }
+  // Only this loop's thread writes its counter: a plain load and store.
+  void AddBuffered(int64_t delta) {
+    std::atomic<int64_t>& b = stats_->loop_buffered[index_].bytes;
+    b.store(b.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
   }
 
   // Queues a final answer of the transport's own (a parse error, a refused
@@ -493,7 +499,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
             }
           }
         }
-        if (stats_->buffered_bytes.load(std::memory_order_relaxed) > static_cast<int64_t>(options_.max_buffered_bytes)) {
+        if (stats_->buffered_bytes() > static_cast<int64_t>(options_.max_buffered_bytes)) {
           // Requests still arriving are what a slow sender can hold: refused
           // while the process is over its budget.
           stats_->over_budget.fetch_add(1, std::memory_order_relaxed);
@@ -584,6 +590,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   const int listen_fd_;
   std::shared_ptr<HttpTransportStats> stats_;
   std::atomic<uint64_t>* next_id_;
+  const int index_;  // this loop's counters in stats_
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread::id thread_;
@@ -635,7 +642,9 @@ HttpTransport::HttpTransport(HttpTransportOptions options, Handler handler)
 HttpTransport::~HttpTransport() { Shutdown(); }
 
 absl::Status HttpTransport::Start() {
-  if (options_.threads < 1) return absl::InvalidArgumentError("at least one HTTP thread");
+  if (options_.threads < 1 || options_.threads > HttpTransportStats::kMaxLoops) {
+    return absl::InvalidArgumentError(absl::StrCat("1 to ", HttpTransportStats::kMaxLoops, " HTTP threads"));
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -668,7 +677,7 @@ absl::Status HttpTransport::Start() {
   listen_fd_ = fd;
   static std::atomic<uint64_t> next_id{kFirstConnectionId};
   for (int i = 0; i < options_.threads; ++i) {
-    auto loop = std::make_shared<HttpLoop>(options_, &handler_, listen_fd_, stats_, &next_id);
+    auto loop = std::make_shared<HttpLoop>(options_, &handler_, listen_fd_, stats_, &next_id, i);
     if (absl::Status s = loop->Init(); !s.ok()) {
       Shutdown();
       return s;

@@ -60,7 +60,7 @@ class HttpResponder {
 struct HttpTransportOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port
-  int threads = 2;       // event loops
+  int threads = 2;       // event loops, at most HttpTransportStats::kMaxLoops
   HttpRequestParser::Limits limits;
   std::chrono::milliseconds keepalive_timeout{75000};  // idle between requests (nginx's default)
   std::chrono::milliseconds request_timeout{60000};    // to receive a whole request once begun
@@ -95,7 +95,19 @@ struct HttpTransportStats {
   std::atomic<uint64_t> parse_errors{0};   // requests answered 4xx/5xx by the transport
   std::atomic<uint64_t> refused_at_head{0};  // refused by head_check before their body was read
   std::atomic<uint64_t> over_budget{0};    // requests refused (503) over max_buffered_bytes
-  std::atomic<int64_t> buffered_bytes{0};  // input buffered and answers queued, all connections
+  // Input buffered and answers queued, all connections: one counter per
+  // event loop, each written by its loop alone (no contended atomic per
+  // request), summed when read.
+  static constexpr int kMaxLoops = 64;
+  struct alignas(64) LoopBytes {
+    std::atomic<int64_t> bytes{0};
+  };
+  LoopBytes loop_buffered[kMaxLoops];
+  int64_t buffered_bytes() const {
+    int64_t sum = 0;
+    for (const LoopBytes& b : loop_buffered) sum += b.bytes.load(std::memory_order_relaxed);
+    return sum;
+  }
 };
 
 class HttpTransport {

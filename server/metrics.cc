@@ -145,7 +145,7 @@ std::string Metrics::Render() const {
             "Requests refused (503) while all connections' buffers were over --max_buffered_mb.", "counter",
             c->over_budget.load());
     counter("aisle_http_buffered_bytes", "Bytes of requests buffered and answers queued, all connections.", "gauge",
-            static_cast<uint64_t>(std::max<int64_t>(0, c->buffered_bytes.load())));
+            static_cast<uint64_t>(std::max<int64_t>(0, c->buffered_bytes())));
   }
   for (const auto& extra : extras_) out += extra();
   return out;

@@ -35,7 +35,7 @@ ABSL_FLAG(std::string, catalog, "",
 ABSL_FLAG(int, port, 8080, "TCP port (0: any free port, printed at start).");
 ABSL_FLAG(std::string, bind, "127.0.0.1",
           "Address to listen on. Without --api_keys the server listens on loopback only.");
-ABSL_FLAG(int, threads, 2, "HTTP event-loop threads.");
+ABSL_FLAG(int, threads, 2, "HTTP event-loop threads (1 to 64).");
 ABSL_FLAG(int, keepalive_timeout_s, 75,
           "Idle keep-alive connections are closed after this many seconds (nginx's default).");
 ABSL_FLAG(int, request_timeout_s, 60,
@@ -132,7 +132,7 @@ int Main() {
     return 2;
   }
   const int port = absl::GetFlag(FLAGS_port);
-  if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_threads) < 1 || absl::GetFlag(FLAGS_max_body_bytes) < 1024 ||
+  if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_threads) < 1 || absl::GetFlag(FLAGS_threads) > 64 || absl::GetFlag(FLAGS_max_body_bytes) < 1024 ||
       absl::GetFlag(FLAGS_watch_interval_ms) < 10) {
     std::fprintf(stderr, "aisle-server: bad --port, --threads, --max_body_bytes or --watch_interval_ms\n");
     return 2;
