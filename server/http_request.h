@@ -66,6 +66,9 @@ class HttpRequestParser {
   bool awaiting_body() const { return stage_ == Stage::kBody || stage_ == Stage::kChunkSize ||
                                       stage_ == Stage::kChunkData || stage_ == Stage::kTrailers; }
   HttpRequest& request() { return request_; }
+  // Bytes of body decoded so far (a chunked body in progress), which the
+  // caller no longer holds after ReleaseConsumed().
+  size_t body_bytes() const { return request_.body.size(); }
   // After kNeedMore while a chunked body arrives: the number of leading
   // bytes of `data` the parser no longer needs (decoded into the body, or
   // framing), which the caller drops before the next Parse() (passing the

@@ -4,7 +4,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -19,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/mapped_allocator.h"
 
 namespace aisle {
 
@@ -32,7 +32,6 @@ constexpr uint64_t kFirstConnectionId = 2;
 constexpr size_t kReadChunk = 64 << 10;
 constexpr size_t kMaxReadPerEvent = 256 << 10;  // then other connections get their turn
 constexpr size_t kKeepCapacity = 64 << 10;     // a connection's idle buffers keep at most this
-constexpr size_t kTrimAfterBytes = 16 << 20;    // freed buffers that make the loop return memory
 constexpr auto kLinger = std::chrono::seconds(2);
 constexpr int kTickMs = 250;
 
@@ -149,13 +148,15 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     int fd = -1;
     uint64_t id = 0;
     std::string peer;
-    std::string in;
+    // Input and output: large blocks mapped, so that what a client made
+    // large is returned to the system when freed (server/mapped_allocator.h).
+    MappedBuffer in;
     size_t in_off = 0;  // bytes of `in` already consumed
     HttpRequestParser parser;
     bool sent_continue = false;
     std::deque<Slot> pending;  // requests in flight, in order
     uint64_t next_sequence = 0;
-    std::string out;
+    MappedBuffer out;
     size_t out_off = 0;
     size_t held = 0;           // bytes of finished answers not yet in `out` (behind an unfinished one)
     bool head_checked = false; // head_check ran for the request being read
@@ -253,7 +254,6 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     // Counted first: a client that sees the close sees the counters after it.
     stats_->open.fetch_sub(1, std::memory_order_relaxed);
     AddBuffered(-it->second->accounted);
-    freed_since_trim_ += it->second->in.capacity() + it->second->out.capacity();
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
     ::close(it->second->fd);
     connections_.erase(it);
@@ -337,10 +337,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       return false;
     }
     if (c->out_off == c->out.size()) {
-      if (c->out.capacity() > kKeepCapacity) {
-        freed_since_trim_ += c->out.capacity();
-        std::string().swap(c->out);
-      }
+      if (c->out.capacity() > kKeepCapacity) MappedBuffer().swap(c->out);
       c->out.clear();
       c->out_off = 0;
     } else if (c->out_off > (1 << 20)) {
@@ -396,7 +393,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
     for (int round = 0; round < 2; ++round) {
       while (!c->pending.empty() && c->pending.front().done) {
         Slot& s = c->pending.front();
-        c->out.append(s.bytes);
+        c->out.append(s.bytes.data(), s.bytes.size());
         c->held -= s.bytes.size();
         const bool close = s.close;
         c->pending.pop_front();
@@ -434,7 +431,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
 
   // Brings this loop's buffered bytes up to date with the connection.
   void Account(Conn* c) {
-    const int64_t now = static_cast<int64_t>(c->buffered() + c->backlog());
+    const int64_t now = static_cast<int64_t>(c->buffered() + c->backlog() + c->parser.body_bytes());
     if (now != c->accounted) {
       AddBuffered(now - c->accounted);
       c->accounted = now;
@@ -544,10 +541,7 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       c->in.erase(0, c->in_off);
       c->in_off = 0;
     }
-    if (c->in.empty() && c->in.capacity() > kKeepCapacity) {
-      freed_since_trim_ += c->in.capacity();
-      std::string().swap(c->in);
-    }
+    if (c->in.empty() && c->in.capacity() > kKeepCapacity) MappedBuffer().swap(c->in);
     Account(c);
   }
 
@@ -577,12 +571,6 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
       }
     }
     for (uint64_t id : close) Close(id);
-    if (freed_since_trim_ >= kTrimAfterBytes) {
-      // Large buffers freed by closed or drained connections: give the
-      // pages back (glibc keeps them in its arenas otherwise).
-      ::malloc_trim(0);
-      freed_since_trim_ = 0;
-    }
   }
 
   const HttpTransportOptions& options_;
@@ -606,7 +594,6 @@ class HttpLoop : public std::enable_shared_from_this<HttpLoop> {
   std::vector<Posted> posted_;
   int64_t date_second_ = -1;
   std::string date_;
-  size_t freed_since_trim_ = 0;
 };
 
 HttpResponder::HttpResponder(HttpResponder&& other) noexcept
