@@ -87,16 +87,9 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
                                   {"click_weight", &w.click}});
     if (!s.ok()) return s;
     if (auto it = h->find("quantity_scaling"); it != h->end() && !it->is_null()) {
-      const std::string q = it->is_string() ? it->get<std::string>() : "";
-      if (q == "none") {
-        w.quantity = EventWeighting::Quantity::kNone;
-      } else if (q == "linear") {
-        w.quantity = EventWeighting::Quantity::kLinear;
-      } else if (q == "log") {
-        w.quantity = EventWeighting::Quantity::kLog;
-      } else {
-        return absl::InvalidArgumentError("metadata weighting quantity_scaling is not none, linear or log");
-      }
+      auto q = ParseQuantityScaling(it->is_string() ? it->get_ref<const std::string&>() : "");
+      if (!q.ok()) return absl::InvalidArgumentError("metadata weighting quantity_scaling is not none, linear or log");
+      w.quantity = *q;
     }
   }
   metadata = std::move(meta);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "engine/als_objective.h"
 #include "engine/csr_matrix.h"
+#include "engine/event_weighting.h"
 #include "engine/id_map.h"
 #include "engine/mapped_file.h"
 
@@ -39,14 +40,6 @@ struct ProductClusters {
   bool empty() const { return offsets.empty(); }
 };
 
-// How the trainer turned events into confidences (metadata "weighting"),
-// so that events arriving after training are weighted as the model's were.
-struct EventWeighting {
-  enum class Quantity : uint8_t { kNone, kLinear, kLog };
-  float purchase = 1.0f, cart = 0.3f, view = 0.1f, return_weight = 1.0f, click = 0.05f;
-  Quantity quantity = Quantity::kLog;
-};
-
 struct Model {
   IdMap customers;                    // customer id <-> row of user_factors
   IdMap products;                     // product id <-> row of item_factors
@@ -64,7 +57,7 @@ struct Model {
   // segments 1..N (events/event_journal.h) are in the model; 0: none were
   // read, and events the server received after last_event_unix are not.
   uint64_t events_through_segment = 0;
-  EventWeighting weighting;        // metadata "weighting"
+  EventWeighting weighting;        // metadata "weighting": how the trainer turned events into confidences
   // Optional: the clusters of product vectors and of their unit vectors
   // (Recommender's index and similar-products index); empty: built at load.
   ProductClusters item_clusters, similar_clusters;

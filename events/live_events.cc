@@ -1,5 +1,7 @@
 #include "events/live_events.h"
 
+#include "events/event_weight.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -39,20 +41,7 @@ bool LiveEvents::SeenBy(const Model& model, uint64_t segment, int64_t received_m
 }
 
 float LiveEvents::Weight(const EventWeighting& w, EventType type, float quantity) {
-  double q = quantity;
-  switch (w.quantity) {
-    case EventWeighting::Quantity::kNone: q = 1; break;
-    case EventWeighting::Quantity::kLinear: break;
-    case EventWeighting::Quantity::kLog: q = std::log1p(q); break;
-  }
-  switch (type) {
-    case EventType::kPurchase: return static_cast<float>(w.purchase * q);
-    case EventType::kCart: return static_cast<float>(w.cart * q);
-    case EventType::kView: return static_cast<float>(w.view * q);
-    case EventType::kReturn: return static_cast<float>(-w.return_weight * q);
-    case EventType::kClick: return static_cast<float>(w.click * q);
-  }
-  return 0;
+  return static_cast<float>(EventWeight(w, type, quantity));
 }
 
 void LiveEvents::Add(const LiveEvent& e, uint64_t segment, std::chrono::steady_clock::time_point arrival) {

@@ -34,14 +34,6 @@ const char* FormatName(InputFormat f) {
   return "?";
 }
 
-const char* ScalingName(QuantityScaling q) {
-  switch (q) {
-    case QuantityScaling::kNone: return "none";
-    case QuantityScaling::kLinear: return "linear";
-    case QuantityScaling::kLog: return "log";
-  }
-  return "?";
-}
 
 // A float flag value as the user wrote it (0.01, not 0.009999999776).
 double Clean(float f) { return std::strtod(absl::StrFormat("%.7g", f).c_str(), nullptr); }
@@ -250,7 +242,7 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
       {"purchase_weight", Clean(w.purchase_weight)}, {"cart_weight", Clean(w.cart_weight)},
       {"view_weight", Clean(w.view_weight)},         {"return_weight", Clean(w.return_weight)},
       {"click_weight", Clean(w.click_weight)},
-      {"quantity_scaling", ScalingName(w.quantity_scaling)},
+      {"quantity_scaling", QuantityScalingName(w.quantity_scaling)},
       {"half_life_days", w.half_life_days},   {"reference_time", w.reference_time},
   };
   meta["data"] = {

@@ -5,16 +5,9 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "events/event_weight.h"
 
 namespace aisle {
-
-absl::StatusOr<QuantityScaling> ParseQuantityScaling(absl::string_view name) {
-  if (name == "none") return QuantityScaling::kNone;
-  if (name == "linear") return QuantityScaling::kLinear;
-  if (name == "log") return QuantityScaling::kLog;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown quantity scaling '", name, "' (expected none, linear or log)"));
-}
 
 namespace {
 
@@ -117,21 +110,11 @@ Interactions BuildInteractions(const EventLog& log, const WeightingOptions& o, s
   const double decay_per_second =
       o.half_life_days > 0 ? std::log(0.5) / (o.half_life_days * 86400.0) : 0.0;
 
+  // The per-event rule the live loop applies too (events/event_weight.h),
+  // then the time decay, which only training has.
+  const EventWeighting rule = o.event_weighting();
   auto weight_of = [&](const Event& e) {
-    double q = e.quantity;
-    switch (o.quantity_scaling) {
-      case QuantityScaling::kNone: q = 1; break;
-      case QuantityScaling::kLinear: break;
-      case QuantityScaling::kLog: q = std::log1p(q); break;
-    }
-    double w = 0;
-    switch (e.type) {
-      case EventType::kPurchase: w = o.purchase_weight * q; break;
-      case EventType::kCart: w = o.cart_weight * q; break;
-      case EventType::kView: w = o.view_weight * q; break;
-      case EventType::kReturn: w = -o.return_weight * q; break;
-      case EventType::kClick: w = o.click_weight * q; break;
-    }
+    double w = EventWeight(rule, e.type, e.quantity);
     if (decay_per_second != 0) {
       // Future events (after the reference time) count fully.
       double age = static_cast<double>(std::max<int64_t>(0, ref - e.timestamp));

@@ -10,14 +10,13 @@
 
 #include "absl/status/statusor.h"
 #include "engine/csr_matrix.h"
+#include "engine/event_weighting.h"
 #include "events/event_log.h"
 
 namespace aisle {
 
-enum class QuantityScaling { kNone, kLinear, kLog };
-
-// "none", "linear" or "log"; InvalidArgument otherwise.
-absl::StatusOr<QuantityScaling> ParseQuantityScaling(absl::string_view name);
+// The model's names for the same rule (engine/event_weighting.h).
+using QuantityScaling = EventWeighting::Quantity;
 
 struct WeightingOptions {
   // Weight of one event of each type. Returns subtract return_weight x the
@@ -35,6 +34,19 @@ struct WeightingOptions {
   double half_life_days = 0;
   // Reference time for the half-life, Unix seconds; 0 means the latest event.
   int64_t reference_time = 0;
+
+  // The per-event rule these options give, as the model stores it and the
+  // live loop applies it (everything but the time decay).
+  EventWeighting event_weighting() const {
+    EventWeighting w;
+    w.purchase = purchase_weight;
+    w.cart = cart_weight;
+    w.view = view_weight;
+    w.return_weight = return_weight;
+    w.click = click_weight;
+    w.quantity = quantity_scaling;
+    return w;
+  }
 };
 
 struct Interactions {

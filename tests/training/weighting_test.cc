@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "data/synthetic.h"
+#include "engine/model.h"
+#include "events/live_events.h"
 #include "tests/synthetic_log.h"
 
 namespace aisle {
@@ -55,6 +57,43 @@ TEST(WeightingTest, LinearQuantityEventWeightsAndReturns) {
   EXPECT_EQ(in.item_users.RowIndices(2)[0], 1u);
   EXPECT_EQ(in.first_timestamp, 0);
   EXPECT_EQ(in.last_timestamp, 10 * 86400);
+}
+
+// One rule: what training gives one event (no decay) is what the live loop
+// gives the same event under the weighting the model stores, for every
+// type and quantity scaling, through the model's metadata and back.
+TEST(WeightingTest, TrainingAndTheLiveLoopWeighEventsAlike) {
+  for (QuantityScaling scaling : {QuantityScaling::kNone, QuantityScaling::kLinear, QuantityScaling::kLog}) {
+    WeightingOptions o;
+    o.quantity_scaling = scaling;
+    o.purchase_weight = 1.5f;
+    o.cart_weight = 0.4f;
+    o.view_weight = 0.2f;
+    o.click_weight = 0.07f;
+    o.return_weight = 0.5f;
+    Model m;
+    ASSERT_TRUE(m.SetMetadata({{"weighting",
+                                {{"purchase_weight", o.purchase_weight},
+                                 {"cart_weight", o.cart_weight},
+                                 {"view_weight", o.view_weight},
+                                 {"return_weight", o.return_weight},
+                                 {"click_weight", o.click_weight},
+                                 {"quantity_scaling", QuantityScalingName(scaling)}}}})
+                    .ok());
+    for (EventType type : {EventType::kPurchase, EventType::kCart, EventType::kView, EventType::kClick}) {
+      EventLog log;
+      log.customers.Insert("c");
+      log.products.Insert("p");
+      log.events.push_back({0, 0, 100, 3.0f, NAN, type, Channel::kUnknown, kNoCountry});
+      const Interactions in = BuildInteractions(log, o);
+      ASSERT_EQ(in.user_items.nnz(), 1u);
+      EXPECT_EQ(in.user_items.RowValues(0)[0], LiveEvents::Weight(m.weighting, type, 3.0f))
+          << EventTypeName(type) << " " << QuantityScalingName(scaling);
+    }
+    // A return subtracts the same amount in both.
+    EXPECT_FLOAT_EQ(LiveEvents::Weight(m.weighting, EventType::kReturn, 3.0f),
+                    -o.return_weight * static_cast<float>(ScaleQuantity(scaling, 3.0)));
+  }
 }
 
 TEST(WeightingTest, QuantityScalings) {
