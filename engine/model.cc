@@ -10,6 +10,11 @@
 
 namespace aisle {
 
+uint64_t InstanceId::Next() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 namespace {
 
 // Unix seconds of year 9999: later cut-offs are nonsense (and would overflow as ms).

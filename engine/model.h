@@ -40,7 +40,32 @@ struct ProductClusters {
   bool empty() const { return offsets.empty(); }
 };
 
+// A number no other object of this process has had: a copy gets a new
+// one, a move takes the source's (the source gets a new one). For caches
+// keyed by a model: its address can be reused by the next model loaded.
+class InstanceId {
+ public:
+  InstanceId() : value_(Next()) {}
+  InstanceId(const InstanceId&) : value_(Next()) {}
+  InstanceId(InstanceId&& other) noexcept : value_(other.value_) { other.value_ = Next(); }
+  InstanceId& operator=(const InstanceId&) {
+    value_ = Next();
+    return *this;
+  }
+  InstanceId& operator=(InstanceId&& other) noexcept {
+    value_ = other.value_;
+    other.value_ = Next();
+    return *this;
+  }
+  uint64_t value() const { return value_; }
+
+ private:
+  static uint64_t Next();
+  uint64_t value_;
+};
+
 struct Model {
+  InstanceId instance;                // this object's identity (never its address)
   IdMap customers;                    // customer id <-> row of user_factors
   IdMap products;                     // product id <-> row of item_factors
   FactorMatrix user_factors;          // customers x factors

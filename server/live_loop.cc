@@ -89,7 +89,7 @@ std::optional<ConsentRecord> LiveLoop::ConsentOf(absl::string_view customer) con
 std::shared_ptr<const absl::flat_hash_set<uint32_t>> LiveLoop::ErasedRows(const Model& model) {
   {
     std::lock_guard<std::mutex> lock(erased_mu_);
-    if (auto it = erased_rows_.find(&model); it != erased_rows_.end()) return it->second;
+    if (auto it = erased_rows_.find(model.instance.value()); it != erased_rows_.end()) return it->second;
   }
   // Customers erased after the model's data whose rows it holds: the
   // pseudonyms of the model's customers against the ledger's.
@@ -112,9 +112,9 @@ std::shared_ptr<const absl::flat_hash_set<uint32_t>> LiveLoop::ErasedRows(const 
     }
   }
   std::lock_guard<std::mutex> lock(erased_mu_);
-  auto [it, inserted] = erased_rows_.try_emplace(&model, std::move(rows));
+  auto [it, inserted] = erased_rows_.try_emplace(model.instance.value(), std::move(rows));
   if (inserted) {
-    erased_rows_order_.push_back(&model);
+    erased_rows_order_.push_back(model.instance.value());
     if (erased_rows_order_.size() > 4) {
       erased_rows_.erase(erased_rows_order_.front());
       erased_rows_order_.pop_front();

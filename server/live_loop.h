@@ -138,8 +138,10 @@ class LiveLoop {
   // rows of customers erased after its data (from the ledger's pseudonyms).
   mutable std::mutex erased_mu_;
   absl::flat_hash_map<std::string, int64_t> erased_ids_;
-  std::map<const Model*, std::shared_ptr<const absl::flat_hash_set<uint32_t>>> erased_rows_;
-  std::deque<const Model*> erased_rows_order_;
+  // Keyed by Model::instance, never by address: a freed model's successor
+  // may be allocated where it was.
+  std::map<uint64_t, std::shared_ptr<const absl::flat_hash_set<uint32_t>>> erased_rows_;
+  std::deque<uint64_t> erased_rows_order_;
   std::atomic<bool> any_erased_{false};
   // The model live state was last pruned for (to notice a roll-back).
   uint64_t horizon_segment_ = 0;

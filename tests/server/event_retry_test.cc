@@ -15,6 +15,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -265,6 +266,37 @@ TEST(EventRetry, AnIdTwiceInOneRequestIsStoredOnce) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->stored, static_cast<size_t>(n - 1)) << n;
     EXPECT_EQ(r->duplicates, 1u) << n;
+  }
+}
+
+// The rows withheld for erased customers are cached per model object, by
+// its identity: a model loaded where a freed one was (the same address)
+// gets its own rows, not the freed model's (three models in turn).
+TEST(ErasedRows, AModelLoadedWhereAFreedOneWasGetsItsOwnRows) {
+  TempDir dir;
+  auto live = OpenLoop(dir.Path("events"), nullptr);
+  std::optional<Model> slot;  // each model is built where the previous one was
+  auto load = [&](std::vector<std::string> ids) -> const Model& {
+    slot.emplace();
+    for (const std::string& id : ids) slot->customers.Insert(id);
+    EXPECT_TRUE(slot->SetMetadata({{"data", {{"last_event_unix", 100}}}}).ok());
+    live->ModelLoading(*slot);
+    return *slot;
+  };
+  const Model& first = load({"x", "erased", "y"});
+  const Model* address = &first;
+  ASSERT_TRUE(live->Erase("erased", &first, nullptr).ok());
+  EXPECT_TRUE(live->ModelRowWithheld(first, "erased"));
+  EXPECT_FALSE(live->ModelRowWithheld(first, "y"));
+  for (const std::vector<std::string>& ids : {std::vector<std::string>{"x", "y", "erased"},
+                                              std::vector<std::string>{"y", "q", "x", "erased"},
+                                              std::vector<std::string>{"erased", "y"}}) {
+    const Model& m = load(ids);
+    ASSERT_EQ(&m, address);
+    EXPECT_TRUE(live->ModelRowWithheld(m, "erased"));
+    // "y" sits where the erased customer's row was in an earlier model.
+    EXPECT_FALSE(live->ModelRowWithheld(m, "y")) << "another model's erased rows were used";
+    EXPECT_FALSE(live->ModelRowWithheld(m, "x"));
   }
 }
 
