@@ -147,6 +147,13 @@ std::optional<HttpServer::Reply> HttpServer::CheckAuth(Auth auth, const HttpRequ
   return std::nullopt;
 }
 
+HttpServer::RequestInfo HttpServer::InfoFor(const HttpRequest& req, const Route* route) {
+  // No query string (visitor ids travel there); for a route of one
+  // customer, the route's pattern instead of the path (its id).
+  const bool customer = route != nullptr && absl::StartsWith(route->path, "/v1/customers/");
+  return RequestInfo{req.method, customer ? route->path : req.path, req.peer};
+}
+
 std::optional<HttpResponse> HttpServer::CheckHead(const HttpRequest& head) {
   const Router::Match m = router_.Find(head.method, head.path);
   if (m.route < 0) return std::nullopt;  // answered once whole (404, 405)
@@ -155,8 +162,7 @@ std::optional<HttpResponse> HttpServer::CheckHead(const HttpRequest& head) {
   if (!denied) return std::nullopt;
   const int status = denied->http.status;
   metrics_->Record(route.endpoint, status, 0);
-  RequestInfo info{head.method, absl::StartsWith(route.path, "/v1/customers/") ? route.path : head.path, head.peer};
-  LogAccess(info, route.endpoint, status, 0, "");
+  LogAccess(InfoFor(head, &route), route.endpoint, status, 0, "");
   return std::move(denied->http);
 }
 
@@ -179,9 +185,8 @@ HttpServer::Reply HttpServer::Run(Fn fn, const HttpRequest& req) {
 
 void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
   const auto start = Clock::now();
-  // The access log holds no query string (visitor ids) and, for a route of
-  // one customer, the route's pattern instead of the path (docs/API.md, "Access log").
-  RequestInfo info{req.method, req.path, req.peer};
+  // The access log holds no customer id (docs/API.md, "Access log").
+  RequestInfo info = InfoFor(req, nullptr);
   Router::Match m = router_.Find(req.method, req.path);
   if (req.method == "OPTIONS") {
     Reply reply(204, "");
@@ -212,7 +217,7 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
     return;
   }
   const Route& route = routes_[static_cast<size_t>(m.route)];
-  if (absl::StartsWith(route.path, "/v1/customers/")) info.path = route.path;
+  info = InfoFor(req, &route);
   req.params = std::move(m.params);
   if (auto denied = CheckAuth(route.auth, req)) {
     Complete(responder, info, route.endpoint, start, *std::move(denied));
@@ -220,7 +225,7 @@ void HttpServer::Dispatch(HttpRequest req, HttpResponder responder) {
   }
   if (batcher_ && route.fn == &HttpServer::CustomerRecommendations) {
     auto shared = std::make_shared<HttpResponder>(std::move(responder));
-    if (auto now = Catching([&] { return DeferCustomerRecommendations(req, shared, start); })) {
+    if (auto now = Catching([&] { return DeferCustomerRecommendations(req, shared, info, start); })) {
       Complete(*shared, info, route.endpoint, start, *std::move(now));
     }
     return;
@@ -403,6 +408,7 @@ HttpServer::Reply HttpServer::CustomerRecommendations(const HttpRequest& req) {
 
 std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const HttpRequest& req,
                                                                          std::shared_ptr<HttpResponder> responder,
+                                                                         const RequestInfo& info,
                                                                          Clock::time_point start) {
   const std::string id = PathId(req, options_.max_id_length);
   RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
@@ -423,7 +429,6 @@ std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const 
   if (r->index() != nullptr) {
     return RecommendationsReply(*r, id, r->Recommend(id, o, live.get()), o.explain, {}, true, &arm.choice);
   }
-  RequestInfo info{req.method, "/v1/customers/:id/recommendations", req.peer};
   RecommendBatcher::Job job;
   job.recommender = r;
   job.request = CustomerRequest{id, o, live};

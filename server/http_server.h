@@ -107,6 +107,9 @@ class HttpServer {
   void SetupRoutes();
   void Dispatch(HttpRequest req, HttpResponder responder);
   std::optional<Reply> CheckAuth(Auth auth, const HttpRequest& req) const;
+  // What the access log records of a request: no query, and for a route of
+  // one customer (`route` may be null: none matched) the pattern, not the id.
+  static RequestInfo InfoFor(const HttpRequest& req, const Route* route);
   // The transport's head_check: CheckAuth of the route, before the body is read.
   std::optional<HttpResponse> CheckHead(const HttpRequest& head);
   // Runs `f` (which returns a Reply, or nullopt when it answers later),
@@ -160,6 +163,7 @@ class HttpServer {
   // Customer recommendations through the batcher when they need scoring:
   // nullopt when the request was handed over (answered later).
   std::optional<Reply> DeferCustomerRecommendations(const HttpRequest& req, std::shared_ptr<HttpResponder> responder,
+                                                    const RequestInfo& info,
                                                     std::chrono::steady_clock::time_point start);
   Reply BasketRecommendations(const HttpRequest& req);
   Reply SimilarProducts(const HttpRequest& req);
