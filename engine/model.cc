@@ -97,7 +97,14 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
       w.quantity = *q;
     }
   }
+  BuyAgainParams buy_again;
+  if (auto b = meta.find("buy_again"); b != meta.end() && !b->is_null()) {
+    auto p = BuyAgainParams::FromJson(*b);
+    if (!p.ok()) return p.status();
+    buy_again = *p;
+  }
   metadata = std::move(meta);
+  this->buy_again = buy_again;
   model_id = std::move(id);
   objective = obj;
   last_event_unix = cutoff;
@@ -170,6 +177,7 @@ absl::Status Model::Validate(bool loaded) const {
   }
   if (bad == 1) return fail("purchase matrix product index out of range");
   if (bad == 2) return fail("purchase matrix row not sorted");
+  if (absl::Status s = history.Validate(purchased); !s.ok()) return fail(std::string(s.message()));
   for (const auto* c : {&item_clusters, &similar_clusters}) {
     if (c->empty()) continue;
     if (c->order.size() != np || c->offsets.front() != 0 || c->offsets.back() != np ||

@@ -16,10 +16,12 @@
 
 #include "absl/status/status.h"
 #include "engine/als_objective.h"
+#include "engine/buy_again.h"
 #include "engine/csr_matrix.h"
 #include "engine/event_weighting.h"
 #include "engine/id_map.h"
 #include "engine/mapped_file.h"
+#include "engine/purchase_history.h"
 
 namespace aisle {
 
@@ -72,6 +74,9 @@ struct Model {
   FactorMatrix item_factors;          // products x factors
   CsrMatrix purchased;                // customers x products pattern, values empty
   std::vector<float> item_popularity; // per product: customers who interacted
+  // Optional (empty in models written before it): when each purchased pair
+  // was bought, what buy-again (engine/buy_again.h) reads.
+  PurchaseHistory history;
   // Hyperparameters, data stats, times: set with SetMetadata, which fills
   // the typed fields below from it.
   nlohmann::json metadata = nlohmann::json::object();
@@ -83,6 +88,7 @@ struct Model {
   // read, and events the server received after last_event_unix are not.
   uint64_t events_through_segment = 0;
   EventWeighting weighting;        // metadata "weighting": how the trainer turned events into confidences
+  BuyAgainParams buy_again;        // metadata "buy_again": learnt on validation (default: not learnt, off)
   // Optional: the clusters of product vectors and of their unit vectors
   // (Recommender's index and similar-products index); empty: built at load.
   ProductClusters item_clusters, similar_clusters;

@@ -347,6 +347,7 @@ namespace {
 
 constexpr uint32_t kItemClusters = Tag("ICLU");
 constexpr uint32_t kSimilarClusters = Tag("SCLU");
+constexpr uint32_t kHistory = Tag("PHIS");
 constexpr uint64_t kAlign = 64;
 constexpr uint64_t kEntrySize = 32;
 constexpr uint64_t kCrcChunk = uint64_t{64} << 20;  // checksummed between cancellation checks
@@ -431,6 +432,47 @@ absl::Status DecodeClusters(absl::string_view body, uint64_t np, uint32_t k, con
   c->centroids.resize(static_cast<Eigen::Index>(nc), k);
   std::memcpy(c->centroids.data(), p, nc * k * sizeof(float));
   return absl::OkStatus();  // the contents are checked by Model::Validate
+}
+
+// u64 pairs, u64 customers, i64 reference_day, u32 days[pairs],
+// i32 first_day[pairs], i32 last_day[pairs], f32 recent[pairs],
+// u32 customer_days[customers].
+std::string EncodeHistory(const PurchaseHistory& h) {
+  std::string out;
+  Put<uint64_t>(&out, h.days.size());
+  Put<uint64_t>(&out, h.customer_days.size());
+  Put<int64_t>(&out, h.reference_day);
+  out.append(reinterpret_cast<const char*>(h.days.data()), h.days.size() * sizeof(uint32_t));
+  out.append(reinterpret_cast<const char*>(h.first_day.data()), h.first_day.size() * sizeof(int32_t));
+  out.append(reinterpret_cast<const char*>(h.last_day.data()), h.last_day.size() * sizeof(int32_t));
+  out.append(reinterpret_cast<const char*>(h.recent.data()), h.recent.size() * sizeof(float));
+  out.append(reinterpret_cast<const char*>(h.customer_days.data()), h.customer_days.size() * sizeof(uint32_t));
+  return out;
+}
+
+absl::Status DecodeHistory(absl::string_view body, uint64_t nc, const std::string& name, PurchaseHistory* h) {
+  Reader r(body.data(), body.size(), name, "PHIS");
+  uint64_t pairs, customers;
+  int64_t reference;
+  if (!r.Get(&pairs) || !r.Get(&customers) || !r.Get(&reference)) return r.Error("truncated");
+  const uint64_t len = body.size();
+  if (customers != nc) return r.Error(absl::StrCat(customers, " customers, header says ", nc));
+  if (pairs >= len / 16 + 1 || customers >= len / 4 + 1 || 24 + pairs * 16 + customers * 4 != len) {
+    return r.Error("length does not match its sizes");
+  }
+  if (reference < INT32_MIN || reference > INT32_MAX) return r.Error("reference day out of range");
+  h->reference_day = static_cast<int32_t>(reference);
+  const char* p = body.data() + 24;
+  h->days = CopyArray<uint32_t>(p, pairs);
+  p += pairs * 4;
+  h->first_day = CopyArray<int32_t>(p, pairs);
+  p += pairs * 4;
+  h->last_day = CopyArray<int32_t>(p, pairs);
+  p += pairs * 4;
+  h->recent = CopyArray<float>(p, pairs);
+  p += pairs * 4;
+  h->customer_days = CopyArray<uint32_t>(p, customers);
+  return absl::OkStatus();  // checked against the purchases by Model::Validate
 }
 
 // Checks a version 2 file held in `bytes` and builds the model: the factors
@@ -595,6 +637,9 @@ absl::StatusOr<Model> ParseModelV2(absl::string_view bytes, const std::string& n
       case kSimilarClusters:
         if (auto s = DecodeClusters(body, np, k, name, "SCLU", &m.similar_clusters); !s.ok()) return s;
         break;
+      case kHistory:
+        if (auto s = DecodeHistory(body, nc, name, &m.history); !s.ok()) return s;
+        break;
       default:
         break;  // unknown section from a newer writer of the same version: skip
     }
@@ -678,6 +723,11 @@ absl::Status WriteModel(const Model& model, const std::string& path) {
   if (!model.similar_clusters.empty()) {
     sclu = EncodeClusters(model.similar_clusters);
     sections.push_back({kSimilarClusters, {Bytes(sclu.data(), sclu.size())}});
+  }
+  std::string phis;
+  if (!model.history.empty()) {
+    phis = EncodeHistory(model.history);
+    sections.push_back({kHistory, {Bytes(phis.data(), phis.size())}});
   }
 
   // Layout: header, section table, then each section at a 64-byte boundary.

@@ -18,7 +18,11 @@
 //     optional ICLU and SCLU (search-index clusters of the product vectors
 //     and of their unit vectors: u64 clusters, u64 products, u32 order
 //     [products], u32 offsets[clusters + 1], float32 centres[clusters x
-//     factors]). Readers skip sections with unknown tags.
+//     factors]); optional PHIS (the purchase history, engine/purchase_history.h:
+//     u64 pairs, u64 customers, i64 reference_day, u32 days[pairs],
+//     i32 first_day[pairs], i32 last_day[pairs], f32 recent[pairs],
+//     u32 customer_days[customers]). Readers skip
+//     sections with unknown tags.
 // Version 1 (read, and written by WriteModelV1 for tests): the same header
 // with payload size and CRC in place of file size and table CRC, then
 // sections of u32 tag, u32 zero, u64 length, bytes, padding to 8, ids as u32

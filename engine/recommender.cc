@@ -9,6 +9,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/batch_scoring.h"
 #include "engine/topk.h"
 
@@ -68,6 +70,12 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   r->catalog_ = catalog;
   r->model_id_ = model->model_id;
   r->objective_ = model->objective;
+  if (lists_from != nullptr && lists_from->model_ == model) {
+    r->buy_again_ = lists_from->buy_again_;
+  } else if (model->buy_again.learnt() && !model->history.empty()) {
+    r->buy_again_ = std::make_shared<const BuyAgain>(model->purchased, model->history,
+                                                     static_cast<uint32_t>(model->products.size()), model->buy_again);
+  }
   auto cancelled = [&options] { return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed); };
   r->gram_ = ComputeGram(model->items(), 0);
   const size_t np = model->products.size();
@@ -496,15 +504,27 @@ std::optional<absl::StatusOr<CustomerAnswer>> Recommender::WithoutScoring(std::o
 std::optional<absl::StatusOr<CustomerAnswer>> Recommender::RecommendWithoutScoring(absl::string_view customer_id,
                                                                                    const RecommendOptions& o,
                                                                                    const LiveProfile* live) const {
+  const std::optional<uint32_t> c = model_->customers.Find(customer_id);
+  if (o.purchased == PurchasedProducts::kOnly) return BuyAgainOnly(c, live, o);
   if (live != nullptr && !live->empty()) return std::nullopt;  // the lists know nothing of live events
-  return WithoutScoring(model_->customers.Find(customer_id), o);
+  auto answer = WithoutScoring(c, o);
+  if (answer) MergeDue(c, live, o, &*answer);
+  return answer;
 }
 
 absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer_id, const RecommendOptions& o,
                                                       const LiveProfile* live) const {
   const std::optional<uint32_t> c = model_->customers.Find(customer_id);
+  if (o.purchased == PurchasedProducts::kOnly) return BuyAgainOnly(c, live, o);
+  absl::StatusOr<CustomerAnswer> answer = RecommendModel(c, o, live);
+  MergeDue(c, live, o, &answer);
+  return answer;
+}
+
+absl::StatusOr<CustomerAnswer> Recommender::RecommendModel(std::optional<uint32_t> c, const RecommendOptions& o,
+                                                           const LiveProfile* live) const {
   if (live != nullptr && !live->empty()) return RecommendLive(c, o, *live);
-  if (auto now = WithoutScoring(c, o)) return *std::move(now);
+  if (auto listed = WithoutScoring(c, o)) return *std::move(listed);
   if (index_ || Cacheable(o)) return Answered(ScoreCustomer(*c, o), AnswerSource::kScored);
   Eigen::VectorXf scores = model_->items() * model_->users().row(*c).transpose();
   return Answered(SelectForCustomer(*c, scores.data(), o), AnswerSource::kScored);
@@ -519,9 +539,15 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   std::vector<uint32_t> plain_customers, filtered_customers;
   std::vector<RecommendOptions> plain_options;
   std::vector<CustomerVector> live_vectors;
+  std::vector<char> model_answer(requests.size(), 0);  // answered by the model: buy-again merged at the end
   for (size_t j = 0; j < requests.size(); ++j) {
     const CustomerRequest& q = requests[j];
     const std::optional<uint32_t> c = model_->customers.Find(q.customer_id);
+    if (q.options.purchased == PurchasedProducts::kOnly) {
+      out[j] = BuyAgainOnly(c, q.live.get(), q.options);
+      continue;
+    }
+    model_answer[j] = 1;
     if (q.live && !q.live->empty()) {
       // Unfiltered live requests share the pass over the products below.
       if (IsFiltered(q.options)) {
@@ -607,7 +633,114 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
                                   AnswerSource::kScored);
     }
   }
+  if (buy_again_) {
+    for (size_t j = 0; j < requests.size(); ++j) {
+      if (!model_answer[j]) continue;
+      MergeDue(model_->customers.Find(requests[j].customer_id), requests[j].live.get(), requests[j].options, &out[j]);
+    }
+  }
   return out;
+}
+
+Recommender::BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LiveProfile* live,
+                                                      int32_t now_day) const {
+  BoughtBefore b;
+  const PurchaseHistory& h = model_->history;
+  if (c && !(live != nullptr && live->forget_model_row)) {
+    auto row = model_->purchased.RowIndices(*c);
+    b.products.assign(row.begin(), row.end());
+    for (uint64_t p = model_->purchased.indptr[*c]; p < model_->purchased.indptr[*c + 1]; ++p) {
+      b.pairs.push_back(PairAt(h, p));
+    }
+    b.customer_days = h.customer_days[*c];
+  }
+  if (live != nullptr && !live->purchased.empty()) {
+    // Bought since the model: one more purchase day each, taken as today
+    // (the live profile keeps no times), which keeps them out while the
+    // rule says so. The history's `recent` is aged from its reference day
+    // to now, so today's purchase enters it scaled back to that day.
+    const float today = static_cast<float>(1.0 / RecencyWeight(static_cast<double>(now_day) - h.reference_day));
+    BoughtBefore merged;
+    size_t a = 0, l = 0;
+    while (a < b.products.size() || l < live->purchased.size()) {
+      if (l == live->purchased.size() || (a < b.products.size() && b.products[a] < live->purchased[l])) {
+        merged.products.push_back(b.products[a]);
+        merged.pairs.push_back(b.pairs[a++]);
+        continue;
+      }
+      PairHistory p{0, now_day, now_day, 0.0f};
+      if (a < b.products.size() && b.products[a] == live->purchased[l]) p = b.pairs[a++];
+      p.days += 1;
+      p.last_day = std::max(p.last_day, now_day);
+      p.recent += today;
+      merged.products.push_back(live->purchased[l++]);
+      merged.pairs.push_back(p);
+    }
+    merged.customer_days = b.customer_days + 1;
+    b = std::move(merged);
+  }
+  return b;
+}
+
+absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint32_t> c, const LiveProfile* live,
+                                                             const RecommendOptions& o) const {
+  auto f = MakeFilter(o);
+  if (!f.ok()) return f.status();
+  std::vector<Recommendation> out;
+  if (!buy_again_) return out;
+  const int64_t now = o.now != 0 ? o.now : absl::ToUnixSeconds(absl::Now());
+  const int32_t day = PurchaseDay(now);
+  const BoughtBefore b = BoughtBeforeOf(c, live, day);
+  const bool row = c && !(live != nullptr && live->forget_model_row);
+  for (size_t j = 0; j < b.products.size(); ++j) {
+    const uint32_t p = b.products[j];
+    if (buy_again_->Excluded(p, b.pairs[j], day)) continue;
+    if (f->ByAttributes() && !PassesAttributes(*f, p)) continue;
+    if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
+    // The model's score from the customer's trained row (0 without one).
+    const float score = row ? model_->users().row(*c).dot(model_->items().row(p)) : 0.0f;
+    Recommendation r{p, buy_again_->Logit(buy_again_->Features(p, b.pairs[j], b.customer_days, day, score)), {}, {}};
+    r.repurchase = buy_again_->Explain(p, b.pairs[j], day);
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const Recommendation& x, const Recommendation& y) {
+    return x.score != y.score ? x.score > y.score : x.product < y.product;
+  });
+  return out;
+}
+
+absl::StatusOr<CustomerAnswer> Recommender::BuyAgainOnly(std::optional<uint32_t> c, const LiveProfile* live,
+                                                         const RecommendOptions& o) const {
+  auto due = Due(c, live, o);
+  if (!due.ok()) return due.status();
+  if (due->size() > o.count) due->resize(o.count);
+  CustomerAnswer a{{}, c ? AnswerSource::kScored : AnswerSource::kLive};
+  a.result.items = *std::move(due);
+  a.result.live_events = live != nullptr ? live->events : 0;
+  return a;
+}
+
+void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, const RecommendOptions& o,
+                           absl::StatusOr<CustomerAnswer>* answer) const {
+  if (!buy_again_ || !answer->ok() || !o.exclude_purchased || o.purchased != PurchasedProducts::kDue) return;
+  RecommendResult& r = (*answer)->result;
+  if (r.fallback) return;  // popularity: nothing personal to merge with
+  auto due = Due(c, live, o);
+  if (!due.ok()) return;
+  // The answer's products (never bought, best first) on the same scale:
+  // the logit of their model score at their rank.
+  std::vector<Recommendation> merged;
+  merged.reserve(r.items.size() + due->size());
+  for (size_t j = 0; j < r.items.size(); ++j) {
+    Recommendation x = std::move(r.items[j]);
+    x.score = buy_again_->Logit(buy_again_->NewFeatures(x.product, x.score, j));
+    merged.push_back(std::move(x));
+  }
+  for (Recommendation& x : *due) merged.push_back(std::move(x));
+  std::stable_sort(merged.begin(), merged.end(),
+                   [](const Recommendation& x, const Recommendation& y) { return x.score > y.score; });
+  if (merged.size() > o.count) merged.resize(o.count);
+  r.items = std::move(merged);
 }
 
 absl::StatusOr<RecommendResult> Recommender::Popular(const RecommendOptions& o,

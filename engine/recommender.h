@@ -26,6 +26,7 @@
 #include "absl/types/span.h"
 #include "engine/als_solver.h"
 #include "engine/batch_scoring.h"
+#include "engine/buy_again.h"
 #include "engine/catalog.h"
 #include "engine/model.h"
 #include "engine/cluster_index.h"
@@ -33,6 +34,14 @@
 #include "engine/top_lists.h"
 
 namespace aisle {
+
+// What happens to products the customer bought before.
+enum class PurchasedProducts : uint8_t {
+  kDue,   // with a model that learnt buy-again: shown when due, on one scale with new
+          // products (engine/buy_again.h); otherwise excluded
+  kAll,   // all excluded (exclude_purchased=all)
+  kOnly,  // only they, by buy-again (mode=buy_again); empty without buy-again
+};
 
 struct RecommendOptions {
   size_t count = 10;
@@ -42,7 +51,9 @@ struct RecommendOptions {
   float max_price = NAN;
   bool in_stock_only = false;                   // products not in the catalog count as in stock
   std::vector<std::string> exclude;             // product ids never to return
-  bool exclude_purchased = true;
+  bool exclude_purchased = true;               // false: purchases scored like any product (no buy-again)
+  PurchasedProducts purchased = PurchasedProducts::kDue;
+  int64_t now = 0;                              // the request's Unix time, for buy-again (0: the clock's)
   bool explain = false;
   size_t explain_count = 3;                     // contributing products per recommendation
 };
@@ -54,8 +65,11 @@ struct Contribution {
 
 struct Recommendation {
   uint32_t product;  // model index; see Recommender::model().products
-  float score;       // model score, or popularity for fallbacks
+  // model score, or popularity for fallbacks; with buy-again, the estimated
+  // log-odds of the product being in the customer's next basket
+  float score;
   std::vector<Contribution> because;  // with explain
+  std::optional<Repurchase> repurchase;  // bought before: why it is due
 };
 
 struct RecommendResult {
@@ -254,6 +268,9 @@ class Recommender {
   // uses (exposed for tests and tools).
   Eigen::VectorXf FoldIn(absl::Span<const uint32_t> products, absl::Span<const float> weights) const;
 
+  // Buy-again (engine/buy_again.h), or null when the model did not learn it.
+  const BuyAgain* buy_again() const { return buy_again_.get(); }
+
   const Model& model() const { return *model_; }
   const Catalog* catalog() const { return catalog_.get(); }
   // The catalog entry of a model product, or nullptr.
@@ -319,7 +336,33 @@ class Recommender {
   void Explain(absl::Span<const uint32_t> history, absl::Span<const float> weights, size_t count,
                std::vector<Recommendation>* items) const;
 
+  // The customer's products bought before, as buy-again reads them at
+  // `now_day`: their model history (unless forgotten) and their live
+  // purchases (each one more purchase, today).
+  struct BoughtBefore {
+    std::vector<uint32_t> products;  // sorted
+    std::vector<PairHistory> pairs;  // in the same order
+    uint32_t customer_days = 0;
+  };
+  BoughtBefore BoughtBeforeOf(std::optional<uint32_t> customer, const LiveProfile* live, int32_t now_day) const;
+  // The products bought before that are due and pass o's filters, by
+  // buy-again logit, best first, with why.
+  absl::StatusOr<std::vector<Recommendation>> Due(std::optional<uint32_t> customer, const LiveProfile* live,
+                                                  const RecommendOptions& o) const;
+  // mode=buy_again: Due's first o.count.
+  absl::StatusOr<CustomerAnswer> BuyAgainOnly(std::optional<uint32_t> customer, const LiveProfile* live,
+                                              const RecommendOptions& o) const;
+  // The default answer's last step: the due products merged into a
+  // personalized answer on the buy-again scale (nothing without buy-again,
+  // for fallbacks and for requests that exclude every purchase).
+  void MergeDue(std::optional<uint32_t> customer, const LiveProfile* live, const RecommendOptions& o,
+                absl::StatusOr<CustomerAnswer>* answer) const;
+  // Recommend without buy-again's steps.
+  absl::StatusOr<CustomerAnswer> RecommendModel(std::optional<uint32_t> customer, const RecommendOptions& o,
+                                                const LiveProfile* live) const;
+
   std::shared_ptr<const Model> model_;
+  std::shared_ptr<const BuyAgain> buy_again_;
   std::shared_ptr<const Catalog> catalog_;
   std::string model_id_;
   AlsObjective objective_;            // from the model's hyperparameters

@@ -8,6 +8,7 @@
 //   recommend --model M [--customers a,b] [--count N]
 // JSON schemas: docs/EVALUATION.md. Exit status: 0 success, 1 failure, 2 bad
 // usage, 3 a --fail_if_worse gate tripped.
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -279,7 +280,12 @@ int EvaluateCommand() {
     return Fail(absl::FailedPreconditionError("no test customer is known to the model and bought something new"));
   }
   std::vector<std::pair<std::string, std::unique_ptr<Scorer>>> scorers;
-  scorers.emplace_back("model", MakeModelScorer(*model));
+  // The model as it serves (with buy-again when it learnt it), the model's
+  // factors alone, and the simple baselines it must beat.
+  scorers.emplace_back("model", MakeBuyAgainScorer(*model));
+  if (model->buy_again.learnt() && !model->history.empty()) scorers.emplace_back("factors", MakeModelScorer(*model));
+  scorers.emplace_back("ptopfreq", MakePersonalTopFrequencyScorer(*model));
+  scorers.emplace_back("topfreq", MakeTopFrequencyScorer(*model));
   scorers.emplace_back("popularity", MakePopularityScorer(*model));
   scorers.emplace_back("random", MakeRandomScorer(*model, absl::GetFlag(FLAGS_seed)));
   nlohmann::json metrics = nlohmann::json::object();
@@ -313,9 +319,13 @@ int EvaluateCommand() {
               (model->model_id.empty() ? "?" : model->model_id.c_str()), absl::GetFlag(FLAGS_test).c_str(),
               ts.customers.size(), static_cast<unsigned long long>(ts.unknown_customers),
               static_cast<unsigned long long>(ts.no_relevant));
-  std::printf("%-14s %12s %12s %12s\n", "metric", "model", "popularity", "random");
+  std::printf("%-18s", "metric");
+  for (const auto& [name, scorer] : scorers) std::printf(" %11s", name.c_str());
+  std::printf("\n");
   for (const auto& [name, v] : means[0]) {
-    std::printf("%-14s %12.4f %12.4f %12.4f\n", name.c_str(), v, means[1].at(name), means[2].at(name));
+    std::printf("%-18s", name.c_str());
+    for (const auto& m : means) std::printf(" %11.4f", m.at(name));
+    std::printf("\n");
   }
   return 0;
 }
@@ -330,9 +340,12 @@ nlohmann::json CompareMetrics(const EvaluationResult& ra, const EvaluationResult
     if (!has_prices && absl::StartsWith(ra.names[m], "revenue@")) continue;
     std::vector<float> va, vb;
     for (size_t s : subset) {
-      va.push_back(ra.values[m][al[s].first]);
-      vb.push_back(rb.values[m][al[s].second]);
+      const float a = ra.values[m][al[s].first], b = rb.values[m][al[s].second];
+      if (std::isnan(a) || std::isnan(b)) continue;  // a repeat/new metric of a customer without that part
+      va.push_back(a);
+      vb.push_back(b);
     }
+    if (va.empty()) continue;
     PairedDifference d = PairedBootstrap(va, vb, resamples, seed);
     out[ra.names[m]] = {{"a", d.mean_a}, {"b", d.mean_b}, {"diff", d.diff},
                         {"ci_low", d.ci_low}, {"ci_high", d.ci_high}, {"p_value", d.p_value}};
@@ -375,8 +388,8 @@ int Compare() {
   TestSet tb = BuildTestSet(*mb, *test, eo.exclude_train, seg);
   Aligned al = AlignCustomers(ta, tb);
   if (al.empty()) return Fail(absl::FailedPreconditionError("no test customer is evaluable with both models"));
-  EvaluationResult ra = Evaluate(*ma, *MakeModelScorer(*ma), ta, eo);
-  EvaluationResult rb = Evaluate(*mb, *MakeModelScorer(*mb), tb, eo);
+  EvaluationResult ra = Evaluate(*ma, *MakeBuyAgainScorer(*ma), ta, eo);
+  EvaluationResult rb = Evaluate(*mb, *MakeBuyAgainScorer(*mb), tb, eo);
   const int resamples = absl::GetFlag(FLAGS_resamples);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   const bool prices = ta.has_prices;

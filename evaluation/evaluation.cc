@@ -17,6 +17,7 @@ TestSet BuildTestSet(const Model& model, const EventLog& test, bool exclude_trai
   struct Acc {
     absl::flat_hash_map<uint32_t, std::pair<double, double>> by_product;  // test product -> (qty, revenue)
     absl::flat_hash_map<std::string, int> segments;
+    int64_t first = INT64_MAX;
   };
   absl::flat_hash_map<uint32_t, Acc> by_customer;  // test log customer index
   for (const Event& e : test.events) {
@@ -25,6 +26,7 @@ TestSet BuildTestSet(const Model& model, const EventLog& test, bool exclude_trai
     const double sign = e.type == EventType::kPurchase ? 1.0 : -1.0;
     auto& [qty, rev] = a.by_product[e.product];
     qty += sign * e.quantity;
+    if (e.type == EventType::kPurchase) a.first = std::min<int64_t>(a.first, e.timestamp);
     if (!std::isnan(e.price)) {
       rev += sign * e.quantity * e.price;
       out.has_prices = true;
@@ -42,6 +44,7 @@ TestSet BuildTestSet(const Model& model, const EventLog& test, bool exclude_trai
     TestCustomer c;
     c.id = std::string(id);
     c.index = *mc;
+    c.time = acc.first != INT64_MAX ? acc.first : model.last_event_unix;
     auto bought = model.purchased.RowIndices(*mc);
     std::vector<std::pair<uint32_t, double>> rel;
     for (const auto& [tp, qr] : acc.by_product) {
@@ -62,6 +65,7 @@ TestSet BuildTestSet(const Model& model, const EventLog& test, bool exclude_trai
     for (auto& [p, r] : rel) {
       c.relevant.push_back(p);
       c.revenue.push_back(r);
+      c.repeat.push_back(std::binary_search(bought.begin(), bought.end(), p) ? 1 : 0);
     }
     int best = 0;
     for (const auto& [s, n] : acc.segments) {
@@ -78,8 +82,16 @@ TestSet BuildTestSet(const Model& model, const EventLog& test, bool exclude_trai
 }
 
 namespace {
-constexpr const char* kPerCustomer[] = {"hr", "precision", "recall", "ndcg", "map", "mrr", "revenue"};
-constexpr int kNumPerCustomer = 7;
+constexpr const char* kPerCustomer[] = {"hr",         "precision",  "recall",        "ndcg",
+                                        "map",        "mrr",        "revenue",       "recall_repeat",
+                                        "recall_new", "ndcg_repeat", "ndcg_new"};
+constexpr int kNumPerCustomer = 11;
+
+double Idcg(size_t k, size_t relevant) {
+  double idcg = 0;
+  for (size_t pos = 0; pos < std::min(k, relevant); ++pos) idcg += 1.0 / std::log2(pos + 2.0);
+  return idcg;
+}
 }  // namespace
 
 std::vector<std::string> PerCustomerMetricNames(const std::vector<int>& ks) {
@@ -105,16 +117,20 @@ EvaluationResult Evaluate(const Model& model, const Scorer& scorer, const TestSe
 #pragma omp for schedule(dynamic, 16)
     for (size_t c = 0; c < n; ++c) {
       const TestCustomer& tc = test.customers[c];
-      scorer.ScoreAll(tc.index, scores.data());
+      scorer.ScoreAllAt(tc.index, tc.time, scores.data());
       absl::Span<const uint32_t> excluded;
       if (options.exclude_train) excluded = model.purchased.RowIndices(tc.index);
       std::vector<ScoredItem> top = SelectTopK(scores, static_cast<size_t>(kmax), excluded);
       lists[c].reserve(top.size());
       for (const ScoredItem& s : top) lists[c].push_back(s.index);
       const size_t num_rel = tc.relevant.size() + tc.unknown_relevant;
+      size_t num_repeat = 0;
+      for (char r : tc.repeat) num_repeat += r;
+      const size_t num_new = num_rel - num_repeat;  // products unknown to the model are new
       for (size_t ki = 0; ki < options.ks.size(); ++ki) {
         const size_t k = static_cast<size_t>(options.ks[ki]);
         double hits = 0, dcg = 0, ap = 0, rr = 0, revenue = 0;
+        double part_hits[2] = {0, 0}, part_dcg[2] = {0, 0};  // [new, repeat]
         for (size_t pos = 0; pos < std::min(k, top.size()); ++pos) {
           auto it = std::lower_bound(tc.relevant.begin(), tc.relevant.end(), top[pos].index);
           if (it == tc.relevant.end() || *it != top[pos].index) continue;
@@ -123,9 +139,11 @@ EvaluationResult Evaluate(const Model& model, const Scorer& scorer, const TestSe
           ap += hits / (pos + 1.0);
           if (rr == 0) rr = 1.0 / (pos + 1.0);
           revenue += tc.revenue[it - tc.relevant.begin()];
+          const int part = tc.repeat[it - tc.relevant.begin()];
+          part_hits[part] += 1;
+          part_dcg[part] += 1.0 / std::log2(pos + 2.0);
         }
-        double idcg = 0;
-        for (size_t pos = 0; pos < std::min(k, num_rel); ++pos) idcg += 1.0 / std::log2(pos + 2.0);
+        const double idcg = Idcg(k, num_rel);
         float* v[kNumPerCustomer];
         for (int m = 0; m < kNumPerCustomer; ++m) v[m] = &r.values[ki * kNumPerCustomer + m][c];
         *v[0] = hits > 0 ? 1.0f : 0.0f;
@@ -135,13 +153,24 @@ EvaluationResult Evaluate(const Model& model, const Scorer& scorer, const TestSe
         *v[4] = num_rel > 0 ? static_cast<float>(ap / std::min(k, num_rel)) : 0.0f;
         *v[5] = static_cast<float>(rr);
         *v[6] = static_cast<float>(revenue);
+        // Each part's hits where the list has them, against that part's
+        // ideal; NaN (left out of the means) for a customer without the part.
+        *v[7] = num_repeat > 0 ? static_cast<float>(part_hits[1] / num_repeat) : NAN;
+        *v[8] = num_new > 0 ? static_cast<float>(part_hits[0] / num_new) : NAN;
+        *v[9] = num_repeat > 0 ? static_cast<float>(part_dcg[1] / Idcg(k, num_repeat)) : NAN;
+        *v[10] = num_new > 0 ? static_cast<float>(part_dcg[0] / Idcg(k, num_new)) : NAN;
       }
     }
   }
   for (size_t m = 0; m < r.names.size(); ++m) {
     double sum = 0;
-    for (float x : r.values[m]) sum += x;
-    r.means[r.names[m]] = n > 0 ? sum / n : 0.0;
+    size_t counted = 0;
+    for (float x : r.values[m]) {
+      if (std::isnan(x)) continue;
+      sum += x;
+      ++counted;
+    }
+    r.means[r.names[m]] = counted > 0 ? sum / counted : 0.0;
   }
   // Coverage and novelty over all lists.
   const double num_customers = std::max<double>(1, model.customers.size());

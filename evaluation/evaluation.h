@@ -26,6 +26,8 @@ struct TestCustomer {
   std::vector<double> revenue;     // per relevant product: price x net quantity (0 when unknown)
   uint32_t unknown_relevant = 0;   // products bought but absent from the model (never hit)
   std::string segment;             // most frequent country/channel of the customer's test events
+  int64_t time = 0;                // their first test purchase (Unix seconds): when they are ranked for
+  std::vector<char> repeat;        // per relevant product: the customer bought it in training
 };
 
 struct TestSet {
@@ -46,7 +48,10 @@ struct EvaluationOptions {
 };
 
 // Per-customer metric names, in a fixed order, for each k: hr, precision,
-// recall, ndcg, map, mrr, revenue ("hr@10", ...).
+// recall, ndcg, map, mrr, revenue ("hr@10", ...), then the recall and NDCG
+// of products bought before and of new ones apart ("recall_repeat@10",
+// "recall_new@10", "ndcg_repeat@10", "ndcg_new@10": each against that part
+// of the relevant products alone; 0 for a customer with none of that part).
 std::vector<std::string> PerCustomerMetricNames(const std::vector<int>& ks);
 
 struct EvaluationResult {

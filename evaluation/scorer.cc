@@ -1,5 +1,8 @@
 #include "evaluation/scorer.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace aisle {
 namespace {
 
@@ -18,6 +21,82 @@ class ModelScorer : public Scorer {
 
  private:
   const Model& m_;
+};
+
+class BuyAgainScorer : public Scorer {
+ public:
+  explicit BuyAgainScorer(const Model& m)
+      : m_(m), rule_(m.purchased, m.history, static_cast<uint32_t>(m.products.size()), m.buy_again) {}
+  void Score(uint32_t c, absl::Span<const uint32_t> items, float* out) const override {
+    std::vector<float> all(m_.products.size());
+    ScoreAll(c, all.data());
+    for (size_t j = 0; j < items.size(); ++j) out[j] = all[items[j]];
+  }
+  void ScoreAll(uint32_t c, float* out) const override { ScoreAllAt(c, m_.last_event_unix, out); }
+  void ScoreAllAt(uint32_t c, int64_t now, float* out) const override {
+    const auto np = static_cast<Eigen::Index>(m_.products.size());
+    Eigen::Map<Eigen::VectorXf>(out, np).noalias() = m_.items() * m_.users().row(c).transpose();
+    std::vector<PairHistory> h;
+    for (uint64_t p = m_.purchased.indptr[c]; p < m_.purchased.indptr[c + 1]; ++p) h.push_back(PairAt(m_.history, p));
+    rule_.Blend(m_.purchased.RowIndices(c), h, m_.history.customer_days[c], PurchaseDay(now), out,
+                static_cast<size_t>(np));
+  }
+  std::string name() const override { return "model"; }
+
+ private:
+  const Model& m_;
+  const BuyAgain rule_;
+};
+
+// Scores below 1 that order products by `rank` (higher first).
+std::vector<float> TieBreak(const std::vector<float>& rank) {
+  float most = 0;
+  for (float r : rank) most = std::max(most, r);
+  std::vector<float> out(rank.size());
+  for (size_t i = 0; i < rank.size(); ++i) out[i] = rank[i] / (most + 1);
+  return out;
+}
+
+class PersonalTopFrequencyScorer : public Scorer {
+ public:
+  explicit PersonalTopFrequencyScorer(const Model& m) : m_(m), base_(TieBreak(m.item_popularity)) {}
+  void Score(uint32_t c, absl::Span<const uint32_t> items, float* out) const override {
+    std::vector<float> all(m_.products.size());
+    ScoreAll(c, all.data());
+    for (size_t j = 0; j < items.size(); ++j) out[j] = all[items[j]];
+  }
+  void ScoreAll(uint32_t c, float* out) const override {
+    std::copy(base_.begin(), base_.end(), out);
+    for (uint64_t p = m_.purchased.indptr[c]; p < m_.purchased.indptr[c + 1]; ++p) {
+      out[m_.purchased.indices[p]] += m_.history.empty() ? 1.0f : static_cast<float>(m_.history.days[p]);
+    }
+  }
+  std::string name() const override { return "ptopfreq"; }
+
+ private:
+  const Model& m_;
+  const std::vector<float> base_;
+};
+
+std::vector<float> PurchaseOccasions(const Model& m) {
+  std::vector<float> out(m.products.size(), 0);
+  for (uint64_t p = 0; p < m.purchased.nnz(); ++p) {
+    out[m.purchased.indices[p]] += m.history.empty() ? 1.0f : static_cast<float>(m.history.days[p]);
+  }
+  return out;
+}
+
+class TopFrequencyScorer : public Scorer {
+ public:
+  explicit TopFrequencyScorer(const Model& m) : occasions_(PurchaseOccasions(m)) {}
+  void Score(uint32_t, absl::Span<const uint32_t> items, float* out) const override {
+    for (size_t j = 0; j < items.size(); ++j) out[j] = occasions_[items[j]];
+  }
+  void ScoreAll(uint32_t, float* out) const override { std::copy(occasions_.begin(), occasions_.end(), out); }
+  std::string name() const override { return "topfreq"; }
+
+ private:
+  const std::vector<float> occasions_;
 };
 
 class PopularityScorer : public Scorer {
@@ -64,6 +143,16 @@ class RandomScorer : public Scorer {
 }  // namespace
 
 std::unique_ptr<Scorer> MakeModelScorer(const Model& model) { return std::make_unique<ModelScorer>(model); }
+std::unique_ptr<Scorer> MakeBuyAgainScorer(const Model& model) {
+  if (model.history.empty() || !model.buy_again.learnt()) return MakeModelScorer(model);
+  return std::make_unique<BuyAgainScorer>(model);
+}
+std::unique_ptr<Scorer> MakePersonalTopFrequencyScorer(const Model& model) {
+  return std::make_unique<PersonalTopFrequencyScorer>(model);
+}
+std::unique_ptr<Scorer> MakeTopFrequencyScorer(const Model& model) {
+  return std::make_unique<TopFrequencyScorer>(model);
+}
 std::unique_ptr<Scorer> MakePopularityScorer(const Model& model) {
   return std::make_unique<PopularityScorer>(model);
 }

@@ -67,6 +67,11 @@ std::string RecommendationsBody(const Recommender& r, const std::string* custome
       }
       out.append("],");
     }
+    if (x.repurchase) {
+      absl::StrAppend(&out, "\"bought_before\":{\"days_since\":", x.repurchase->days_since, ",\"every_days\":");
+      AppendJsonFloat(&out, x.repurchase->every_days);
+      absl::StrAppend(&out, ",\"times\":", x.repurchase->times, "},");
+    }
     if (const CatalogEntry* e = r.Entry(x.product)) {
       if (!e->category.empty()) {
         out.append("\"category\":");
@@ -122,6 +127,11 @@ nlohmann::json RecommendationsJsonTree(const Recommender& r, const RecommendResu
         because.push_back({{"product_id", r.model().products.id(c.product)}, {"weight", c.weight}});
       }
       j["because"] = because;
+    }
+    if (x.repurchase) {
+      j["bought_before"] = {{"times", x.repurchase->times},
+                            {"every_days", x.repurchase->every_days},
+                            {"days_since", x.repurchase->days_since}};
     }
     items.push_back(std::move(j));
   }

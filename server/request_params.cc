@@ -189,6 +189,22 @@ RecommendOptions OptionsFrom(const Params& p, size_t max_count, size_t max_id) {
   o.in_stock_only = p.Bool("in_stock", false);
   o.exclude = p.List("exclude", max_count, max_id);
   o.explain = p.Bool("explain", false);
+  // Products bought before: shown when due (default, with a model that
+  // learnt buy-again), all excluded, or only they (mode=buy_again).
+  if (std::optional<std::string> v = p.String("exclude_purchased")) {
+    if (*v == "all") {
+      o.purchased = PurchasedProducts::kAll;
+    } else if (*v != "due") {
+      Fail(400, "invalid_argument", "'exclude_purchased' must be 'due' or 'all'");
+    }
+  }
+  if (std::optional<std::string> v = p.String("mode")) {
+    if (*v == "buy_again") {
+      o.purchased = PurchasedProducts::kOnly;
+    } else if (*v != "default") {
+      Fail(400, "invalid_argument", "'mode' must be 'default' or 'buy_again'");
+    }
+  }
   return o;
 }
 

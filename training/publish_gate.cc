@@ -42,6 +42,7 @@ absl::StatusOr<GateResult> EvaluateGate(const Model& candidate, const Model& cur
   // on the side of refusing.
   Model current_view = current;
   current_view.purchased = RemapPurchases(candidate, current);
+  current_view.history = {};  // it described the current model's own purchases
   TestSet tc = BuildTestSet(candidate, holdout, true, Segmentation::kNone);
   TestSet tu = BuildTestSet(current_view, holdout, true, Segmentation::kNone);
   auto pairs = AlignCustomers(tc, tu);

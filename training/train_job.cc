@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +18,7 @@
 #include "engine/recommender.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
+#include "training/purchase_days.h"
 
 namespace aisle {
 namespace {
@@ -150,6 +152,34 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
                                                    ": nothing to train on"));
   }
 
+  // Buy-again's weights, learnt on a model trained without each customer's
+  // newest basket, before the events are released.
+  std::optional<BuyAgainFit> buy_again;
+  if (options.buy_again) {
+    t = std::chrono::steady_clock::now();
+    ValidationSplit split = SplitNewestBasket(log);
+    if (split.baskets.size() < options.buy_again_min_customers) {
+      say(absl::StrFormat("buy-again not learnt: %d customers bought on two days or more (at least %d needed)",
+                          split.baskets.size(), options.buy_again_min_customers));
+    } else {
+      TrainJobOptions inner = options;
+      inner.buy_again = false;
+      inner.log = nullptr;
+      auto held = TrainOnLog(split.train, stats, inner);
+      if (!held.ok()) return held.status();
+      std::vector<HeldOutBasket> baskets = ResolveBaskets(split, log, held->model);
+      auto fit = FitBuyAgain(held->model, baskets, options.buy_again_fit);
+      if (fit.ok()) {
+        buy_again = *std::move(fit);
+        say(absl::StrFormat("buy-again learnt on %d held-out baskets in %.3f s: %s", baskets.size(), Seconds(t),
+                            buy_again->report.dump()));
+      } else {
+        say(absl::StrCat("buy-again not learnt: ", fit.status().message()));
+      }
+    }
+  }
+  PurchaseDays days = CollectPurchaseDays(log);
+
   t = std::chrono::steady_clock::now();
   Interactions data = BuildInteractions(log, options.weighting, release);
   say(absl::StrFormat("aggregated into %d customers x %d products, %d interactions (%d pairs with no "
@@ -195,7 +225,10 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
   const uint64_t purchased = data.purchased.nnz();
   const uint64_t dropped = data.dropped_pairs;
   const double final_loss = result.iterations.empty() ? trainer.Loss() : result.iterations.back().loss;
+  PurchaseHistory history = AlignPurchaseHistory(days, data, PurchaseDay(last_ts));
+  days = {};
   Model model = AssembleModel(log, std::move(data), trainer.TakeUserFactors(), trainer.TakeItemFactors());
+  model.history = std::move(history);
   if (absl::Status s = model.Validate(); !s.ok()) {
     return absl::InternalError(absl::StrCat("trained model is invalid: ", s.message(),
                                             "; try a larger --regularization"));
@@ -261,6 +294,10 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
       {"last_event", IsoTime(last_ts)},
       {"last_event_unix", last_ts},
   };
+  if (buy_again) {
+    meta["buy_again"] = buy_again->params.ToJson();
+    meta["buy_again"]["validation"] = buy_again->report;
+  }
   if (log.journal_through_segment > 0) {
     meta["data"]["events_dir"] = options.events_dir;
     meta["data"]["events_through_segment"] = log.journal_through_segment;

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "engine/model.h"
 #include "events/event_loader.h"
+#include "training/buy_again_fit.h"
 #include "training/ials_trainer.h"
 #include "training/weighting.h"
 
@@ -28,6 +29,13 @@ struct TrainJobOptions {
   bool default_consent = true;  // for customers who never said (as the server's --default_consent)
   WeightingOptions weighting;
   IalsOptions ials;
+  // Learn buy-again (engine/buy_again.h) on each customer's newest basket
+  // (training/buy_again_fit.h): a second model is trained without those
+  // baskets first. Off, or with too few customers who bought on two days,
+  // the model has no buy-again weights and excludes every purchase.
+  bool buy_again = true;
+  BuyAgainFitOptions buy_again_fit;
+  size_t buy_again_min_customers = 20;
   // Progress lines go here (nullptr: silent).
   FILE* log = stderr;
 };

@@ -1,0 +1,346 @@
+#include "training/buy_again_fit.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <Eigen/Dense>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/topk.h"
+#include "evaluation/scorer.h"
+
+namespace aisle {
+
+ValidationSplit SplitNewestBasket(const EventLog& log) {
+  ValidationSplit out;
+  const size_t nc = log.customers.size();
+  constexpr int32_t kNone = INT32_MIN;
+  std::vector<int32_t> newest(nc, kNone), previous(nc, kNone);
+  for (const Event& e : log.events) {
+    if (e.type != EventType::kPurchase) continue;
+    const int32_t d = PurchaseDay(e.timestamp);
+    if (d > newest[e.customer]) {
+      previous[e.customer] = newest[e.customer];
+      newest[e.customer] = d;
+    } else if (d < newest[e.customer] && d > previous[e.customer]) {
+      previous[e.customer] = d;
+    }
+  }
+  // Customers bought on two days or more lose their newest.
+  std::vector<char> held(nc, 0);
+  for (size_t c = 0; c < nc; ++c) held[c] = previous[c] != kNone;
+  out.train.customers = log.customers;
+  out.train.products = log.products;
+  out.train.countries = log.countries;
+  out.train.journal_through_segment = log.journal_through_segment;
+  std::vector<std::vector<uint32_t>> basket(nc);
+  for (const Event& e : log.events) {
+    if (held[e.customer] && PurchaseDay(e.timestamp) >= newest[e.customer]) {
+      if (e.type == EventType::kPurchase && PurchaseDay(e.timestamp) == newest[e.customer]) {
+        basket[e.customer].push_back(e.product);
+      }
+      continue;
+    }
+    out.train.events.push_back(e);
+  }
+  for (uint32_t c = 0; c < nc; ++c) {
+    if (!held[c]) continue;
+    std::vector<uint32_t>& b = basket[c];
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    out.baskets.push_back({c, newest[c], std::move(b)});
+  }
+  return out;
+}
+
+std::vector<HeldOutBasket> ResolveBaskets(const ValidationSplit& split, const EventLog& log, const Model& model) {
+  std::vector<HeldOutBasket> out;
+  for (const ValidationSplit::Basket& b : split.baskets) {
+    auto c = model.customers.Find(log.customers.id_view(b.customer));
+    if (!c) continue;
+    HeldOutBasket h{*c, b.day, {}, 0};
+    for (uint32_t p : b.products) {
+      if (auto m = model.products.Find(log.products.id_view(p))) {
+        h.products.push_back(*m);
+      } else {
+        ++h.unknown;
+      }
+    }
+    std::sort(h.products.begin(), h.products.end());
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+BuyAgainVector FitLogistic(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y, double l2) {
+  constexpr int d = kNumBuyAgainFeatures;
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(d);
+  const double n = static_cast<double>(x.size());
+  for (int iter = 0; iter < 50; ++iter) {
+    Eigen::MatrixXd h = Eigen::MatrixXd::Identity(d, d) * (l2 * n + 1e-9);
+    Eigen::VectorXd g = l2 * n * w;
+    for (size_t r = 0; r < x.size(); ++r) {
+      Eigen::Map<const Eigen::Matrix<float, d, 1>> xr(x[r].data());
+      const Eigen::VectorXd xd = xr.cast<double>();
+      const double p = 1.0 / (1.0 + std::exp(-w.dot(xd)));
+      g += (p - y[r]) * xd;
+      h.selfadjointView<Eigen::Lower>().rankUpdate(xd, std::max(p * (1 - p), 1e-12));
+    }
+    h = h.selfadjointView<Eigen::Lower>();
+    const Eigen::VectorXd step = h.ldlt().solve(g);
+    if (!step.allFinite()) break;
+    w -= step;
+    if (step.norm() < 1e-6 * (1 + w.norm())) break;
+  }
+  BuyAgainVector out{};
+  for (int f = 0; f < d; ++f) out[f] = static_cast<float>(w[f]);
+  return out;
+}
+
+namespace {
+
+// The conditional logit's penalized negative log-likelihood at `w`, and
+// (when `g` is given) its gradient and Hessian: each group is one basket's
+// candidates, each positive a draw from the softmax over them.
+double ConditionalLogitLoss(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y,
+                            const std::vector<size_t>& groups, double ridge, const Eigen::VectorXd& w,
+                            Eigen::VectorXd* g, Eigen::MatrixXd* h) {
+  constexpr int d = kNumBuyAgainFeatures;
+  double loss = 0.5 * ridge * w.squaredNorm();
+  if (g != nullptr) {
+    *g = ridge * w;
+    *h = Eigen::MatrixXd::Identity(d, d) * ridge;
+  }
+  std::vector<double> z;
+  for (size_t gi = 0; gi + 1 < groups.size(); ++gi) {
+    const size_t b = groups[gi], e = groups[gi + 1];
+    double npos = 0;
+    for (size_t r = b; r < e; ++r) npos += y[r];
+    if (npos == 0 || e - b < 2) continue;
+    z.assign(e - b, 0);
+    double top = -INFINITY;
+    for (size_t r = b; r < e; ++r) {
+      Eigen::Map<const Eigen::Matrix<float, d, 1>> xr(x[r].data());
+      z[r - b] = w.dot(xr.cast<double>());
+      top = std::max(top, z[r - b]);
+    }
+    double sum = 0;
+    for (double v : z) sum += std::exp(v - top);
+    const double log_sum = top + std::log(sum);
+    for (size_t r = b; r < e; ++r) {
+      if (y[r]) loss += log_sum - z[r - b];
+    }
+    if (g == nullptr) continue;
+    Eigen::VectorXd mean = Eigen::VectorXd::Zero(d);
+    Eigen::MatrixXd second = Eigen::MatrixXd::Zero(d, d);
+    for (size_t r = b; r < e; ++r) {
+      Eigen::Map<const Eigen::Matrix<float, d, 1>> xr(x[r].data());
+      const Eigen::VectorXd xd = xr.cast<double>();
+      const double p = std::exp(z[r - b] - log_sum);
+      mean += p * xd;
+      second.selfadjointView<Eigen::Lower>().rankUpdate(xd, p);
+      if (y[r]) *g -= xd;
+    }
+    *g += npos * mean;
+    second = second.selfadjointView<Eigen::Lower>();
+    *h += npos * (second - mean * mean.transpose());
+  }
+  return loss;
+}
+
+}  // namespace
+
+BuyAgainVector FitConditionalLogit(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y,
+                                   const std::vector<size_t>& groups, double l2) {
+  constexpr int d = kNumBuyAgainFeatures;
+  double positives = 0;
+  for (uint8_t v : y) positives += v;
+  // At least a unit ridge: features constant within every basket (no
+  // times in the data) or baskets separated perfectly leave the likelihood
+  // flat in some direction; the ridge keeps the weights finite and small there.
+  const double ridge = std::max(1.0, l2 * positives);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(d), g;
+  Eigen::MatrixXd h;
+  double loss = ConditionalLogitLoss(x, y, groups, ridge, w, &g, &h);
+  for (int iter = 0; iter < 50; ++iter) {
+    const Eigen::VectorXd step = h.ldlt().solve(g);
+    if (!step.allFinite()) break;
+    // Newton with backtracking: halve the step until the loss falls.
+    double t = 1;
+    Eigen::VectorXd next;
+    double next_loss = INFINITY;
+    for (int halving = 0; halving < 30; ++halving, t /= 2) {
+      next = w - t * step;
+      next_loss = ConditionalLogitLoss(x, y, groups, ridge, next, nullptr, nullptr);
+      if (std::isfinite(next_loss) && next_loss <= loss) break;
+    }
+    if (!(next_loss <= loss)) break;
+    const bool converged = loss - next_loss < 1e-9 * (1 + std::abs(loss));
+    w = next;
+    loss = ConditionalLogitLoss(x, y, groups, ridge, w, &g, &h);
+    if (converged) break;
+  }
+  BuyAgainVector out{};
+  for (int f = 0; f < d; ++f) out[f] = static_cast<float>(std::clamp(w[f], -1e3, 1e3));
+  return out;
+}
+
+namespace {
+
+struct Figures {
+  double recall = 0, ndcg = 0;
+};
+
+// Recall and NDCG at k of a ranking (NaN scores never shown) against a basket.
+void Score(const std::vector<float>& scores, const HeldOutBasket& b, int k, Figures* sum) {
+  std::vector<ScoredItem> top = SelectTopK(scores, static_cast<size_t>(k));
+  const size_t relevant = b.products.size() + b.unknown;
+  if (relevant == 0) return;
+  double hits = 0, dcg = 0, idcg = 0;
+  for (size_t pos = 0; pos < top.size(); ++pos) {
+    if (std::binary_search(b.products.begin(), b.products.end(), top[pos].index)) {
+      hits += 1;
+      dcg += 1 / std::log2(pos + 2.0);
+    }
+  }
+  for (size_t pos = 0; pos < std::min<size_t>(k, relevant); ++pos) idcg += 1 / std::log2(pos + 2.0);
+  sum->recall += hits / static_cast<double>(relevant);
+  sum->ndcg += dcg / idcg;
+}
+
+}  // namespace
+
+absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<HeldOutBasket>& baskets,
+                                        const BuyAgainFitOptions& options) {
+  if (model.history.empty()) return absl::InvalidArgumentError("the model has no purchase history");
+  const size_t np = model.products.size();
+  const long n = static_cast<long>(baskets.size());
+  // Each basket's customer's model scores, computed once.
+  auto scores_of = [&](const HeldOutBasket& b, std::vector<float>* s) {
+    s->resize(np);
+    Eigen::Map<Eigen::VectorXf>(s->data(), static_cast<Eigen::Index>(np)).noalias() =
+        model.items() * model.users().row(b.customer).transpose();
+  };
+  auto history_of = [&](uint32_t c) {
+    std::vector<PairHistory> h;
+    for (uint64_t p = model.purchased.indptr[c]; p < model.purchased.indptr[c + 1]; ++p) h.push_back(PairAt(model.history, p));
+    return h;
+  };
+  BuyAgainFit best;
+  double best_recall = -1;
+  nlohmann::json rules = nlohmann::json::array();
+  for (float fraction : options.due_fractions) {
+    BuyAgainParams params;
+    params.min_due_fraction = fraction;
+    params.min_repeat_rate = options.min_repeat_rate;
+    const BuyAgain rule(model.purchased, model.history, static_cast<uint32_t>(np), params);
+    std::vector<std::vector<BuyAgainVector>> xs(static_cast<size_t>(n));
+    std::vector<std::vector<uint8_t>> ys(static_cast<size_t>(n));
+#pragma omp parallel
+    {
+      std::vector<float> s;
+#pragma omp for schedule(dynamic, 16)
+      for (long j = 0; j < n; ++j) {
+        const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
+        scores_of(b, &s);
+        auto bought = model.purchased.RowIndices(b.customer);
+        std::vector<PairHistory> h = history_of(b.customer);
+        auto label = [&](uint32_t p) {
+          return static_cast<uint8_t>(std::binary_search(b.products.begin(), b.products.end(), p));
+        };
+        for (size_t q = 0; q < bought.size(); ++q) {
+          if (rule.Excluded(bought[q], h[q], b.day)) continue;
+          xs[j].push_back(rule.Features(bought[q], h[q], model.history.customer_days[b.customer], b.day, s[bought[q]]));
+          ys[j].push_back(label(bought[q]));
+        }
+        size_t rank = 0;
+        for (const ScoredItem& t : SelectTopK(s, options.new_candidates, bought)) {
+          xs[j].push_back(rule.NewFeatures(t.index, t.score, rank++));
+          ys[j].push_back(label(t.index));
+        }
+      }
+    }
+    std::vector<BuyAgainVector> x;
+    std::vector<uint8_t> y;
+    std::vector<size_t> groups = {0};
+    for (long j = 0; j < n; ++j) {
+      x.insert(x.end(), xs[j].begin(), xs[j].end());
+      y.insert(y.end(), ys[j].begin(), ys[j].end());
+      groups.push_back(x.size());
+    }
+    if (x.empty() || std::count(y.begin(), y.end(), 1) == 0) continue;
+    params.weights = FitConditionalLogit(x, y, groups, options.l2);
+    const BuyAgain fitted(model.purchased, model.history, static_cast<uint32_t>(np), params);
+    Figures sum;
+#pragma omp parallel
+    {
+      std::vector<float> s;
+      Figures local;
+#pragma omp for schedule(dynamic, 16)
+      for (long j = 0; j < n; ++j) {
+        const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
+        scores_of(b, &s);
+        std::vector<PairHistory> h = history_of(b.customer);
+        fitted.Blend(model.purchased.RowIndices(b.customer), h, model.history.customer_days[b.customer], b.day,
+                     s.data(), np);
+        Score(s, b, options.k, &local);
+      }
+#pragma omp critical
+      {
+        sum.recall += local.recall;
+        sum.ndcg += local.ndcg;
+      }
+    }
+    const double recall = sum.recall / static_cast<double>(n), ndcg = sum.ndcg / static_cast<double>(n);
+    rules.push_back({{"min_due_fraction", fraction},
+                     {absl::StrCat("recall@", options.k), recall},
+                     {absl::StrCat("ndcg@", options.k), ndcg},
+                     {"examples", x.size()}});
+    // Ties go to the stricter rule (later in the list when ascending).
+    if (recall >= best_recall - 1e-9) {
+      best_recall = recall;
+      best.params = params;
+    }
+  }
+  if (best_recall < 0) return absl::InvalidArgumentError("no held-out basket holds a candidate to learn buy-again from");
+  // The baselines on the same baskets.
+  Figures alone, frequent;
+  const std::unique_ptr<Scorer> ptop = MakePersonalTopFrequencyScorer(model);
+#pragma omp parallel
+  {
+    std::vector<float> s;
+    Figures a, f;
+#pragma omp for schedule(dynamic, 16)
+    for (long j = 0; j < n; ++j) {
+      const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
+      scores_of(b, &s);
+      for (uint32_t p : model.purchased.RowIndices(b.customer)) s[p] = NAN;
+      Score(s, b, options.k, &a);
+      ptop->ScoreAll(b.customer, s.data());
+      Score(s, b, options.k, &f);
+    }
+#pragma omp critical
+    {
+      alone.recall += a.recall;
+      alone.ndcg += a.ndcg;
+      frequent.recall += f.recall;
+      frequent.ndcg += f.ndcg;
+    }
+  }
+  const std::string r = absl::StrCat("recall@", options.k), g = absl::StrCat("ndcg@", options.k);
+  if (best_recall < alone.recall / n) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "on %d held-out baskets buy-again's recall@%d (%.4f) is below the model's alone (%.4f): not used", n,
+        options.k, best_recall, alone.recall / n));
+  }
+  best.report = {{"customers", n},
+                 {"rules", rules},
+                 {"chosen", {{"min_due_fraction", best.params.min_due_fraction}, {r, best_recall}}},
+                 {"model_new_only", {{r, alone.recall / n}, {g, alone.ndcg / n}}},
+                 {"personal_top_frequency", {{r, frequent.recall / n}, {g, frequent.ndcg / n}}}};
+  return best;
+}
+
+}  // namespace aisle

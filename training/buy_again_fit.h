@@ -1,0 +1,78 @@
+// Learning buy-again's weights (engine/buy_again.h) on validation: each
+// customer's newest purchase day is held out, a model is trained on the rest,
+// and a logistic model is fitted to which candidates (the products they
+// bought before that the rule lets through, and the model's best new
+// products) were in the held-out basket. The rule's due fraction is chosen
+// among a few values by the validation recall of the blended ranking.
+// Thread-safe: pure functions (parallel inside).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "engine/buy_again.h"
+#include "engine/model.h"
+#include "events/event_log.h"
+
+namespace aisle {
+
+// One customer's held-out basket, in the indexes of the model trained without it.
+struct HeldOutBasket {
+  uint32_t customer;              // model index
+  int32_t day;                    // its PurchaseDay
+  std::vector<uint32_t> products; // model indexes, sorted (products unknown to the model left out)
+  uint32_t unknown = 0;           // products of the basket the model does not know
+};
+
+// Splits `log` for validation: each customer with purchases on at least two
+// days loses their newest purchase day (every event of theirs from that day
+// on); those days' purchased products are returned by log indexes.
+struct ValidationSplit {
+  EventLog train;  // the same id maps, fewer events
+  struct Basket {
+    uint32_t customer;  // log index
+    int32_t day;
+    std::vector<uint32_t> products;  // log indexes, sorted, distinct
+  };
+  std::vector<Basket> baskets;
+};
+ValidationSplit SplitNewestBasket(const EventLog& log);
+// The baskets in the indexes of `model` (trained on split.train), customers
+// the model does not know left out.
+std::vector<HeldOutBasket> ResolveBaskets(const ValidationSplit& split, const EventLog& log, const Model& model);
+
+struct BuyAgainFitOptions {
+  size_t new_candidates = 50;  // the model's best products never bought, per customer
+  int k = 10;                  // the cut-off of the validation recall that picks the rule
+  std::vector<float> due_fractions = {0.0f, 0.25f, 0.5f};
+  float min_repeat_rate = 0.02f;
+  double l2 = 1e-3;            // ridge on the logistic weights, per example
+};
+
+struct BuyAgainFit {
+  BuyAgainParams params;
+  // Validation figures (recall and NDCG at k, customers) of the blend, of
+  // the model alone (purchases excluded) and of each customer's most
+  // bought products (P-TopFreq): the metadata's "buy_again"."validation".
+  nlohmann::json report;
+};
+
+// InvalidArgument when no basket has a candidate to learn from.
+absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<HeldOutBasket>& baskets,
+                                        const BuyAgainFitOptions& options);
+
+// Newton's method for L2-regularized logistic regression on rows `x` with
+// labels `y` (0/1): the weights.
+BuyAgainVector FitLogistic(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y, double l2);
+// The conditional (multinomial) logit over groups of rows (rows
+// groups[j] .. groups[j + 1] are one basket's candidates, `y` its
+// purchases): the weights that rank each basket's purchases first, by
+// damped Newton steps with a ridge of max(1, l2 x purchases). What
+// FitBuyAgain uses: only the order within a customer's list matters.
+BuyAgainVector FitConditionalLogit(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y,
+                                   const std::vector<size_t>& groups, double l2);
+
+}  // namespace aisle
