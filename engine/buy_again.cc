@@ -102,6 +102,7 @@ BuyAgain::BuyAgain(const CsrMatrix& purchased, const PurchaseHistory& history, u
   for (uint32_t i = 0; i < num_products; ++i) {
     RepurchaseStats& s = stats_[i];
     s.log_buyers = static_cast<float>(std::log1p(buyers[i]));
+    s.observed_rate = occasions[i] > 0 ? static_cast<float>(repeats[i] / occasions[i]) : 0.0f;
     s.repeat_rate = static_cast<float>((repeats[i] + kRatePrior * global_rate) / (occasions[i] + kRatePrior));
     std::vector<float> own(gaps.begin() + gap_count[i], gaps.begin() + gap_count[i + 1]);
     const double m = static_cast<double>(own.size());
@@ -120,7 +121,7 @@ float BuyAgain::Interval(uint32_t product, const PairHistory& h) const {
 
 bool BuyAgain::Excluded(uint32_t product, const PairHistory& h, int32_t now_day) const {
   if (stats_.empty()) return true;
-  if (stats_[product].repeat_rate < params_.min_repeat_rate) return true;
+  if (stats_[product].observed_rate < params_.min_repeat_rate) return true;
   const double since = std::max<int64_t>(0, static_cast<int64_t>(now_day) - h.last_day);
   // Never on the day it was bought, whatever the fraction.
   return since < 1 || since < params_.min_due_fraction * Interval(product, h);

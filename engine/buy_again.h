@@ -7,8 +7,9 @@
 // customer (repeat rate) and after how many days (repurchase interval: the
 // median over its repeat buyers of their mean gap). A product the customer
 // bought before is excluded (the seeds' "don't re-target what was just
-// bought") while it is rarely bought twice (repeat rate below
-// min_repeat_rate) or inside min_due_fraction of its interval since the
+// bought") while it is rarely bought twice (its buyers' observed repeat
+// rate below min_repeat_rate: a product nobody ever bought twice stays
+// excluded, as before buy-again), on the day it was bought, or inside min_due_fraction of its interval since the
 // last purchase; otherwise it is scored by a logistic model over
 // BuyAgainFeatures, and a product never bought by the logit of its model
 // score (NewLogit), so both rank on one scale: the estimated log-odds of
@@ -68,6 +69,7 @@ struct BuyAgainParams {
 // What the history says about one product.
 struct RepurchaseStats {
   float repeat_rate = 0;    // share of purchases followed by another by the same customer (smoothed)
+  float observed_rate = 0;  // the same share unsmoothed: what the rule's min_repeat_rate compares
   float interval_days = 0;  // typical days between two purchases by one customer
   float log_buyers = 0;     // log(1 + customers who bought it)
 };

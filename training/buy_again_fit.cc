@@ -230,6 +230,11 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
   };
   BuyAgainFit best;
   double best_recall = -1;
+  struct Candidate {
+    BuyAgainParams params;
+    double recall;
+  };
+  std::vector<Candidate> fits;
   nlohmann::json rules = nlohmann::json::array();
   for (float fraction : options.due_fractions) {
     BuyAgainParams params;
@@ -298,13 +303,22 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
                      {absl::StrCat("recall@", options.k), recall},
                      {absl::StrCat("ndcg@", options.k), ndcg},
                      {"examples", x.size()}});
-    // Ties go to the stricter rule (later in the list when ascending).
-    if (recall >= best_recall - 1e-9) {
-      best_recall = recall;
-      best.params = params;
+    fits.push_back({params, recall});
+  }
+  if (fits.empty()) return absl::InvalidArgumentError("no held-out basket holds a candidate to learn buy-again from");
+  // The strictest rule (the largest fraction) within the tolerance of the
+  // best recall: the seeds' "not again soon" wherever the data does not
+  // clearly argue against it (validation cannot see a visit the day after
+  // a purchase when customers never made one).
+  double top = 0;
+  for (const Candidate& f : fits) top = std::max(top, f.recall);
+  for (const Candidate& f : fits) {
+    if (f.recall >= top * (1 - options.rule_tolerance) &&
+        (best_recall < 0 || f.params.min_due_fraction > best.params.min_due_fraction)) {
+      best_recall = f.recall;
+      best.params = f.params;
     }
   }
-  if (best_recall < 0) return absl::InvalidArgumentError("no held-out basket holds a candidate to learn buy-again from");
   // The baselines on the same baskets.
   Figures alone, frequent;
   const std::unique_ptr<Scorer> ptop = MakePersonalTopFrequencyScorer(model);

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "training/train_job.h"
+
 #include "tests/synthetic_log.h"
 
 namespace aisle {
@@ -40,8 +42,18 @@ TEST(RecommendationJsonTest, SameJsonAsTheReferenceForHostileStrings) {
   so.products = 30;
   so.categories = 3;
   so.purchases = 1500;
-  auto model = std::make_shared<Model>(::aisle::testing::TrainSmallModel(::aisle::testing::ToEventLog(GenerateSynthetic(so))));
-  EXPECT_TRUE(model->SetMetadata(nlohmann::json({{"model_id", "m\"1\\"}})).ok());
+  // Trained by the training job, so that it learns buy-again too.
+  TrainJobOptions to;
+  to.ials.factors = 16;
+  to.ials.iterations = 8;
+  to.log = nullptr;
+  auto trained = TrainOnLog(::aisle::testing::ToEventLog(GenerateSynthetic(so)), LoadStats{}, to);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  ASSERT_TRUE(trained->model.buy_again.learnt());
+  auto model = std::make_shared<Model>(std::move(trained->model));
+  nlohmann::json meta = model->metadata;
+  meta["model_id"] = "m\"1\\";
+  EXPECT_TRUE(model->SetMetadata(meta).ok());
   const char* names[] = {"plain", "say \"hi\"", "back\\slash", "new\nline\ttab", "ctl\x01\x1f",
                          "Caf\xC3\xA9 \xE2\x98\x95 \xF0\x9F\x8E\x81", "bad \xFF byte", "cut \xE2\x98", "surrogate \xED\xA0\x80"};
   // CSV keeps the bytes as written, invalid UTF-8 included.
@@ -61,13 +73,19 @@ TEST(RecommendationJsonTest, SameJsonAsTheReferenceForHostileStrings) {
   EXPECT_EQ(catalog->Find("p6")->name, "bad \xFF byte");
   auto r = Recommender::Create(model, std::make_shared<const Catalog>(std::move(*catalog)));
   ASSERT_TRUE(r.ok()) << r.status();
+  size_t bought_before = 0;
   for (const std::string id : {"c1", "c7", "nobody"}) {
-    for (bool explain : {false, true}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool explain = variant % 2 == 1;
       RecommendOptions o;
       o.count = 25;
       o.explain = explain;
+      // Buy-again's answers too (products bought before, with why), a year on.
+      if (variant >= 2) o.purchased = PurchasedProducts::kOnly;
+      o.now = model->last_event_unix + 365 * 86400;
       auto res = (*r)->ForCustomer(id, o);
       ASSERT_TRUE(res.ok());
+      for (const Recommendation& x : res->items) bought_before += x.repurchase.has_value();
       for (const std::string* cid : {&id, static_cast<const std::string*>(nullptr)}) {
         const std::string fast = RecommendationsBody(**r, cid, *res, explain);
         const std::string ref = RecommendationsBodyReference(**r, cid, *res, explain);
@@ -77,6 +95,7 @@ TEST(RecommendationJsonTest, SameJsonAsTheReferenceForHostileStrings) {
       }
     }
   }
+  EXPECT_GT(bought_before, 0u);  // the model learnt buy-again: the field was written
 }
 
 TEST(RecommendationJsonTest, StringsAndFloats) {

@@ -49,6 +49,12 @@ TEST(ParamsTest, MalformedQueriesAre400) {
   // A price beyond float range would be undefined as a float: refused.
   EXPECT_EQ(StatusOf([] { OptionsFrom(Params::FromQuery("max_price=1e300"), 10, 10); }), 400);
   EXPECT_EQ(StatusOf([] { OptionsFrom(Params::FromQuery("min_price=3"), 10, 10); }), 0);
+  // What happens to products bought before.
+  EXPECT_EQ(OptionsFrom(Params::FromQuery(""), 10, 10).purchased, PurchasedProducts::kDue);
+  EXPECT_EQ(OptionsFrom(Params::FromQuery("exclude_purchased=all"), 10, 10).purchased, PurchasedProducts::kAll);
+  EXPECT_EQ(OptionsFrom(Params::FromQuery("mode=buy_again"), 10, 10).purchased, PurchasedProducts::kOnly);
+  EXPECT_EQ(StatusOf([] { OptionsFrom(Params::FromQuery("exclude_purchased=some"), 10, 10); }), 400);
+  EXPECT_EQ(StatusOf([] { OptionsFrom(Params::FromQuery("mode=magic"), 10, 10); }), 400);
   EXPECT_EQ(StatusOf([] { Params::FromQuery("exclude=a,b,c").List("exclude", 2, 10); }), 400);
   EXPECT_EQ(StatusOf([] { Params::FromQuery("exclude=abcdef").List("exclude", 2, 5); }), 400);
   EXPECT_EQ(StatusOf([] { Params::FromQuery("exclude=a%0Ab").List("exclude", 2, 5); }), 400);  // control char
