@@ -240,7 +240,7 @@ std::optional<std::vector<Recommendation>> Recommender::FromList(absl::Span<cons
     if (attributes && !PassesAttributes(*f, p)) continue;
     if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
     if (std::binary_search(extra_excluded.begin(), extra_excluded.end(), p)) continue;
-    out.push_back({p, scores[j], {}});
+    out.push_back({p, scores[j], {}, {}});
   }
   // Every product outside a full list ranks below every product in it, so
   // `count` passing products from the list are the answer; a short list
@@ -274,7 +274,7 @@ std::vector<uint32_t> Union(absl::Span<const uint32_t> a, absl::Span<const uint3
 std::vector<Recommendation> ToRecommendations(const std::vector<ScoredItem>& found) {
   std::vector<Recommendation> out;
   out.reserve(found.size());
-  for (const ScoredItem& s : found) out.push_back({s.index, s.score, {}});
+  for (const ScoredItem& s : found) out.push_back({s.index, s.score, {}, {}});
   return out;
 }
 
@@ -444,7 +444,7 @@ std::vector<Recommendation> Recommender::Select(const float* scores, const std::
   std::vector<Recommendation> out;
   for (const ScoredItem& s : SelectTopK(masked, count)) {
     if (s.score == kExcluded) break;
-    out.push_back({s.index, s.score, {}});
+    out.push_back({s.index, s.score, {}, {}});
   }
   return out;
 }
@@ -844,7 +844,7 @@ std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectUsers(
       continue;
     }
     RecommendResult r;
-    for (const ScoredItem& s : candidates[j]) r.items.push_back({s.index, s.score, {}});
+    for (const ScoredItem& s : candidates[j]) r.items.push_back({s.index, s.score, {}, {}});
     if (approximate) r.items = Rerank(users.data() + j * k, std::move(r.items), o.count);
     out.push_back(std::move(r));
   }
@@ -863,7 +863,7 @@ absl::StatusOr<RecommendResult> Recommender::SelectForCustomer(uint32_t customer
     if (o.count == 0) return absl::InvalidArgumentError("count must be at least 1");
     for (const ScoredItem& s : SelectTopK(absl::MakeConstSpan(scores, model_->products.size()), pool,
                                           o.exclude_purchased ? bought : absl::Span<const uint32_t>())) {
-      result.items.push_back({s.index, s.score, {}});
+      result.items.push_back({s.index, s.score, {}, {}});
     }
   } else {
     auto allowed = Allowed(o, o.exclude_purchased ? bought : absl::Span<const uint32_t>());
@@ -936,7 +936,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Similar(absl::string_vi
       if (count <= list->products.size() || list->products.size() < length) {
         std::vector<Recommendation> out;
         for (size_t j = 0; j < std::min(count, list->products.size()); ++j) {
-          out.push_back({list->products[j], list->scores[j], {}});
+          out.push_back({list->products[j], list->scores[j], {}, {}});
         }
         return out;
       }

@@ -282,25 +282,44 @@ int EvaluateCommand() {
   std::vector<std::pair<std::string, std::unique_ptr<Scorer>>> scorers;
   // The model as it serves (with buy-again when it learnt it), the model's
   // factors alone, and the simple baselines it must beat.
-  scorers.emplace_back("model", MakeBuyAgainScorer(*model));
-  if (model->buy_again.learnt() && !model->history.empty()) scorers.emplace_back("factors", MakeModelScorer(*model));
+  // New products only (training purchases excluded, as the server's
+  // exclude_purchased=all): the factors' ranking is the model's.
+  const bool blended = !eo.exclude_train && model->buy_again.learnt() && !model->history.empty();
+  scorers.emplace_back("model", blended ? MakeBuyAgainScorer(*model) : MakeModelScorer(*model));
+  if (blended) scorers.emplace_back("factors", MakeModelScorer(*model));
   scorers.emplace_back("ptopfreq", MakePersonalTopFrequencyScorer(*model));
   scorers.emplace_back("topfreq", MakeTopFrequencyScorer(*model));
   scorers.emplace_back("popularity", MakePopularityScorer(*model));
   scorers.emplace_back("random", MakeRandomScorer(*model, absl::GetFlag(FLAGS_seed)));
   nlohmann::json metrics = nlohmann::json::object();
   std::vector<std::map<std::string, double>> means;
+  std::vector<EvaluationResult> results;
   for (auto& [name, scorer] : scorers) {
     EvaluationResult r = Evaluate(*model, *scorer, ts, eo);
+    results.push_back(r);
     if (!ts.has_prices) {
       for (int k : eo.ks) r.means.erase(absl::StrCat("revenue@", k));
     }
     metrics[name] = r.means;
     means.push_back(r.means);
   }
+  // The model against each other ranking, paired by customer: model minus
+  // it, with a bootstrap interval, on recall and NDCG at the largest k.
+  nlohmann::json versus = nlohmann::json::object();
+  const int kmax = eo.ks.back();
+  for (size_t b = 1; b < scorers.size(); ++b) {
+    for (const std::string metric : {absl::StrCat("recall@", kmax), absl::StrCat("ndcg@", kmax)}) {
+      const size_t m = std::find(results[0].names.begin(), results[0].names.end(), metric) - results[0].names.begin();
+      PairedDifference d = PairedBootstrap(results[b].values[m], results[0].values[m], absl::GetFlag(FLAGS_resamples),
+                                           absl::GetFlag(FLAGS_seed));
+      versus[scorers[b].first][metric] = {{"diff", d.diff}, {"ci_low", d.ci_low}, {"ci_high", d.ci_high},
+                                          {"relative", d.mean_a > 0 ? d.diff / d.mean_a : 0.0}};
+    }
+  }
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json j = {
         {"schema", kSchemaEvaluate},
+        {"model_minus", versus},
         {"model_id", model->model_id},
         {"test", absl::GetFlag(FLAGS_test)},
         {"ks", eo.ks},
@@ -326,6 +345,13 @@ int EvaluateCommand() {
     std::printf("%-18s", name.c_str());
     for (const auto& m : means) std::printf(" %11.4f", m.at(name));
     std::printf("\n");
+  }
+  for (const auto& [other, by_metric] : versus.items()) {
+    for (const auto& [metric, d] : by_metric.items()) {
+      std::printf("model - %-10s %-9s %+.4f  95%% interval [%+.4f, %+.4f]  (%+.1f%%)\n", other.c_str(), metric.c_str(),
+                  d["diff"].get<double>(), d["ci_low"].get<double>(), d["ci_high"].get<double>(),
+                  100 * d["relative"].get<double>());
+    }
   }
   return 0;
 }

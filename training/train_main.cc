@@ -72,6 +72,9 @@ ABSL_FLAG(double, return_weight, 1.0, "Weight subtracted for a return (or cancel
 ABSL_FLAG(double, click_weight, 0.05, "Weight of a click on a recommendation or offer.");
 ABSL_FLAG(std::string, quantity_scaling, "log",
           "How quantity scales an event's weight: none, linear or log (log(1 + quantity)).");
+ABSL_FLAG(bool, buy_again, true,
+          "Learn buy-again (products bought before shown when due) on each customer's newest basket: a second "
+          "model is trained without those baskets first (about twice the training time).");
 ABSL_FLAG(double, half_life_days, 0,
           "Recency half-life in days: an event this old counts half. 0 disables decay.");
 ABSL_FLAG(int64_t, reference_time, 0,
@@ -137,6 +140,7 @@ absl::StatusOr<char> ParseSeparator(const std::string& s) {
 
 absl::StatusOr<TrainJobOptions> OptionsFromFlags() {
   TrainJobOptions o;
+  o.buy_again = absl::GetFlag(FLAGS_buy_again);
   for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_input), ',', absl::SkipEmpty())) {
     o.inputs.emplace_back(p);
   }
