@@ -26,7 +26,7 @@ struct Fixture {
       absl::StrAppend(&csv, "8512", p, "A,WHITE HANGING HEART T-LIGHT HOLDER ", p, ",holder,2.95,true\n");
     }
     recommender = *Recommender::Create(m, std::make_shared<const Catalog>(*Catalog::ParseCsv(csv, "c.csv")));
-    for (uint32_t p = 0; p < 10; ++p) result.items.push_back({p * 7, 0.7985439f - 0.01f * p, {}});
+    for (uint32_t p = 0; p < 10; ++p) result.items.push_back({p * 7, 0.7985439f - 0.01f * p, {}, {}});
   }
   std::shared_ptr<const Recommender> recommender;
   RecommendResult result;

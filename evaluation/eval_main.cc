@@ -308,7 +308,7 @@ int EvaluateCommand() {
   nlohmann::json versus = nlohmann::json::object();
   const int kmax = eo.ks.back();
   for (size_t b = 1; b < scorers.size(); ++b) {
-    for (const std::string metric : {absl::StrCat("recall@", kmax), absl::StrCat("ndcg@", kmax)}) {
+    for (const std::string& metric : {absl::StrCat("recall@", kmax), absl::StrCat("ndcg@", kmax)}) {
       const size_t m = std::find(results[0].names.begin(), results[0].names.end(), metric) - results[0].names.begin();
       PairedDifference d = PairedBootstrap(results[b].values[m], results[0].values[m], absl::GetFlag(FLAGS_resamples),
                                            absl::GetFlag(FLAGS_seed));

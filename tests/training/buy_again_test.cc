@@ -163,7 +163,9 @@ TEST_F(BuyAgainTest, AKettleIsNeverShownAgain) {
       const int32_t day = store_->last_milk[c] + later;
       // Every product bought before that is due (a customer has about 25).
       const auto due = Answer(c, day, PurchasedProducts::kOnly, nullptr, nullptr, 100);
-      if (later >= 7) EXPECT_GE(due.size(), 10u);
+      if (later >= 7) {
+        EXPECT_GE(due.size(), 10u);
+      }
       EXPECT_FALSE(Has(due, store_->kettle[c]));
       EXPECT_FALSE(Has(Answer(c, day, PurchasedProducts::kDue), store_->kettle[c]));
     }
