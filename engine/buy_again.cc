@@ -28,6 +28,13 @@ const char* const kNames[kNumBuyAgainFeatures] = {
 
 }  // namespace
 
+std::vector<PairHistory> PairsOf(const CsrMatrix& purchased, const PurchaseHistory& h, uint32_t c) {
+  std::vector<PairHistory> out;
+  out.reserve(purchased.indptr[c + 1] - purchased.indptr[c]);
+  for (uint64_t p = purchased.indptr[c]; p < purchased.indptr[c + 1]; ++p) out.push_back(PairAt(h, p));
+  return out;
+}
+
 bool BuyAgainParams::learnt() const {
   return std::any_of(weights.begin(), weights.end(), [](float w) { return w != 0; });
 }

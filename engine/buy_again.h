@@ -94,6 +94,9 @@ inline PairHistory PairAt(const PurchaseHistory& h, uint64_t p) {
   return {h.days[p], h.first_day[p], h.last_day[p], h.recent[p]};
 }
 
+// Customer c's pairs of a history, in the order of `purchased`'s row c.
+std::vector<PairHistory> PairsOf(const CsrMatrix& purchased, const PurchaseHistory& h, uint32_t c);
+
 class BuyAgain {
  public:
   // Per-product statistics of `history` over products x customers

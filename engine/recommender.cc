@@ -649,9 +649,7 @@ Recommender::BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c,
   if (c && !(live != nullptr && live->forget_model_row)) {
     auto row = model_->purchased.RowIndices(*c);
     b.products.assign(row.begin(), row.end());
-    for (uint64_t p = model_->purchased.indptr[*c]; p < model_->purchased.indptr[*c + 1]; ++p) {
-      b.pairs.push_back(PairAt(h, p));
-    }
+    b.pairs = PairsOf(model_->purchased, h, *c);
     b.customer_days = h.customer_days[*c];
   }
   if (live != nullptr && !live->purchased.empty()) {

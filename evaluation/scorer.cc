@@ -36,8 +36,7 @@ class BuyAgainScorer : public Scorer {
   void ScoreAllAt(uint32_t c, int64_t now, float* out) const override {
     const auto np = static_cast<Eigen::Index>(m_.products.size());
     Eigen::Map<Eigen::VectorXf>(out, np).noalias() = m_.items() * m_.users().row(c).transpose();
-    std::vector<PairHistory> h;
-    for (uint64_t p = m_.purchased.indptr[c]; p < m_.purchased.indptr[c + 1]; ++p) h.push_back(PairAt(m_.history, p));
+    const std::vector<PairHistory> h = PairsOf(m_.purchased, m_.history, c);
     rule_.Blend(m_.purchased.RowIndices(c), h, m_.history.customer_days[c], PurchaseDay(now), out,
                 static_cast<size_t>(np));
   }

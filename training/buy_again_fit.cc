@@ -74,31 +74,6 @@ std::vector<HeldOutBasket> ResolveBaskets(const ValidationSplit& split, const Ev
   return out;
 }
 
-BuyAgainVector FitLogistic(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y, double l2) {
-  constexpr int d = kNumBuyAgainFeatures;
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(d);
-  const double n = static_cast<double>(x.size());
-  for (int iter = 0; iter < 50; ++iter) {
-    Eigen::MatrixXd h = Eigen::MatrixXd::Identity(d, d) * (l2 * n + 1e-9);
-    Eigen::VectorXd g = l2 * n * w;
-    for (size_t r = 0; r < x.size(); ++r) {
-      Eigen::Map<const Eigen::Matrix<float, d, 1>> xr(x[r].data());
-      const Eigen::VectorXd xd = xr.cast<double>();
-      const double p = 1.0 / (1.0 + std::exp(-w.dot(xd)));
-      g += (p - y[r]) * xd;
-      h.selfadjointView<Eigen::Lower>().rankUpdate(xd, std::max(p * (1 - p), 1e-12));
-    }
-    h = h.selfadjointView<Eigen::Lower>();
-    const Eigen::VectorXd step = h.ldlt().solve(g);
-    if (!step.allFinite()) break;
-    w -= step;
-    if (step.norm() < 1e-6 * (1 + w.norm())) break;
-  }
-  BuyAgainVector out{};
-  for (int f = 0; f < d; ++f) out[f] = static_cast<float>(w[f]);
-  return out;
-}
-
 namespace {
 
 // The conditional logit's penalized negative log-likelihood at `w`, and
@@ -223,11 +198,6 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
     Eigen::Map<Eigen::VectorXf>(s->data(), static_cast<Eigen::Index>(np)).noalias() =
         model.items() * model.users().row(b.customer).transpose();
   };
-  auto history_of = [&](uint32_t c) {
-    std::vector<PairHistory> h;
-    for (uint64_t p = model.purchased.indptr[c]; p < model.purchased.indptr[c + 1]; ++p) h.push_back(PairAt(model.history, p));
-    return h;
-  };
   BuyAgainFit best;
   double best_recall = -1;
   struct Candidate {
@@ -251,7 +221,7 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
         const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
         scores_of(b, &s);
         auto bought = model.purchased.RowIndices(b.customer);
-        std::vector<PairHistory> h = history_of(b.customer);
+        std::vector<PairHistory> h = PairsOf(model.purchased, model.history, b.customer);
         auto label = [&](uint32_t p) {
           return static_cast<uint8_t>(std::binary_search(b.products.begin(), b.products.end(), p));
         };
@@ -287,7 +257,7 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
       for (long j = 0; j < n; ++j) {
         const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
         scores_of(b, &s);
-        std::vector<PairHistory> h = history_of(b.customer);
+        std::vector<PairHistory> h = PairsOf(model.purchased, model.history, b.customer);
         fitted.Blend(model.purchased.RowIndices(b.customer), h, model.history.customer_days[b.customer], b.day,
                      s.data(), np);
         Score(s, b, options.k, &local);

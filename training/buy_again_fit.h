@@ -68,9 +68,6 @@ struct BuyAgainFit {
 absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<HeldOutBasket>& baskets,
                                         const BuyAgainFitOptions& options);
 
-// Newton's method for L2-regularized logistic regression on rows `x` with
-// labels `y` (0/1): the weights.
-BuyAgainVector FitLogistic(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y, double l2);
 // The conditional (multinomial) logit over groups of rows (rows
 // groups[j] .. groups[j + 1] are one basket's candidates, `y` its
 // purchases): the weights that rank each basket's purchases first, by
