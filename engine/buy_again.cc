@@ -23,16 +23,38 @@ float Median(std::vector<float>* v) {
 }
 
 const char* const kNames[kNumBuyAgainFeatures] = {
-    "repeat_bias", "log_times",     "log_share", "log_customer_days", "log_since", "log_since_squared", "log_recent", "due",      "due_squared", "repeat_logit",
-    "repeat_score", "repeat_buyers", "new_bias",  "new_score", "new_rank", "new_buyers"};
+    "repeat_bias", "log_times",     "log_share", "log_customer_days", "customer_repeat", "log_since", "log_since_squared", "log_recent", "log_lag", "due",      "due_squared", "repeat_logit",
+    "repeat_score", "repeat_buyers", "repeat_neighbours", "new_bias",  "new_score", "new_rank", "new_buyers", "new_neighbours"};
+
+// The floor under an affinity before its log.
+constexpr double kAffinityFloor = 1e-3;
 
 }  // namespace
 
-std::vector<PairHistory> PairsOf(const CsrMatrix& purchased, const PurchaseHistory& h, uint32_t c) {
-  std::vector<PairHistory> out;
-  out.reserve(purchased.indptr[c + 1] - purchased.indptr[c]);
-  for (uint64_t p = purchased.indptr[c]; p < purchased.indptr[c + 1]; ++p) out.push_back(PairAt(h, p));
-  return out;
+void BoughtBefore::Finish() {
+  last_day = INT32_MIN;
+  affinity_weights.resize(pairs.size());
+  double sum = 0, occasions = 0, repeats = 0;
+  for (size_t j = 0; j < pairs.size(); ++j) {
+    last_day = std::max(last_day, pairs[j].last_day);
+    occasions += pairs[j].days;
+    repeats += pairs[j].days > 0 ? pairs[j].days - 1 : 0;
+    affinity_weights[j] = std::max(pairs[j].recent, 1e-6f);
+    sum += affinity_weights[j];
+  }
+  for (float& x : affinity_weights) x = static_cast<float>(x / sum);
+  repeat_logit = static_cast<float>(std::log((repeats + 1) / (occasions - repeats + 1)));
+}
+
+BoughtBefore BoughtBeforeOf(const CsrMatrix& purchased, const PurchaseHistory& h, uint32_t c) {
+  BoughtBefore b;
+  auto row = purchased.RowIndices(c);
+  b.products.assign(row.begin(), row.end());
+  b.pairs.reserve(row.size());
+  for (uint64_t p = purchased.indptr[c]; p < purchased.indptr[c + 1]; ++p) b.pairs.push_back(PairAt(h, p));
+  b.customer_days = h.customer_days[c];
+  b.Finish();
+  return b;
 }
 
 bool BuyAgainParams::learnt() const {
@@ -76,8 +98,8 @@ absl::StatusOr<BuyAgainParams> BuyAgainParams::FromJson(const nlohmann::json& j)
 }
 
 BuyAgain::BuyAgain(const CsrMatrix& purchased, const PurchaseHistory& history, uint32_t num_products,
-                   const BuyAgainParams& params)
-    : params_(params), reference_day_(history.reference_day) {
+                   const BuyAgainParams& params, const ItemNeighbours* neighbours)
+    : params_(params), neighbours_(neighbours), reference_day_(history.reference_day) {
   if (history.days.size() != purchased.nnz() || history.days.empty()) return;
   std::vector<double> occasions(num_products, 0), repeats(num_products, 0), buyers(num_products, 0);
   std::vector<uint32_t> gap_count(num_products + 1, 0);
@@ -134,8 +156,23 @@ bool BuyAgain::Excluded(uint32_t product, const PairHistory& h, int32_t now_day)
   return since < 1 || since < params_.min_due_fraction * Interval(product, h);
 }
 
-BuyAgainVector BuyAgain::Features(uint32_t product, const PairHistory& h, uint32_t customer_days, int32_t now_day,
-                                  float model_score) const {
+float BuyAgain::Affinity(const BoughtBefore& b, uint32_t product) const {
+  if (neighbours_ == nullptr) return 0;
+  double a = 0;
+  for (size_t j = 0; j < b.products.size(); ++j) a += b.affinity_weights[j] * neighbours_->Similarity(b.products[j], product);
+  return static_cast<float>(a);
+}
+
+void BuyAgain::Affinities(const BoughtBefore& b, float* out, size_t num_products) const {
+  std::fill(out, out + num_products, 0.0f);
+  if (neighbours_ != nullptr) neighbours_->Accumulate(b.products, b.affinity_weights, out);
+}
+
+BuyAgainVector BuyAgain::Features(const BoughtBefore& b, size_t j, int32_t now_day, float model_score,
+                                  float affinity) const {
+  const uint32_t product = b.products[j];
+  const PairHistory& h = b.pairs[j];
+  const uint32_t customer_days = b.customer_days;
   BuyAgainVector x{};
   const double times = std::max<uint32_t>(1, h.days);
   const double since = std::max<int64_t>(0, static_cast<int64_t>(now_day) - h.last_day);
@@ -146,41 +183,47 @@ BuyAgainVector BuyAgain::Features(uint32_t product, const PairHistory& h, uint32
   x[kLogTimes] = static_cast<float>(std::log(times));
   x[kLogShare] = static_cast<float>(std::log(times / std::max<double>(times, customer_days)));
   x[kCustomerDays] = static_cast<float>(std::log(std::max<double>(times, customer_days)));
+  x[kCustomerRepeat] = b.repeat_logit;
   x[kLogSince] = static_cast<float>(std::log1p(since));
   x[kLogSinceSquared] = x[kLogSince] * x[kLogSince];
   // Recency-weighted days, aged from the history's reference day to now.
   const double aged = std::max<double>(h.recent, 1e-6) * RecencyWeight(static_cast<double>(now_day) - reference_day_);
   x[kLogRecent] = static_cast<float>(std::log(std::max(aged, 1e-12)));
+  x[kLogLag] = static_cast<float>(std::log1p(std::max<double>(0, static_cast<double>(b.last_day) - h.last_day)));
   x[kDue] = static_cast<float>(due);
   x[kDueSquared] = static_cast<float>(due * due);
   x[kRepeatLogit] = static_cast<float>(std::log(rate / (1 - rate)));
   x[kRepeatScore] = std::isfinite(model_score) ? model_score : 0.0f;
   x[kRepeatBuyers] = stats_[product].log_buyers;
+  x[kRepeatNeighbours] = static_cast<float>(std::log(kAffinityFloor + std::max(0.0f, affinity)));
   return x;
 }
 
-BuyAgainVector BuyAgain::NewFeatures(uint32_t product, float model_score, size_t rank) const {
+BuyAgainVector BuyAgain::NewFeatures(uint32_t product, float model_score, size_t rank, float affinity) const {
   BuyAgainVector x{};
   x[kNewBias] = 1;
   x[kNewScore] = std::isfinite(model_score) ? model_score : 0.0f;
   x[kNewRank] = static_cast<float>(std::log1p(static_cast<double>(std::min(rank, kMaxNewRank))));
   x[kNewBuyers] = stats_.empty() ? 0.0f : stats_[product].log_buyers;
+  x[kNewNeighbours] = static_cast<float>(std::log(kAffinityFloor + std::max(0.0f, affinity)));
   return x;
 }
 
-float BuyAgain::Logit(const BuyAgainVector& x) const {
+float BuyAgainParams::Logit(const BuyAgainVector& x) const {
   double s = 0;
-  for (int f = 0; f < kNumBuyAgainFeatures; ++f) s += static_cast<double>(params_.weights[f]) * x[f];
+  for (int f = 0; f < kNumBuyAgainFeatures; ++f) s += static_cast<double>(weights[f]) * x[f];
   return static_cast<float>(s);
 }
 
-void BuyAgain::Blend(absl::Span<const uint32_t> bought, absl::Span<const PairHistory> history, uint32_t customer_days,
-                     int32_t now_day, float* scores, size_t num_products) const {
+void BuyAgain::Blend(const BoughtBefore& b, int32_t now_day, float* scores, size_t num_products) const {
+  const std::vector<uint32_t>& bought = b.products;
+  std::vector<float> affinity(num_products);
+  Affinities(b, affinity.data(), num_products);
   std::vector<float> repeat(bought.size());
   for (size_t j = 0; j < bought.size(); ++j) {
-    repeat[j] = Excluded(bought[j], history[j], now_day)
+    repeat[j] = Excluded(bought[j], b.pairs[j], now_day)
                     ? NAN
-                    : Logit(Features(bought[j], history[j], customer_days, now_day, scores[bought[j]]));
+                    : Logit(Features(b, j, now_day, scores[bought[j]], affinity[bought[j]]));
   }
   // New products in score order (NaN last), for their ranks.
   std::vector<uint32_t> order;
@@ -196,7 +239,7 @@ void BuyAgain::Blend(absl::Span<const uint32_t> bought, absl::Span<const PairHis
   std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(ranked), order.end(), better);
   for (size_t r = 0; r < order.size(); ++r) {
     const uint32_t i = order[r];
-    scores[i] = Logit(NewFeatures(i, scores[i], r));
+    scores[i] = Logit(NewFeatures(i, scores[i], r, affinity[i]));
   }
   for (size_t j = 0; j < bought.size(); ++j) scores[bought[j]] = repeat[j];
 }

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <array>
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -26,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "engine/item_neighbours.h"
 #include "engine/purchase_history.h"
 
 namespace aisle {
@@ -38,18 +40,22 @@ enum BuyAgainFeature : int {
   kLogTimes,        // log(days bought)
   kLogShare,        // log(days bought / the customer's purchase days)
   kCustomerDays,    // log(the customer's purchase days)
+  kCustomerRepeat,  // logit of the customer's repeat share: of their purchases, those of a product bought before
   kLogSince,        // log(1 + days since the last purchase)
   kLogSinceSquared, // its square
   kLogRecent,       // log of its purchase days weighted by recency (PurchaseHistory::recent), now
+  kLogLag,          // log(1 + days from its last purchase to the customer's last purchase): 0 in their last basket
   kDue,             // log((days since + 1) / (interval + 1)), within [-4, 4]
   kDueSquared,      // its square: a peak when due
   kRepeatLogit,     // logit of the product's repeat rate
   kRepeatScore,     // the model's score of the product for the customer
   kRepeatBuyers,    // log(1 + the product's buyers)
+  kRepeatNeighbours,// log(0.001 + the customer's affinity for it: ItemNeighbours, other products)
   kNewBias,         // 1 for a product never bought
   kNewScore,        // the model's score of a product never bought
   kNewRank,         // log(1 + its rank among the customer's new products by that score), capped
   kNewBuyers,       // log(1 + the product's buyers)
+  kNewNeighbours,   // log(0.001 + the customer's affinity for it)
   kNumBuyAgainFeatures
 };
 using BuyAgainVector = std::array<float, kNumBuyAgainFeatures>;
@@ -60,6 +66,8 @@ struct BuyAgainParams {
   float min_repeat_rate = 0.02f;    // below: a product never shown again once bought
   float min_due_fraction = 0.5f;    // not shown again before this share of its interval
   bool learnt() const;
+  // weights . x
+  float Logit(const BuyAgainVector& x) const;
   nlohmann::json ToJson() const;
   // InvalidArgument for a wrong type or a value out of range (weights finite
   // within [-1e4, 1e4], min_repeat_rate and min_due_fraction within [0, 1]).
@@ -94,16 +102,32 @@ inline PairHistory PairAt(const PurchaseHistory& h, uint64_t p) {
   return {h.days[p], h.first_day[p], h.last_day[p], h.recent[p]};
 }
 
-// Customer c's pairs of a history, in the order of `purchased`'s row c.
-std::vector<PairHistory> PairsOf(const CsrMatrix& purchased, const PurchaseHistory& h, uint32_t c);
+// What buy-again reads of one customer: the products they bought before
+// and when.
+struct BoughtBefore {
+  std::vector<uint32_t> products;  // sorted
+  std::vector<PairHistory> pairs;  // in the same order
+  uint32_t customer_days = 0;      // days with a purchase of anything
+  int32_t last_day = INT32_MIN;    // the newest of them (INT32_MIN: none)
+  float repeat_logit = 0;          // logit of their smoothed repeat share (Finish sets it)
+  // Each product's weight in the customer's affinities: its recency-
+  // weighted purchase days as a share of their sum (Finish sets it).
+  std::vector<float> affinity_weights;
+  // Sets last_day, repeat_logit and affinity_weights from `pairs`.
+  void Finish();
+};
+
+// Customer c's history: row c of `purchased` with its pairs in `h`.
+BoughtBefore BoughtBeforeOf(const CsrMatrix& purchased, const PurchaseHistory& h, uint32_t c);
 
 class BuyAgain {
  public:
   // Per-product statistics of `history` over products x customers
   // (`purchased` its pattern). An empty history gives an empty BuyAgain
-  // (every rule: excluded).
+  // (every rule: excluded). `neighbours` (may be null or empty: affinity
+  // 0) must outlive this object.
   BuyAgain(const CsrMatrix& purchased, const PurchaseHistory& history, uint32_t num_products,
-           const BuyAgainParams& params);
+           const BuyAgainParams& params, const ItemNeighbours* neighbours = nullptr);
 
   bool empty() const { return stats_.empty(); }
   const BuyAgainParams& params() const { return params_; }
@@ -114,27 +138,32 @@ class BuyAgain {
   float Interval(uint32_t product, const PairHistory& h) const;
   // Whether the rule keeps the product away from the customer at `now_day`.
   bool Excluded(uint32_t product, const PairHistory& h, int32_t now_day) const;
-  // The features of a pair at `now_day` with the model's score of it.
-  BuyAgainVector Features(uint32_t product, const PairHistory& h, uint32_t customer_days, int32_t now_day,
-                          float model_score) const;
+  // The customer's affinity for `product`: the weighted mean similarity of
+  // the products they bought to it (ItemNeighbours).
+  float Affinity(const BoughtBefore& b, uint32_t product) const;
+  // The same for every product (`out`: one float per product, overwritten).
+  void Affinities(const BoughtBefore& b, float* out, size_t num_products) const;
+  // The features of the customer's j-th product bought before at `now_day`
+  // with the model's score of it and their affinity for it.
+  BuyAgainVector Features(const BoughtBefore& b, size_t j, int32_t now_day, float model_score, float affinity) const;
   // A product never bought, ranked `rank` (from 0) among the customer's
   // products never bought by its model score.
-  BuyAgainVector NewFeatures(uint32_t product, float model_score, size_t rank) const;
-  float Logit(const BuyAgainVector& x) const;
+  BuyAgainVector NewFeatures(uint32_t product, float model_score, size_t rank, float affinity) const;
+  float Logit(const BuyAgainVector& x) const { return params_.Logit(x); }
   // Ranks from kMaxNewRank on count as kMaxNewRank.
   static constexpr size_t kMaxNewRank = 100;
   Repurchase Explain(uint32_t product, const PairHistory& h, int32_t now_day) const;
   // The model's scores of every product for a customer (`scores`, one per
-  // product) turned into blended logits in place: products in `bought`
-  // (sorted; `history` their pairs, in the same order) scored by Logit of
-  // their features, or NaN (never selected) when the rule excludes them; the others
-  // by the logit of NewFeatures (their ranks found by sorting).
-  void Blend(absl::Span<const uint32_t> bought, absl::Span<const PairHistory> history, uint32_t customer_days,
-             int32_t now_day, float* scores, size_t num_products) const;
+  // product) turned into blended logits in place: the products bought
+  // before scored by Logit of their features, or NaN (never selected) when
+  // the rule excludes them; the others by the logit of NewFeatures (their
+  // ranks found by sorting).
+  void Blend(const BoughtBefore& b, int32_t now_day, float* scores, size_t num_products) const;
 
  private:
   std::vector<RepurchaseStats> stats_;
   BuyAgainParams params_;
+  const ItemNeighbours* neighbours_ = nullptr;
   int32_t reference_day_ = 0;  // of the history's `recent`
 };
 

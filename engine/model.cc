@@ -178,6 +178,9 @@ absl::Status Model::Validate(bool loaded) const {
   if (bad == 1) return fail("purchase matrix product index out of range");
   if (bad == 2) return fail("purchase matrix row not sorted");
   if (absl::Status s = history.Validate(purchased); !s.ok()) return fail(std::string(s.message()));
+  if (absl::Status s = neighbours.Validate(static_cast<uint32_t>(products.size())); !s.ok()) {
+    return fail(std::string(s.message()));
+  }
   for (const auto* c : {&item_clusters, &similar_clusters}) {
     if (c->empty()) continue;
     if (c->order.size() != np || c->offsets.front() != 0 || c->offsets.back() != np ||

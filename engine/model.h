@@ -20,6 +20,7 @@
 #include "engine/csr_matrix.h"
 #include "engine/event_weighting.h"
 #include "engine/id_map.h"
+#include "engine/item_neighbours.h"
 #include "engine/mapped_file.h"
 #include "engine/purchase_history.h"
 
@@ -77,6 +78,9 @@ struct Model {
   // Optional (empty in models written before it): when each purchased pair
   // was bought, what buy-again (engine/buy_again.h) reads.
   PurchaseHistory history;
+  // Optional (empty in models written before them): each product's most
+  // similar products by co-purchase, what buy-again's affinities read.
+  ItemNeighbours neighbours;
   // Hyperparameters, data stats, times: set with SetMetadata, which fills
   // the typed fields below from it.
   nlohmann::json metadata = nlohmann::json::object();

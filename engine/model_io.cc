@@ -348,6 +348,7 @@ namespace {
 constexpr uint32_t kItemClusters = Tag("ICLU");
 constexpr uint32_t kSimilarClusters = Tag("SCLU");
 constexpr uint32_t kHistory = Tag("PHIS");
+constexpr uint32_t kNeighbours = Tag("NBRS");
 constexpr uint64_t kAlign = 64;
 constexpr uint64_t kEntrySize = 32;
 constexpr uint64_t kCrcChunk = uint64_t{64} << 20;  // checksummed between cancellation checks
@@ -473,6 +474,38 @@ absl::Status DecodeHistory(absl::string_view body, uint64_t nc, const std::strin
   p += pairs * 4;
   h->customer_days = CopyArray<uint32_t>(p, customers);
   return absl::OkStatus();  // checked against the purchases by Model::Validate
+}
+
+// u64 products, u64 entries, u64 offsets[products + 1], u32 neighbour[entries], f32 similarity[entries].
+std::string EncodeNeighbours(const ItemNeighbours& n) {
+  const CsrMatrix& m = n.similar;
+  std::string out;
+  Put<uint64_t>(&out, m.rows);
+  Put<uint64_t>(&out, m.nnz());
+  out.append(reinterpret_cast<const char*>(m.indptr.data()), m.indptr.size() * sizeof(uint64_t));
+  out.append(reinterpret_cast<const char*>(m.indices.data()), m.indices.size() * sizeof(uint32_t));
+  out.append(reinterpret_cast<const char*>(m.values.data()), m.values.size() * sizeof(float));
+  return out;
+}
+
+absl::Status DecodeNeighbours(absl::string_view body, uint64_t np, const std::string& name, ItemNeighbours* n) {
+  Reader r(body.data(), body.size(), name, "NBRS");
+  uint64_t products, entries;
+  if (!r.Get(&products) || !r.Get(&entries)) return r.Error("truncated");
+  const uint64_t len = body.size();
+  if (products != np) return r.Error(absl::StrCat(products, " products, header says ", np));
+  if (products >= len / 8 || entries >= len / 8 + 1 || 16 + (products + 1) * 8 + entries * 8 != len) {
+    return r.Error("length does not match its sizes");
+  }
+  CsrMatrix& m = n->similar;
+  m.rows = m.cols = static_cast<uint32_t>(products);
+  const char* p = body.data() + 16;
+  m.indptr = CopyArray<uint64_t>(p, products + 1);
+  p += (products + 1) * 8;
+  m.indices = CopyArray<uint32_t>(p, entries);
+  p += entries * 4;
+  m.values = CopyArray<float>(p, entries);
+  return absl::OkStatus();  // checked by Model::Validate
 }
 
 // Checks a version 2 file held in `bytes` and builds the model: the factors
@@ -640,6 +673,9 @@ absl::StatusOr<Model> ParseModelV2(absl::string_view bytes, const std::string& n
       case kHistory:
         if (auto s = DecodeHistory(body, nc, name, &m.history); !s.ok()) return s;
         break;
+      case kNeighbours:
+        if (auto s = DecodeNeighbours(body, np, name, &m.neighbours); !s.ok()) return s;
+        break;
       default:
         break;  // unknown section from a newer writer of the same version: skip
     }
@@ -728,6 +764,11 @@ absl::Status WriteModel(const Model& model, const std::string& path) {
   if (!model.history.empty()) {
     phis = EncodeHistory(model.history);
     sections.push_back({kHistory, {Bytes(phis.data(), phis.size())}});
+  }
+  std::string nbrs;
+  if (!model.neighbours.empty()) {
+    nbrs = EncodeNeighbours(model.neighbours);
+    sections.push_back({kNeighbours, {Bytes(nbrs.data(), nbrs.size())}});
   }
 
   // Layout: header, section table, then each section at a 64-byte boundary.

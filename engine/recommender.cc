@@ -74,7 +74,8 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
     r->buy_again_ = lists_from->buy_again_;
   } else if (model->buy_again.learnt() && !model->history.empty()) {
     r->buy_again_ = std::make_shared<const BuyAgain>(model->purchased, model->history,
-                                                     static_cast<uint32_t>(model->products.size()), model->buy_again);
+                                                     static_cast<uint32_t>(model->products.size()), model->buy_again,
+                                                     &model->neighbours);
   }
   auto cancelled = [&options] { return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed); };
   r->gram_ = ComputeGram(model->items(), 0);
@@ -642,16 +643,11 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   return out;
 }
 
-Recommender::BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LiveProfile* live,
+BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LiveProfile* live,
                                                       int32_t now_day) const {
   BoughtBefore b;
   const PurchaseHistory& h = model_->history;
-  if (c && !(live != nullptr && live->forget_model_row)) {
-    auto row = model_->purchased.RowIndices(*c);
-    b.products.assign(row.begin(), row.end());
-    b.pairs = PairsOf(model_->purchased, h, *c);
-    b.customer_days = h.customer_days[*c];
-  }
+  if (c && !(live != nullptr && live->forget_model_row)) b = aisle::BoughtBeforeOf(model_->purchased, h, *c);
   if (live != nullptr && !live->purchased.empty()) {
     // Bought since the model: one more purchase day each, taken as today
     // (the live profile keeps no times), which keeps them out while the
@@ -677,18 +673,21 @@ Recommender::BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c,
     merged.customer_days = b.customer_days + 1;
     b = std::move(merged);
   }
+  b.Finish();
   return b;
 }
 
+int32_t Recommender::DayOf(const RecommendOptions& o) {
+  return PurchaseDay(o.now != 0 ? o.now : absl::ToUnixSeconds(absl::Now()));
+}
+
 absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint32_t> c, const LiveProfile* live,
-                                                             const RecommendOptions& o) const {
+                                                             const RecommendOptions& o, const BoughtBefore& b,
+                                                             int32_t day) const {
   auto f = MakeFilter(o);
   if (!f.ok()) return f.status();
   std::vector<Recommendation> out;
   if (!buy_again_) return out;
-  const int64_t now = o.now != 0 ? o.now : absl::ToUnixSeconds(absl::Now());
-  const int32_t day = PurchaseDay(now);
-  const BoughtBefore b = BoughtBeforeOf(c, live, day);
   const bool row = c && !(live != nullptr && live->forget_model_row);
   for (size_t j = 0; j < b.products.size(); ++j) {
     const uint32_t p = b.products[j];
@@ -697,7 +696,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint3
     if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
     // The model's score from the customer's trained row (0 without one).
     const float score = row ? model_->users().row(*c).dot(model_->items().row(p)) : 0.0f;
-    Recommendation r{p, buy_again_->Logit(buy_again_->Features(p, b.pairs[j], b.customer_days, day, score)), {}, {}};
+    Recommendation r{p, buy_again_->Logit(buy_again_->Features(b, j, day, score, buy_again_->Affinity(b, p))), {}, {}};
     r.repurchase = buy_again_->Explain(p, b.pairs[j], day);
     out.push_back(std::move(r));
   }
@@ -709,7 +708,9 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint3
 
 absl::StatusOr<CustomerAnswer> Recommender::BuyAgainOnly(std::optional<uint32_t> c, const LiveProfile* live,
                                                          const RecommendOptions& o) const {
-  auto due = Due(c, live, o);
+  const int32_t day = DayOf(o);
+  // Without buy-again Due only checks the options.
+  auto due = Due(c, live, o, buy_again_ ? BoughtBeforeOf(c, live, day) : BoughtBefore(), day);
   if (!due.ok()) return due.status();
   if (due->size() > o.count) due->resize(o.count);
   CustomerAnswer a{{}, c ? AnswerSource::kScored : AnswerSource::kLive};
@@ -723,7 +724,9 @@ void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, c
   if (!buy_again_ || !answer->ok() || !o.exclude_purchased || o.purchased != PurchasedProducts::kDue) return;
   RecommendResult& r = (*answer)->result;
   if (r.fallback) return;  // popularity: nothing personal to merge with
-  auto due = Due(c, live, o);
+  const int32_t day = DayOf(o);
+  const BoughtBefore b = BoughtBeforeOf(c, live, day);
+  auto due = Due(c, live, o, b, day);
   if (!due.ok()) return;
   // The answer's products (never bought, best first) on the same scale:
   // the logit of their model score at their rank.
@@ -731,7 +734,8 @@ void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, c
   merged.reserve(r.items.size() + due->size());
   for (size_t j = 0; j < r.items.size(); ++j) {
     Recommendation x = std::move(r.items[j]);
-    x.score = buy_again_->Logit(buy_again_->NewFeatures(x.product, x.score, j));
+    x.score = buy_again_->Logit(
+        buy_again_->NewFeatures(x.product, x.score, j, buy_again_->Affinity(b, x.product)));
     merged.push_back(std::move(x));
   }
   for (Recommendation& x : *due) merged.push_back(std::move(x));

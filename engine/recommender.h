@@ -339,16 +339,14 @@ class Recommender {
   // The customer's products bought before, as buy-again reads them at
   // `now_day`: their model history (unless forgotten) and their live
   // purchases (each one more purchase, today).
-  struct BoughtBefore {
-    std::vector<uint32_t> products;  // sorted
-    std::vector<PairHistory> pairs;  // in the same order
-    uint32_t customer_days = 0;
-  };
   BoughtBefore BoughtBeforeOf(std::optional<uint32_t> customer, const LiveProfile* live, int32_t now_day) const;
-  // The products bought before that are due and pass o's filters, by
-  // buy-again logit, best first, with why.
+  // The day buy-again reads a request at (its `now`, or the clock's).
+  static int32_t DayOf(const RecommendOptions& o);
+  // The products bought before (`bought`: BoughtBeforeOf at `day`) that are
+  // due and pass o's filters, by buy-again logit, best first, with why.
   absl::StatusOr<std::vector<Recommendation>> Due(std::optional<uint32_t> customer, const LiveProfile* live,
-                                                  const RecommendOptions& o) const;
+                                                  const RecommendOptions& o, const BoughtBefore& bought,
+                                                  int32_t day) const;
   // mode=buy_again: Due's first o.count.
   absl::StatusOr<CustomerAnswer> BuyAgainOnly(std::optional<uint32_t> customer, const LiveProfile* live,
                                               const RecommendOptions& o) const;

@@ -26,7 +26,7 @@ class ModelScorer : public Scorer {
 class BuyAgainScorer : public Scorer {
  public:
   explicit BuyAgainScorer(const Model& m)
-      : m_(m), rule_(m.purchased, m.history, static_cast<uint32_t>(m.products.size()), m.buy_again) {}
+      : m_(m), rule_(m.purchased, m.history, static_cast<uint32_t>(m.products.size()), m.buy_again, &m.neighbours) {}
   void Score(uint32_t c, absl::Span<const uint32_t> items, float* out) const override {
     std::vector<float> all(m_.products.size());
     ScoreAll(c, all.data());
@@ -36,9 +36,7 @@ class BuyAgainScorer : public Scorer {
   void ScoreAllAt(uint32_t c, int64_t now, float* out) const override {
     const auto np = static_cast<Eigen::Index>(m_.products.size());
     Eigen::Map<Eigen::VectorXf>(out, np).noalias() = m_.items() * m_.users().row(c).transpose();
-    const std::vector<PairHistory> h = PairsOf(m_.purchased, m_.history, c);
-    rule_.Blend(m_.purchased.RowIndices(c), h, m_.history.customer_days[c], PurchaseDay(now), out,
-                static_cast<size_t>(np));
+    rule_.Blend(BoughtBeforeOf(m_.purchased, m_.history, c), PurchaseDay(now), out, static_cast<size_t>(np));
   }
   std::string name() const override { return "model"; }
 

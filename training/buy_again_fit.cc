@@ -162,6 +162,28 @@ BuyAgainVector FitConditionalLogit(const std::vector<BuyAgainVector>& x, const s
   return out;
 }
 
+BuyAgainVector RefitOnBest(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y,
+                           const std::vector<size_t>& groups, const BuyAgainVector& weights, size_t keep, double l2) {
+  BuyAgainParams logit;
+  logit.weights = weights;
+  std::vector<BuyAgainVector> bx;
+  std::vector<uint8_t> by;
+  std::vector<size_t> bg = {0};
+  std::vector<std::pair<float, size_t>> order;
+  for (size_t g = 0; g + 1 < groups.size(); ++g) {
+    order.clear();
+    for (size_t r = groups[g]; r < groups[g + 1]; ++r) order.push_back({-logit.Logit(x[r]), r});
+    const size_t n = std::min(keep, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(n), order.end());
+    for (size_t j = 0; j < n; ++j) {
+      bx.push_back(x[order[j].second]);
+      by.push_back(y[order[j].second]);
+    }
+    bg.push_back(bx.size());
+  }
+  return FitConditionalLogit(bx, by, bg, l2);
+}
+
 namespace {
 
 struct Figures {
@@ -210,29 +232,43 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
     BuyAgainParams params;
     params.min_due_fraction = fraction;
     params.min_repeat_rate = options.min_repeat_rate;
-    const BuyAgain rule(model.purchased, model.history, static_cast<uint32_t>(np), params);
+    const BuyAgain rule(model.purchased, model.history, static_cast<uint32_t>(np), params, &model.neighbours);
     std::vector<std::vector<BuyAgainVector>> xs(static_cast<size_t>(n));
     std::vector<std::vector<uint8_t>> ys(static_cast<size_t>(n));
 #pragma omp parallel
     {
-      std::vector<float> s;
+      std::vector<float> s, affinity(np);
 #pragma omp for schedule(dynamic, 16)
       for (long j = 0; j < n; ++j) {
         const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
         scores_of(b, &s);
-        auto bought = model.purchased.RowIndices(b.customer);
-        std::vector<PairHistory> h = PairsOf(model.purchased, model.history, b.customer);
+        const BoughtBefore before = BoughtBeforeOf(model.purchased, model.history, b.customer);
+        const std::vector<uint32_t>& bought = before.products;
+        rule.Affinities(before, affinity.data(), np);
         auto label = [&](uint32_t p) {
           return static_cast<uint8_t>(std::binary_search(b.products.begin(), b.products.end(), p));
         };
         for (size_t q = 0; q < bought.size(); ++q) {
-          if (rule.Excluded(bought[q], h[q], b.day)) continue;
-          xs[j].push_back(rule.Features(bought[q], h[q], model.history.customer_days[b.customer], b.day, s[bought[q]]));
+          if (rule.Excluded(bought[q], before.pairs[q], b.day)) continue;
+          xs[j].push_back(rule.Features(before, q, b.day, s[bought[q]], affinity[bought[q]]));
           ys[j].push_back(label(bought[q]));
         }
-        size_t rank = 0;
-        for (const ScoredItem& t : SelectTopK(s, options.new_candidates, bought)) {
-          xs[j].push_back(rule.NewFeatures(t.index, t.score, rank++));
+        // The model's best new products and those the customer's
+        // neighbourhood likes best, each with its rank by the model's score.
+        const std::vector<ScoredItem> by_score = SelectTopK(s, BuyAgain::kMaxNewRank, bought);
+        std::vector<uint32_t> taken;
+        for (size_t r = 0; r < by_score.size() && r < options.new_candidates; ++r) {
+          const ScoredItem& t = by_score[r];
+          xs[j].push_back(rule.NewFeatures(t.index, t.score, r, affinity[t.index]));
+          ys[j].push_back(label(t.index));
+          taken.push_back(t.index);
+        }
+        std::sort(taken.begin(), taken.end());
+        for (const ScoredItem& t : SelectTopK(affinity, options.new_candidates, bought)) {
+          if (t.score <= 0 || std::binary_search(taken.begin(), taken.end(), t.index)) continue;
+          size_t r = 0;
+          while (r < by_score.size() && by_score[r].index != t.index) ++r;
+          xs[j].push_back(rule.NewFeatures(t.index, s[t.index], r, affinity[t.index]));
           ys[j].push_back(label(t.index));
         }
       }
@@ -247,7 +283,13 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
     }
     if (x.empty() || std::count(y.begin(), y.end(), 1) == 0) continue;
     params.weights = FitConditionalLogit(x, y, groups, options.l2);
-    const BuyAgain fitted(model.purchased, model.history, static_cast<uint32_t>(np), params);
+    // Refits on each basket's best candidates by the last fit (its hard
+    // negatives): what decides the first k places is how the best
+    // candidates compare, not how far below them the rest lie.
+    for (int round = 0; round < options.refit_rounds; ++round) {
+      params.weights = RefitOnBest(x, y, groups, params.weights, options.refit_candidates, options.l2);
+    }
+    const BuyAgain fitted(model.purchased, model.history, static_cast<uint32_t>(np), params, &model.neighbours);
     Figures sum;
 #pragma omp parallel
     {
@@ -257,9 +299,7 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
       for (long j = 0; j < n; ++j) {
         const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
         scores_of(b, &s);
-        std::vector<PairHistory> h = PairsOf(model.purchased, model.history, b.customer);
-        fitted.Blend(model.purchased.RowIndices(b.customer), h, model.history.customer_days[b.customer], b.day,
-                     s.data(), np);
+        fitted.Blend(BoughtBeforeOf(model.purchased, model.history, b.customer), b.day, s.data(), np);
         Score(s, b, options.k, &local);
       }
 #pragma omp critical

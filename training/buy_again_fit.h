@@ -2,7 +2,8 @@
 // customer's newest purchase day is held out, a model is trained on the rest,
 // and a logistic model is fitted to which candidates (the products they
 // bought before that the rule lets through, and the model's best new
-// products) were in the held-out basket. The rule's due fraction is chosen
+// products, and those their neighbourhood likes best) were in the held-out
+// basket, then refitted on each basket's best candidates. The rule's due fraction is chosen
 // among a few values by the validation recall of the blended ranking: the
 // strictest within 1% of the best.
 // Thread-safe: pure functions (parallel inside).
@@ -54,6 +55,10 @@ struct BuyAgainFitOptions {
   double rule_tolerance = 0.01;
   float min_repeat_rate = 0.02f;
   double l2 = 1e-3;            // ridge on the logistic weights, per example
+  // After the first fit, refit this many times on each basket's
+  // `refit_candidates` best candidates by the previous weights.
+  int refit_rounds = 2;
+  size_t refit_candidates = 15;
 };
 
 struct BuyAgainFit {
@@ -75,5 +80,10 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
 // FitBuyAgain uses: only the order within a customer's list matters.
 BuyAgainVector FitConditionalLogit(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y,
                                    const std::vector<size_t>& groups, double l2);
+// The conditional logit refitted on each group's `keep` best rows by
+// `weights` (hard negatives: the candidates that compete for the first
+// places), a basket without a purchase among them then left out.
+BuyAgainVector RefitOnBest(const std::vector<BuyAgainVector>& x, const std::vector<uint8_t>& y,
+                           const std::vector<size_t>& groups, const BuyAgainVector& weights, size_t keep, double l2);
 
 }  // namespace aisle

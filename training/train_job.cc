@@ -229,6 +229,10 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
   days = {};
   Model model = AssembleModel(log, std::move(data), trainer.TakeUserFactors(), trainer.TakeItemFactors());
   model.history = std::move(history);
+  t = std::chrono::steady_clock::now();
+  model.neighbours = BuildItemNeighbours(model.purchased, static_cast<uint32_t>(model.products.size()), options.neighbours);
+  say(absl::StrFormat("product neighbours by co-purchase: %d kept (at most %d per product) in %.3f s",
+                      model.neighbours.similar.nnz(), options.neighbours.k, Seconds(t)));
   if (absl::Status s = model.Validate(); !s.ok()) {
     return absl::InternalError(absl::StrCat("trained model is invalid: ", s.message(),
                                             "; try a larger --regularization"));

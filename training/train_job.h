@@ -34,6 +34,9 @@ struct TrainJobOptions {
   // baskets first. Off, or with too few customers who bought on two days,
   // the model has no buy-again weights and excludes every purchase.
   bool buy_again = true;
+  // Each product's neighbours by co-purchase (engine/item_neighbours.h),
+  // what buy-again's affinities read.
+  NeighbourOptions neighbours;
   BuyAgainFitOptions buy_again_fit;
   size_t buy_again_min_customers = 20;
   // Progress lines go here (nullptr: silent).

@@ -1,0 +1,48 @@
+// ItemNeighbours: each product's most similar products by who bought them
+// together (item-based collaborative filtering, Sarwar et al. 2001; the
+// co-occurrence model of implicit's ItemItemRecommender and Microsoft's
+// SAR): the similarity of products i and j is the cosine of their buyer
+// sets, |B(i) & B(j)| / (sqrt(|B(i)| |B(j)|) + shrink), and each product
+// keeps its `k` best. A customer's affinity for a product is the
+// (recency-weighted) mean similarity of the products they bought to it,
+// what buy-again's neighbourhood features read (engine/buy_again.h) and
+// what a live purchase changes at once.
+// Plain data; immutable once built or loaded, so concurrent reads are safe.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "engine/csr_matrix.h"
+
+namespace aisle {
+
+struct NeighbourOptions {
+  uint32_t k = 50;      // neighbours kept per product
+  float shrink = 10;    // added to the cosine's denominator: pairs seen together rarely count less
+};
+
+struct ItemNeighbours {
+  // products x products: row i holds i's neighbours (sorted by index, never
+  // i itself) and their similarity (finite, > 0).
+  CsrMatrix similar;
+
+  bool empty() const { return similar.indptr.empty(); }
+  // Similarity of `to` from `from`'s list (0 when not a neighbour).
+  float Similarity(uint32_t from, uint32_t to) const;
+  // out[t] += weight[j] x Similarity(sources[j], t) for every t (out holds
+  // one float per product).
+  void Accumulate(absl::Span<const uint32_t> sources, absl::Span<const float> weights, float* out) const;
+  // Checks the shape against `num_products`; InvalidArgument naming the
+  // first problem. Empty is valid (a model written before neighbours).
+  absl::Status Validate(uint32_t num_products) const;
+};
+
+// The neighbours of every product from `purchased` (customers x products
+// pattern), parallel over products (OpenMP). Time: the sum over customers
+// of their distinct products squared; memory: products x k.
+ItemNeighbours BuildItemNeighbours(const CsrMatrix& purchased, uint32_t num_products, const NeighbourOptions& options);
+
+}  // namespace aisle
