@@ -21,7 +21,10 @@
 //     factors]); optional PHIS (the purchase history, engine/purchase_history.h:
 //     u64 pairs, u64 customers, i64 reference_day, u32 days[pairs],
 //     i32 first_day[pairs], i32 last_day[pairs], f32 recent[pairs],
-//     u32 customer_days[customers]). Readers skip
+//     u32 customer_days[customers]); optional NBRS (each product's
+//     neighbours by co-purchase, engine/item_neighbours.h: u64 products,
+//     u64 entries, u64 offsets[products + 1], u32 neighbour[entries],
+//     f32 similarity[entries]). Readers skip
 //     sections with unknown tags.
 // Version 1 (read, and written by WriteModelV1 for tests): the same header
 // with payload size and CRC in place of file size and table CRC, then
