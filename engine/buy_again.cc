@@ -156,11 +156,15 @@ bool BuyAgain::Excluded(uint32_t product, const PairHistory& h, int32_t now_day)
   return since < 1 || since < params_.min_due_fraction * Interval(product, h);
 }
 
-float BuyAgain::Affinity(const BoughtBefore& b, uint32_t product) const {
-  if (neighbours_ == nullptr) return 0;
-  double a = 0;
-  for (size_t j = 0; j < b.products.size(); ++j) a += b.affinity_weights[j] * neighbours_->Similarity(b.products[j], product);
-  return static_cast<float>(a);
+void BuyAgain::FindAffinities(BoughtBefore* b) const {
+  b->affinity.clear();
+  if (neighbours_ == nullptr || neighbours_->empty()) return;
+  const CsrMatrix& m = neighbours_->similar;
+  for (size_t j = 0; j < b->products.size(); ++j) {
+    const uint32_t s = b->products[j];
+    if (s >= m.rows) continue;
+    for (uint64_t p = m.indptr[s]; p < m.indptr[s + 1]; ++p) b->affinity[m.indices[p]] += b->affinity_weights[j] * m.values[p];
+  }
 }
 
 void BuyAgain::Affinities(const BoughtBefore& b, float* out, size_t num_products) const {

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/item_neighbours.h"
@@ -113,6 +114,9 @@ struct BoughtBefore {
   // Each product's weight in the customer's affinities: its recency-
   // weighted purchase days as a share of their sum (Finish sets it).
   std::vector<float> affinity_weights;
+  // The customer's affinity for each product their products list as a
+  // neighbour (BuyAgain::FindAffinities sets it; absent: 0).
+  absl::flat_hash_map<uint32_t, float> affinity;
   // Sets last_day, repeat_logit and affinity_weights from `pairs`.
   void Finish();
 };
@@ -138,9 +142,16 @@ class BuyAgain {
   float Interval(uint32_t product, const PairHistory& h) const;
   // Whether the rule keeps the product away from the customer at `now_day`.
   bool Excluded(uint32_t product, const PairHistory& h, int32_t now_day) const;
-  // The customer's affinity for `product`: the weighted mean similarity of
-  // the products they bought to it (ItemNeighbours).
-  float Affinity(const BoughtBefore& b, uint32_t product) const;
+  // The customer's affinity for every product: the weighted mean
+  // similarity of the products they bought to it (ItemNeighbours), kept
+  // in b->affinity for the products it is not 0 for. Costs the customer's
+  // products x the neighbours per product.
+  void FindAffinities(BoughtBefore* b) const;
+  // b's affinity for `product` (FindAffinities first).
+  static float Affinity(const BoughtBefore& b, uint32_t product) {
+    auto it = b.affinity.find(product);
+    return it == b.affinity.end() ? 0.0f : it->second;
+  }
   // The same for every product (`out`: one float per product, overwritten).
   void Affinities(const BoughtBefore& b, float* out, size_t num_products) const;
   // The features of the customer's j-th product bought before at `now_day`

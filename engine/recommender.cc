@@ -674,6 +674,7 @@ BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LivePr
     b = std::move(merged);
   }
   b.Finish();
+  if (buy_again_) buy_again_->FindAffinities(&b);
   return b;
 }
 
@@ -696,7 +697,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint3
     if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
     // The model's score from the customer's trained row (0 without one).
     const float score = row ? model_->users().row(*c).dot(model_->items().row(p)) : 0.0f;
-    Recommendation r{p, buy_again_->Logit(buy_again_->Features(b, j, day, score, buy_again_->Affinity(b, p))), {}, {}};
+    Recommendation r{p, buy_again_->Logit(buy_again_->Features(b, j, day, score, BuyAgain::Affinity(b, p))), {}, {}};
     r.repurchase = buy_again_->Explain(p, b.pairs[j], day);
     out.push_back(std::move(r));
   }
@@ -735,7 +736,7 @@ void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, c
   for (size_t j = 0; j < r.items.size(); ++j) {
     Recommendation x = std::move(r.items[j]);
     x.score = buy_again_->Logit(
-        buy_again_->NewFeatures(x.product, x.score, j, buy_again_->Affinity(b, x.product)));
+        buy_again_->NewFeatures(x.product, x.score, j, BuyAgain::Affinity(b, x.product)));
     merged.push_back(std::move(x));
   }
   for (Recommendation& x : *due) merged.push_back(std::move(x));
