@@ -114,8 +114,11 @@ struct BoughtBefore {
   // Each product's weight in the customer's affinities: its recency-
   // weighted purchase days as a share of their sum (Finish sets it).
   std::vector<float> affinity_weights;
-  // The customer's affinity for each product their products list as a
-  // neighbour (BuyAgain::FindAffinities sets it; absent: 0).
+  // The customer's affinity for each product (BuyAgain::FindAffinities
+  // sets one of them): one per product when the catalog is small next to
+  // the customer's neighbour entries, else those their products list as a
+  // neighbour (absent: 0).
+  std::vector<float> affinity_dense;
   absl::flat_hash_map<uint32_t, float> affinity;
   // Sets last_day, repeat_logit and affinity_weights from `pairs`.
   void Finish();
@@ -144,11 +147,12 @@ class BuyAgain {
   bool Excluded(uint32_t product, const PairHistory& h, int32_t now_day) const;
   // The customer's affinity for every product: the weighted mean
   // similarity of the products they bought to it (ItemNeighbours), kept
-  // in b->affinity for the products it is not 0 for. Costs the customer's
+  // in b (dense, or a map for large catalogs). Costs the customer's
   // products x the neighbours per product.
   void FindAffinities(BoughtBefore* b) const;
   // b's affinity for `product` (FindAffinities first).
   static float Affinity(const BoughtBefore& b, uint32_t product) {
+    if (!b.affinity_dense.empty()) return b.affinity_dense[product];
     auto it = b.affinity.find(product);
     return it == b.affinity.end() ? 0.0f : it->second;
   }

@@ -60,6 +60,7 @@ ItemNeighbours BuildItemNeighbours(const CsrMatrix& purchased, uint32_t num_prod
   {
     std::vector<float> together(num_products, 0);
     std::vector<uint32_t> touched;
+    std::vector<ScoredItem> best;
 #pragma omp for schedule(dynamic, 64)
     for (long li = 0; li < np; ++li) {
       const auto i = static_cast<uint32_t>(li);
@@ -72,8 +73,7 @@ ItemNeighbours BuildItemNeighbours(const CsrMatrix& purchased, uint32_t num_prod
           together[j] += 1;
         }
       }
-      std::vector<ScoredItem> best;
-      best.reserve(touched.size());
+      best.clear();
       for (uint32_t j : touched) {
         best.push_back({j, static_cast<float>(together[j] / (norm[i] * norm[j] + options.shrink))});
         together[j] = 0;
@@ -83,9 +83,9 @@ ItemNeighbours BuildItemNeighbours(const CsrMatrix& purchased, uint32_t num_prod
                         [](const ScoredItem& a, const ScoredItem& b) {
                           return a.score != b.score ? a.score > b.score : a.index < b.index;
                         });
-      best.resize(keep);
-      std::sort(best.begin(), best.end(), [](const ScoredItem& a, const ScoredItem& b) { return a.index < b.index; });
-      rows[i] = std::move(best);
+      std::sort(best.begin(), best.begin() + static_cast<ptrdiff_t>(keep),
+                [](const ScoredItem& a, const ScoredItem& b) { return a.index < b.index; });
+      rows[i].assign(best.begin(), best.begin() + static_cast<ptrdiff_t>(keep));  // not best's capacity
     }
   }
   ItemNeighbours out;

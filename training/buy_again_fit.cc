@@ -276,11 +276,15 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
     std::vector<BuyAgainVector> x;
     std::vector<uint8_t> y;
     std::vector<size_t> groups = {0};
+    size_t rows = 0;
+    for (const auto& v : xs) rows += v.size();
+    x.reserve(rows);
     for (long j = 0; j < n; ++j) {
       x.insert(x.end(), xs[j].begin(), xs[j].end());
       y.insert(y.end(), ys[j].begin(), ys[j].end());
       groups.push_back(x.size());
     }
+    std::vector<std::vector<BuyAgainVector>>().swap(xs);  // the rows now live in x only
     if (x.empty() || std::count(y.begin(), y.end(), 1) == 0) continue;
     params.weights = FitConditionalLogit(x, y, groups, options.l2);
     // Refits on each basket's best candidates by the last fit (its hard

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include "engine/buy_again.h"
 #include "engine/checksum.h"
 #include "engine/model_io.h"
 #include "tests/test_util.h"
@@ -82,6 +83,29 @@ TEST(ItemNeighbours, AffinitySumsTheListsOfTheProductsBought) {
     EXPECT_NEAR(all[t], expect, 1e-6) << t;
   }
   EXPECT_GT(all[1], all[2]);  // 0's partner, bought with half the weight, over a product none of them goes with
+}
+
+TEST(ItemNeighbours, BuyAgainAffinitiesAreTheSameDenseOrSparse) {
+  NeighbourOptions o;
+  o.k = 3;  // one product's 3 entries against 60 products: the map
+  const ItemNeighbours n = BuildItemNeighbours(PlantedPurchases(200, 4), kProducts, o);
+  const BuyAgain rule(CsrMatrix(), PurchaseHistory(), kProducts, BuyAgainParams(), &n);
+  for (const std::vector<uint32_t>& products : {std::vector<uint32_t>{4}, std::vector<uint32_t>{0, 3, 25, 41, 58}}) {
+    BoughtBefore b;
+    b.products = products;
+    for (size_t j = 0; j < products.size(); ++j) b.pairs.push_back({1, 0, 0, 1.0f + static_cast<float>(j)});
+    b.Finish();
+    rule.FindAffinities(&b);
+    EXPECT_EQ(b.affinity_dense.empty(), products.size() == 1);  // which path ran
+    std::vector<float> all(kProducts);
+    rule.Affinities(b, all.data(), kProducts);
+    float total = 0;
+    for (uint32_t t = 0; t < kProducts; ++t) {
+      EXPECT_EQ(BuyAgain::Affinity(b, t), all[t]) << t;
+      total += all[t];
+    }
+    EXPECT_GT(total, 0);
+  }
 }
 
 TEST(ItemNeighbours, ValidateRefusesBrokenLists) {
