@@ -171,11 +171,8 @@ void BuyAgain::FindAffinities(BoughtBefore* b) const {
     return;
   }
   b->affinity.reserve(entries);
-  for (size_t j = 0; j < b->products.size(); ++j) {
-    const uint32_t s = b->products[j];
-    if (s >= m.rows) continue;
-    for (uint64_t p = m.indptr[s]; p < m.indptr[s + 1]; ++p) b->affinity[m.indices[p]] += b->affinity_weights[j] * m.values[p];
-  }
+  neighbours_->ForEachWeighted(b->products, b->affinity_weights,
+                               [b](uint32_t t, float x) { b->affinity[t] += x; });
 }
 
 void BuyAgain::Affinities(const BoughtBefore& b, float* out, size_t num_products) const {

@@ -16,17 +16,6 @@ float ItemNeighbours::Similarity(uint32_t from, uint32_t to) const {
   return similar.values[similar.indptr[from] + static_cast<uint64_t>(it - row.begin())];
 }
 
-void ItemNeighbours::Accumulate(absl::Span<const uint32_t> sources, absl::Span<const float> weights,
-                                float* out) const {
-  if (empty()) return;
-  for (size_t j = 0; j < sources.size(); ++j) {
-    const uint32_t s = sources[j];
-    if (s >= similar.rows) continue;
-    const float w = weights.empty() ? 1.0f : weights[j];
-    for (uint64_t p = similar.indptr[s]; p < similar.indptr[s + 1]; ++p) out[similar.indices[p]] += w * similar.values[p];
-  }
-}
-
 absl::Status ItemNeighbours::Validate(uint32_t num_products) const {
   if (empty()) return absl::OkStatus();
   const CsrMatrix& m = similar;

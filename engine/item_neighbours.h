@@ -32,9 +32,23 @@ struct ItemNeighbours {
   bool empty() const { return similar.indptr.empty(); }
   // Similarity of `to` from `from`'s list (0 when not a neighbour).
   float Similarity(uint32_t from, uint32_t to) const;
+  // f(t, weight[j] x Similarity(sources[j], t)) for every neighbour t of
+  // each source in turn (weights empty: 1 each; sources out of range skipped).
+  template <typename F>
+  void ForEachWeighted(absl::Span<const uint32_t> sources, absl::Span<const float> weights, F&& f) const {
+    if (empty()) return;
+    for (size_t j = 0; j < sources.size(); ++j) {
+      const uint32_t s = sources[j];
+      if (s >= similar.rows) continue;
+      const float w = weights.empty() ? 1.0f : weights[j];
+      for (uint64_t p = similar.indptr[s]; p < similar.indptr[s + 1]; ++p) f(similar.indices[p], w * similar.values[p]);
+    }
+  }
   // out[t] += weight[j] x Similarity(sources[j], t) for every t (out holds
   // one float per product).
-  void Accumulate(absl::Span<const uint32_t> sources, absl::Span<const float> weights, float* out) const;
+  void Accumulate(absl::Span<const uint32_t> sources, absl::Span<const float> weights, float* out) const {
+    ForEachWeighted(sources, weights, [out](uint32_t t, float x) { out[t] += x; });
+  }
   // Checks the shape against `num_products`; InvalidArgument naming the
   // first problem. Empty is valid (a model written before neighbours).
   absl::Status Validate(uint32_t num_products) const;

@@ -643,8 +643,7 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   return out;
 }
 
-BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LiveProfile* live,
-                                                      int32_t now_day) const {
+BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LiveProfile* live, int32_t now_day) const {
   BoughtBefore b;
   const PurchaseHistory& h = model_->history;
   if (c && !(live != nullptr && live->forget_model_row)) b = aisle::BoughtBeforeOf(model_->purchased, h, *c);
@@ -671,9 +670,9 @@ BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LivePr
       merged.pairs.push_back(p);
     }
     merged.customer_days = b.customer_days + 1;
+    merged.Finish();
     b = std::move(merged);
   }
-  b.Finish();
   if (buy_again_) buy_again_->FindAffinities(&b);
   return b;
 }
