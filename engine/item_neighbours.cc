@@ -16,23 +16,25 @@ float ItemNeighbours::Similarity(uint32_t from, uint32_t to) const {
   return similar.values[similar.indptr[from] + static_cast<uint64_t>(it - row.begin())];
 }
 
-absl::Status ItemNeighbours::Validate(uint32_t num_products) const {
+absl::Status ItemNeighbours::Validate(uint32_t num_products, bool signed_values, const char* what) const {
   if (empty()) return absl::OkStatus();
   const CsrMatrix& m = similar;
   if (m.rows != num_products || m.cols != num_products || m.indptr.size() != uint64_t{num_products} + 1) {
-    return absl::InvalidArgumentError(absl::StrCat("neighbours: ", m.rows, "x", m.cols, " for ", num_products, " products"));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", m.rows, "x", m.cols, " for ", num_products, " products"));
   }
   if (m.indptr[0] != 0 || m.indptr.back() != m.indices.size() || m.values.size() != m.indices.size()) {
-    return absl::InvalidArgumentError("neighbours: offsets do not match the entries");
+    return absl::InvalidArgumentError(absl::StrCat(what, ": offsets do not match the entries"));
   }
   for (uint32_t i = 0; i < num_products; ++i) {
-    if (m.indptr[i] > m.indptr[i + 1]) return absl::InvalidArgumentError("neighbours: offsets decrease");
+    if (m.indptr[i] > m.indptr[i + 1]) return absl::InvalidArgumentError(absl::StrCat(what, ": offsets decrease"));
     for (uint64_t p = m.indptr[i]; p < m.indptr[i + 1]; ++p) {
       if (m.indices[p] >= num_products || m.indices[p] == i || (p > m.indptr[i] && m.indices[p] <= m.indices[p - 1])) {
-        return absl::InvalidArgumentError(absl::StrCat("neighbours of product ", i, ": bad or unsorted index"));
+        return absl::InvalidArgumentError(absl::StrCat(what, " of product ", i, ": bad or unsorted index"));
       }
-      if (!(std::isfinite(m.values[p]) && m.values[p] > 0)) {
-        return absl::InvalidArgumentError(absl::StrCat("neighbours of product ", i, ": similarity not finite and > 0"));
+      const float v = m.values[p];
+      if (!(std::isfinite(v) && (signed_values ? v != 0 : v > 0))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " of product ", i, signed_values ? ": weight not finite and nonzero" : ": similarity not finite and > 0"));
       }
     }
   }

@@ -50,8 +50,11 @@ struct ItemNeighbours {
     ForEachWeighted(sources, weights, [out](uint32_t t, float x) { out[t] += x; });
   }
   // Checks the shape against `num_products`; InvalidArgument naming the
-  // first problem. Empty is valid (a model written before neighbours).
-  absl::Status Validate(uint32_t num_products) const;
+  // first problem (as `what`). Empty is valid (a model written before
+  // neighbours). Values must be finite and > 0, or with `signed_values`
+  // finite and nonzero (item-item weights, Model::item_weights).
+  absl::Status Validate(uint32_t num_products, bool signed_values = false,
+                        const char* what = "neighbours") const;
 };
 
 // The neighbours of every product from `purchased` (customers x products

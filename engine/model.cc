@@ -54,6 +54,13 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
                                                      " bytes or holds control characters or invalid UTF-8"));
     }
   }
+  Algorithm algo = Algorithm::kIals;
+  if (auto it = meta.find("algorithm"); it != meta.end() && !it->is_null()) {
+    if (!it->is_string()) return absl::InvalidArgumentError("metadata algorithm is not a string");
+    auto a = ParseAlgorithm(it->get_ref<const std::string&>());
+    if (!a.ok()) return absl::InvalidArgumentError(absl::StrCat("metadata ", a.status().message()));
+    algo = *a;
+  }
   AlsObjective obj;
   if (auto h = meta.find("hyperparameters"); h != meta.end() && !h->is_null()) {
     if (!h->is_object()) return absl::InvalidArgumentError("metadata hyperparameters is not an object");
@@ -106,6 +113,7 @@ absl::Status Model::SetMetadata(nlohmann::json meta) {
   metadata = std::move(meta);
   this->buy_again = buy_again;
   model_id = std::move(id);
+  algorithm = algo;
   objective = obj;
   last_event_unix = cutoff;
   events_through_segment = through;
@@ -129,7 +137,13 @@ absl::Status Model::Validate(bool loaded) const {
   if (users.cols() != items.cols()) {
     return fail(absl::StrCat("user factors have ", users.cols(), " columns, item factors ", items.cols()));
   }
-  if (items.cols() == 0) return fail("model has zero factors");
+  if (ScoresByItems(algorithm)) {
+    if (items.cols() != 0) return fail(absl::StrCat(AlgorithmName(algorithm), " model has factors"));
+    if (item_weights.empty()) return fail(absl::StrCat(AlgorithmName(algorithm), " model has no item weights"));
+  } else {
+    if (items.cols() == 0) return fail("model has zero factors");
+    if (!item_weights.empty()) return fail("ials model has item weights");
+  }
   // Finite factors, in row blocks on all threads (billions of floats at scale).
   auto finite = [](const FactorView& m) {
     constexpr Eigen::Index kBlock = 16384;
@@ -179,6 +193,11 @@ absl::Status Model::Validate(bool loaded) const {
   if (bad == 2) return fail("purchase matrix row not sorted");
   if (absl::Status s = history.Validate(purchased); !s.ok()) return fail(std::string(s.message()));
   if (absl::Status s = neighbours.Validate(static_cast<uint32_t>(products.size())); !s.ok()) {
+    return fail(std::string(s.message()));
+  }
+  if (absl::Status s = item_weights.Validate(static_cast<uint32_t>(products.size()), /*signed_values=*/true,
+                                             "item weights");
+      !s.ok()) {
     return fail(std::string(s.message()));
   }
   for (const auto* c : {&item_clusters, &similar_clusters}) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "engine/algorithm.h"
 #include "engine/als_objective.h"
 #include "engine/buy_again.h"
 #include "engine/csr_matrix.h"
@@ -81,10 +82,15 @@ struct Model {
   // Optional (empty in models written before them): each product's most
   // similar products by co-purchase, what buy-again's affinities read.
   ItemNeighbours neighbours;
+  // The item-item algorithms' payload (empty for iALS): row j holds how much
+  // a customer's having product j adds to other products' scores (signed
+  // for ease). Such models have no factors (zero columns).
+  ItemNeighbours item_weights;
   // Hyperparameters, data stats, times: set with SetMetadata, which fills
   // the typed fields below from it.
   nlohmann::json metadata = nlohmann::json::object();
   std::string model_id;            // metadata "model_id": printable UTF-8, at most kMaxModelIdBytes
+  Algorithm algorithm = Algorithm::kIals;  // metadata "algorithm" (absent: ials)
   AlsObjective objective;          // metadata "hyperparameters" (the objective fold-in uses)
   int64_t last_event_unix = 0;     // metadata "data"."last_event_unix": the data cut-off, 0 unknown
   // metadata "data"."events_through_segment": the server's event journal
@@ -123,14 +129,15 @@ struct Model {
   // Sets `metadata` and the typed fields read from it. InvalidArgument (the
   // model unchanged) when a field has the wrong type or value: a model id
   // that is not a string, too long or not printable (it goes into headers
-  // and logs), a hyperparameter that is not a finite number >= 0, a cut-off
+  // and logs), an unknown algorithm, a hyperparameter that is not a finite number >= 0, a cut-off
   // that is not an integer, metadata that is not an object.
   absl::Status SetMetadata(nlohmann::json metadata);
 
   uint32_t num_factors() const { return static_cast<uint32_t>(items().cols()); }
 
   // Checks that all parts agree in shape, indexes are in range and sorted,
-  // and every factor is finite. InvalidArgument (or DataLoss when `loaded`
+  // and every factor is finite; an iALS model has factors, an item-item one
+  // its weights and no factors. InvalidArgument (or DataLoss when `loaded`
   // is true, meaning the bytes came from a file) naming the first problem.
   absl::Status Validate(bool loaded = false) const;
 };

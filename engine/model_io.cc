@@ -349,6 +349,7 @@ constexpr uint32_t kItemClusters = Tag("ICLU");
 constexpr uint32_t kSimilarClusters = Tag("SCLU");
 constexpr uint32_t kHistory = Tag("PHIS");
 constexpr uint32_t kNeighbours = Tag("NBRS");
+constexpr uint32_t kItemWeights = Tag("IWGT");
 constexpr uint64_t kAlign = 64;
 constexpr uint64_t kEntrySize = 32;
 constexpr uint64_t kCrcChunk = uint64_t{64} << 20;  // checksummed between cancellation checks
@@ -488,8 +489,9 @@ std::string EncodeNeighbours(const ItemNeighbours& n) {
   return out;
 }
 
-absl::Status DecodeNeighbours(absl::string_view body, uint64_t np, const std::string& name, ItemNeighbours* n) {
-  Reader r(body.data(), body.size(), name, "NBRS");
+absl::Status DecodeNeighbours(absl::string_view body, uint64_t np, const std::string& name, ItemNeighbours* n,
+                              const char* tag = "NBRS") {
+  Reader r(body.data(), body.size(), name, tag);
   uint64_t products, entries;
   if (!r.Get(&products) || !r.Get(&entries)) return r.Error("truncated");
   const uint64_t len = body.size();
@@ -540,7 +542,8 @@ absl::StatusOr<Model> ParseModelV2(absl::string_view bytes, const std::string& n
   if (Crc32c(0, table, num_sections * kEntrySize) != table_crc) {
     return absl::DataLossError(absl::StrCat(name, ": section table checksum mismatch (corrupt file)"));
   }
-  if (k == 0 || k > 4096) return absl::DataLossError(absl::StrCat(name, ": bad factor count ", k));
+  // 0 factors: an item-item model (Model::Validate checks the algorithm has none).
+  if (k > 4096) return absl::DataLossError(absl::StrCat(name, ": bad factor count ", k));
   if (nc >= IdMap::kMaxSize || np >= IdMap::kMaxSize) return absl::DataLossError(absl::StrCat(name, ": bad sizes"));
   std::vector<Entry> entries(num_sections);
   uint64_t end = kHeaderSize + num_sections * kEntrySize;
@@ -630,7 +633,7 @@ absl::StatusOr<Model> ParseModelV2(absl::string_view bytes, const std::string& n
         bit = users ? 8 : 16;
         const uint64_t rows = users ? nc : np;
         Reader rf(body.data(), body.size(), name, users ? "UFAC" : "IFAC");
-        if (rows > e.length / (uint64_t{k} * 4) || e.length != rows * k * 4) {
+        if (k == 0 ? e.length != 0 : (rows > e.length / (uint64_t{k} * 4) || e.length != rows * k * 4)) {
           return rf.Error(absl::StrCat(e.length, " bytes for a ", rows, "x", k, " float matrix"));
         }
         if (mapping) {
@@ -675,6 +678,9 @@ absl::StatusOr<Model> ParseModelV2(absl::string_view bytes, const std::string& n
         break;
       case kNeighbours:
         if (auto s = DecodeNeighbours(body, np, name, &m.neighbours); !s.ok()) return s;
+        break;
+      case kItemWeights:
+        if (auto s = DecodeNeighbours(body, np, name, &m.item_weights, "IWGT"); !s.ok()) return s;
         break;
       default:
         break;  // unknown section from a newer writer of the same version: skip
@@ -769,6 +775,11 @@ absl::Status WriteModel(const Model& model, const std::string& path) {
   if (!model.neighbours.empty()) {
     nbrs = EncodeNeighbours(model.neighbours);
     sections.push_back({kNeighbours, {Bytes(nbrs.data(), nbrs.size())}});
+  }
+  std::string iwgt;
+  if (!model.item_weights.empty()) {
+    iwgt = EncodeNeighbours(model.item_weights);
+    sections.push_back({kItemWeights, {Bytes(iwgt.data(), iwgt.size())}});
   }
 
   // Layout: header, section table, then each section at a 64-byte boundary.

@@ -24,7 +24,9 @@
 //     u32 customer_days[customers]); optional NBRS (each product's
 //     neighbours by co-purchase, engine/item_neighbours.h: u64 products,
 //     u64 entries, u64 offsets[products + 1], u32 neighbour[entries],
-//     f32 similarity[entries]). Readers skip
+//     f32 similarity[entries]); optional IWGT (the item-item algorithms'
+//     weights, Model::item_weights, in NBRS's layout with signed values).
+//     Readers skip
 //     sections with unknown tags.
 // Version 1 (read, and written by WriteModelV1 for tests): the same header
 // with payload size and CRC in place of file size and table CRC, then

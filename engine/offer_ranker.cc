@@ -139,21 +139,16 @@ absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_
   if (absl::Status s = CheckOptions(o); !s.ok()) return s;
   const Model& m = recommender_->model();
   auto c = m.customers.Find(customer_id);
-  if (live != nullptr && !live->empty()) {
-    std::optional<CustomerVector> v = recommender_->VectorFor(c, live);
-    if (!v) {
-      OfferResult r = Rank(popularity_, live->purchased, o, /*new_customer=*/live->purchased.empty());
-      r.fallback = true;
-      return r;
-    }
-    Eigen::VectorXf scores = m.items() * v->vector;
-    return Rank(absl::MakeConstSpan(scores.data(), scores.size()), v->purchased, o,
-                /*new_customer=*/v->purchased.empty());
+  const bool has_live = live != nullptr && !live->empty();
+  if (!c && !has_live) return Popular(o);
+  std::vector<uint32_t> purchased;
+  std::optional<std::vector<float>> scores = recommender_->ScoresFor(c, has_live ? live : nullptr, &purchased);
+  if (!scores) {
+    OfferResult r = Rank(popularity_, live->purchased, o, /*new_customer=*/live->purchased.empty());
+    r.fallback = true;
+    return r;
   }
-  if (!c) return Popular(o);
-  Eigen::VectorXf scores = m.items() * m.users().row(*c).transpose();
-  const absl::Span<const uint32_t> bought = m.purchased.RowIndices(*c);
-  return Rank(absl::MakeConstSpan(scores.data(), scores.size()), bought, o, /*new_customer=*/bought.empty());
+  return Rank(*scores, purchased, o, /*new_customer=*/purchased.empty());
 }
 
 absl::StatusOr<OfferResult> OfferRanker::Popular(const OfferOptions& o, bool new_customer) const {

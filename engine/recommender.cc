@@ -70,6 +70,12 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
   r->catalog_ = catalog;
   r->model_id_ = model->model_id;
   r->objective_ = model->objective;
+  r->by_items_ = ScoresByItems(model->algorithm);
+  if (lists_from != nullptr && lists_from->model_ == model) {
+    r->scorer_ = lists_from->scorer_;
+  } else {
+    r->scorer_ = std::make_shared<const ProductScorer>(*model);
+  }
   if (lists_from != nullptr && lists_from->model_ == model) {
     r->buy_again_ = lists_from->buy_again_;
   } else if (model->buy_again.learnt() && !model->history.empty()) {
@@ -78,13 +84,15 @@ absl::StatusOr<std::shared_ptr<const Recommender>> Recommender::Make(std::shared
                                                      &model->neighbours);
   }
   auto cancelled = [&options] { return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed); };
-  r->gram_ = ComputeGram(model->items(), 0);
+  if (!r->by_items_) r->gram_ = ComputeGram(model->items(), 0);
   const size_t np = model->products.size();
   if (cancelled()) return absl::CancelledError("cancelled");
   r->search_.exact = options.exact_search;
   r->search_.min_scanned = options.search_min_scanned;
   const bool indexed = options.index_min_products > 0 && np >= options.index_min_products;
-  if (lists_from != nullptr && lists_from->model_ == model) {
+  if (r->by_items_) {
+    // Item-item: every product scored from the weights; nothing to build.
+  } else if (lists_from != nullptr && lists_from->model_ == model) {
     // Same model: the index, packings and lists do not depend on the catalog.
     r->index_ = lists_from->index_;
     r->similar_index_ = lists_from->similar_index_;
@@ -390,6 +398,15 @@ size_t Recommender::WarmCustomers(absl::Span<const uint32_t> customers, const st
       }
     }
     if (todo.empty()) continue;
+    if (by_items_) {
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+      for (size_t j = 0; j < todo.size(); ++j) {
+        std::vector<float> scores(model_->products.size());
+        scorer_->Customer(todo[j], scores.data());
+        stored += customer_cache_->Insert(todo[j], SelectTopK(scores, length, model_->purchased.RowIndices(todo[j])));
+      }
+      continue;
+    }
     if (!index_) {
       // Small catalogs: the fused kernel, 8 customers per pass over the products.
       FactorMatrix rows(static_cast<Eigen::Index>(todo.size()), model_->num_factors());
@@ -453,6 +470,22 @@ std::vector<Recommendation> Recommender::Select(const float* scores, const std::
 void Recommender::Explain(absl::Span<const uint32_t> history, absl::Span<const float> weights, size_t count,
                           std::vector<Recommendation>* items) const {
   if (history.empty()) return;
+  if (by_items_) {
+    // score(i) = sum_j c_j w(j -> i): product j contributes c_j w(j -> i).
+    for (Recommendation& r : *items) {
+      std::vector<Contribution> c;
+      for (size_t j = 0; j < history.size(); ++j) {
+        const float x = (weights.empty() ? 1.0f : weights[j]) * scorer_->Contribution(history[j], r.product);
+        if (x > 0) c.push_back({history[j], x});
+      }
+      const size_t n = std::min(count, c.size());
+      std::partial_sort(c.begin(), c.begin() + static_cast<ptrdiff_t>(n), c.end(),
+                        [](const Contribution& x, const Contribution& z) { return x.weight > z.weight; });
+      c.resize(n);
+      r.because = std::move(c);
+    }
+    return;
+  }
   // score(i) = y_i^T W b with W = A^-1 for the customer's normal-equation
   // matrix A and b = sum_j c_j y_j, so product j contributes c_j y_i^T W y_j.
   const FactorMatrix& y = model_->items();
@@ -524,8 +557,9 @@ absl::StatusOr<CustomerAnswer> Recommender::Recommend(absl::string_view customer
 
 absl::StatusOr<CustomerAnswer> Recommender::RecommendModel(std::optional<uint32_t> c, const RecommendOptions& o,
                                                            const LiveProfile* live) const {
-  if (live != nullptr && !live->empty()) return RecommendLive(c, o, *live);
+  if (live != nullptr && !live->empty()) return by_items_ ? ByItems(c, o, live) : RecommendLive(c, o, *live);
   if (auto listed = WithoutScoring(c, o)) return *std::move(listed);
+  if (by_items_) return ByItems(c, o, nullptr);
   if (index_ || Cacheable(o)) return Answered(ScoreCustomer(*c, o), AnswerSource::kScored);
   Eigen::VectorXf scores = model_->items() * model_->users().row(*c).transpose();
   return Answered(SelectForCustomer(*c, scores.data(), o), AnswerSource::kScored);
@@ -549,6 +583,11 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
       continue;
     }
     model_answer[j] = 1;
+    if (by_items_) {
+      // Item-item models score each request alone (no shared pass to make).
+      out[j] = RecommendModel(c, q.options, q.live.get());
+      continue;
+    }
     if (q.live && !q.live->empty()) {
       // Unfiltered live requests share the pass over the products below.
       if (IsFiltered(q.options)) {
@@ -643,6 +682,63 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
   return out;
 }
 
+absl::StatusOr<std::vector<Recommendation>> Recommender::BestByItems(absl::Span<const uint32_t> history,
+                                                                     absl::Span<const float> weights,
+                                                                     absl::Span<const uint32_t> excluded,
+                                                                     const RecommendOptions& o, size_t count) const {
+  auto allowed = Allowed(o, excluded);
+  if (!allowed.ok()) return allowed.status();
+  std::vector<float> scores(model_->products.size());
+  scorer_->History(history, weights, scores.data());
+  return Select(scores.data(), *allowed, count);
+}
+
+absl::StatusOr<CustomerAnswer> Recommender::ByItems(std::optional<uint32_t> c, const RecommendOptions& o,
+                                                    const LiveProfile* live) const {
+  const bool has_live = live != nullptr && !live->empty();
+  std::optional<CustomerVector> v = VectorFor(c, live);
+  if (!v) {
+    // Nothing known of them (or only products the model does not know):
+    // popularity, without what they bought.
+    auto r = Popular(o, o.exclude_purchased && live != nullptr ? absl::MakeConstSpan(live->purchased)
+                                                               : absl::Span<const uint32_t>());
+    if (!r.ok()) return r.status();
+    return CustomerAnswer{*std::move(r), AnswerSource::kPopularity};
+  }
+  const AnswerSource source = has_live ? AnswerSource::kLive : AnswerSource::kScored;
+  RecommendResult result;
+  result.live_events = v->live_events;
+  if (!has_live && Cacheable(o)) {
+    // The customer's unfiltered list, cached, then the answer from it.
+    const size_t length = customer_cache_->length();
+    RecommendOptions unfiltered;
+    unfiltered.count = length;
+    auto list = BestByItems(v->history, v->weights, v->purchased, unfiltered, length);
+    if (!list.ok()) return list.status();
+    std::vector<ScoredItem> items;
+    std::vector<uint32_t> products;
+    std::vector<float> scores;
+    for (const Recommendation& x : *list) {
+      items.push_back({x.product, x.score});
+      products.push_back(x.product);
+      scores.push_back(x.score);
+    }
+    customer_cache_->Insert(*c, items);
+    if (auto answer = FromList(products, scores, items.size() < length, o)) {
+      result.items = std::move(*answer);
+      if (o.explain) Explain(v->history, v->weights, o.explain_count, &result.items);
+      return CustomerAnswer{std::move(result), source};
+    }
+  }
+  auto items = BestByItems(v->history, v->weights,
+                           o.exclude_purchased ? absl::MakeConstSpan(v->purchased) : absl::Span<const uint32_t>(), o,
+                           o.count);
+  if (!items.ok()) return items.status();
+  result.items = *std::move(items);
+  if (o.explain) Explain(v->history, v->weights, o.explain_count, &result.items);
+  return CustomerAnswer{std::move(result), source};
+}
+
 BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LiveProfile* live, int32_t now_day) const {
   BoughtBefore b;
   const PurchaseHistory& h = model_->history;
@@ -695,7 +791,7 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint3
     if (f->ByAttributes() && !PassesAttributes(*f, p)) continue;
     if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
     // The model's score from the customer's trained row (0 without one).
-    const float score = row ? model_->users().row(*c).dot(model_->items().row(p)) : 0.0f;
+    const float score = row ? scorer_->One(*c, p) : 0.0f;
     Recommendation r{p, buy_again_->Logit(buy_again_->Features(b, j, day, score, BuyAgain::Affinity(b, p))), {}, {}};
     r.repurchase = buy_again_->Explain(p, b.pairs[j], day);
     out.push_back(std::move(r));
@@ -774,6 +870,11 @@ std::vector<float> Recommender::GatherUsers(absl::Span<const uint32_t> customers
 }
 
 bool Recommender::ScoreBatch(absl::Span<const uint32_t> customers, std::vector<float>* scores) const {
+  if (by_items_) {
+    scores->assign(customers.size() * ScoreStride(), 0.0f);
+    for (size_t j = 0; j < customers.size(); ++j) scorer_->Customer(customers[j], scores->data() + j * ScoreStride());
+    return false;
+  }
   const size_t k = model_->num_factors();
   const std::vector<float> users = GatherUsers(customers);
   scores->resize(customers.size() * ScoreStride());
@@ -805,6 +906,14 @@ bool Recommender::IsFiltered(const RecommendOptions& o) {
 std::vector<absl::StatusOr<RecommendResult>> Recommender::SelectBatch(absl::Span<const uint32_t> customers,
                                                                      absl::Span<const RecommendOptions> options) const {
   const size_t n = customers.size();
+  if (by_items_) {
+    std::vector<absl::StatusOr<RecommendResult>> out;
+    for (size_t j = 0; j < n; ++j) {
+      auto a = ByItems(customers[j], options[j], nullptr);
+      out.push_back(a.ok() ? absl::StatusOr<RecommendResult>(std::move(a->result)) : a.status());
+    }
+    return out;
+  }
   const std::vector<float> users = GatherUsers(customers);
   std::vector<absl::Span<const uint32_t>> excluded(n);
   for (size_t j = 0; j < n; ++j) excluded[j] = model_->purchased.RowIndices(customers[j]);
@@ -917,11 +1026,18 @@ absl::StatusOr<RecommendResult> Recommender::ForBasket(absl::Span<const std::str
   if (known.empty()) return Popular(o);
   if (absl::Status s = MakeFilter(o).status(); !s.ok()) return s;
   RecommendResult result;
-  Eigen::VectorXf user = FoldIn(known, known_w);
   std::vector<uint32_t> basket = known;
   std::sort(basket.begin(), basket.end());
-  auto items = Best(user.data(), o.exclude_purchased ? absl::MakeConstSpan(basket) : absl::Span<const uint32_t>(), o,
-                    o.count);
+  basket.erase(std::unique(basket.begin(), basket.end()), basket.end());
+  const absl::Span<const uint32_t> excluded =
+      o.exclude_purchased ? absl::MakeConstSpan(basket) : absl::Span<const uint32_t>();
+  absl::StatusOr<std::vector<Recommendation>> items;
+  if (by_items_) {
+    items = BestByItems(known, known_w, excluded, o, o.count);
+  } else {
+    Eigen::VectorXf user = FoldIn(known, known_w);
+    items = Best(user.data(), excluded, o, o.count);
+  }
   if (!items.ok()) return items.status();
   result.items = *std::move(items);
   if (o.explain) Explain(known, known_w, o.explain_count, &result.items);
@@ -947,7 +1063,17 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Similar(absl::string_vi
   // The product's list when it is cached (then cut to `count`), else `count`.
   const size_t want = std::max(count, length);
   std::vector<ScoredItem> found;
-  if (similar_index_) {
+  if (by_items_) {
+    // What having the product adds most to (the positive item weights).
+    const CsrMatrix& w = model_->item_weights.similar;
+    for (uint64_t e = w.indptr[*p]; e < w.indptr[*p + 1]; ++e) {
+      if (w.values[e] > 0) found.push_back({w.indices[e], w.values[e]});
+    }
+    std::sort(found.begin(), found.end(), [](const ScoredItem& a, const ScoredItem& b) {
+      return a.score != b.score ? a.score > b.score : a.index < b.index;
+    });
+    if (found.size() > want) found.resize(want);
+  } else if (similar_index_) {
     Eigen::VectorXf q = model_->items().row(*p).transpose();
     if (const float n = q.norm(); n > 0) q /= n;
     const uint32_t self[1] = {*p};
@@ -968,7 +1094,15 @@ absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_
                                                                   bool* fallback, const LiveProfile* live) const {
   std::optional<uint32_t> c = model_->customers.Find(customer_id);
   std::optional<CustomerVector> v;
-  if (live != nullptr && !live->empty()) {
+  std::vector<float> by_items;  // item-item: every product's score for the customer
+  if (by_items_) {
+    v = VectorFor(c, live);
+    if (v) {
+      by_items.resize(model_->products.size());
+      scorer_->History(v->history, v->weights, by_items.data());
+    }
+    c.reset();
+  } else if (live != nullptr && !live->empty()) {
     v = VectorFor(c, live);
     c.reset();
   }
@@ -980,7 +1114,8 @@ absl::StatusOr<std::vector<Recommender::Ranked>> Recommender::Rank(absl::string_
       unknown.push_back({id, NAN});
       continue;
     }
-    const float s = v   ? model_->items().row(*p).dot(v->vector)
+    const float s = !by_items.empty() ? by_items[*p]
+                    : v   ? model_->items().row(*p).dot(v->vector)
                     : c ? model_->users().row(*c).dot(model_->items().row(*p))
                         : model_->item_popularity[*p];
     known.push_back({id, s});
@@ -1026,9 +1161,24 @@ std::optional<CustomerVector> Recommender::VectorFor(std::optional<uint32_t> c, 
     v.weights.clear();
     return from_row();
   }
-  v.vector = FoldIn(v.history, v.weights);
+  if (!by_items_) v.vector = FoldIn(v.history, v.weights);
   v.live_events = live->events;
   return v;
+}
+
+std::optional<std::vector<float>> Recommender::ScoresFor(std::optional<uint32_t> c, const LiveProfile* live,
+                                                        std::vector<uint32_t>* purchased) const {
+  std::optional<CustomerVector> v = VectorFor(c, live);
+  if (!v) return std::nullopt;
+  std::vector<float> scores(model_->products.size());
+  if (by_items_) {
+    scorer_->History(v->history, v->weights, scores.data());
+  } else {
+    Eigen::Map<Eigen::VectorXf>(scores.data(), static_cast<Eigen::Index>(scores.size())).noalias() =
+        model_->items() * v->vector;
+  }
+  *purchased = std::move(v->purchased);
+  return scores;
 }
 
 absl::StatusOr<CustomerAnswer> Recommender::RecommendLive(std::optional<uint32_t> c, const RecommendOptions& o,

@@ -30,6 +30,7 @@
 #include "engine/catalog.h"
 #include "engine/model.h"
 #include "engine/cluster_index.h"
+#include "engine/product_scorer.h"
 #include "engine/top_list_cache.h"
 #include "engine/top_lists.h"
 
@@ -223,6 +224,12 @@ class Recommender {
   // products with a total <= 0 left out). nullopt when neither gives one
   // (unknown or forgotten customer without usable live events).
   std::optional<CustomerVector> VectorFor(std::optional<uint32_t> customer, const LiveProfile* live) const;
+  // Every product's score for the customer as their answers are scored (the
+  // model's row or VectorFor's fold-in; for item-item models their products
+  // summed through the weights), with their model and live purchases in
+  // `purchased` (sorted). nullopt when VectorFor gives nothing.
+  std::optional<std::vector<float>> ScoresFor(std::optional<uint32_t> customer, const LiveProfile* live,
+                                              std::vector<uint32_t>* purchased) const;
 
   // The answer from the cached list (Options::top_list_length) of a known
   // customer, the same as ForCustomer's (up to float rounding of the
@@ -360,6 +367,23 @@ class Recommender {
                                                 const LiveProfile* live) const;
 
   std::shared_ptr<const Model> model_;
+  // The model's scores whatever its algorithm; the item-item models
+  // (by_items_) are answered from it: the customer's products (and live
+  // events, or a basket) summed through the item weights, every product
+  // scored (no factors, index or packed copies).
+  std::shared_ptr<const ProductScorer> scorer_;
+  bool by_items_ = false;
+  // An item-item model's answer for a customer (their model purchases and
+  // live events; kLive with a non-empty profile) or, with `basket`, for
+  // those products and weights.
+  absl::StatusOr<CustomerAnswer> ByItems(std::optional<uint32_t> customer, const RecommendOptions& o,
+                                         const LiveProfile* live) const;
+  // The best products for a history through the item weights, `excluded`
+  // (sorted) left out, o's filters applied.
+  absl::StatusOr<std::vector<Recommendation>> BestByItems(absl::Span<const uint32_t> history,
+                                                          absl::Span<const float> weights,
+                                                          absl::Span<const uint32_t> excluded,
+                                                          const RecommendOptions& o, size_t count) const;
   std::shared_ptr<const BuyAgain> buy_again_;
   std::shared_ptr<const Catalog> catalog_;
   std::string model_id_;

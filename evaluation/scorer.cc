@@ -3,30 +3,30 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/product_scorer.h"
+
 namespace aisle {
 namespace {
 
 class ModelScorer : public Scorer {
  public:
-  explicit ModelScorer(const Model& m) : m_(m) {}
+  explicit ModelScorer(const Model& m) : scorer_(m) {}
   void Score(uint32_t c, absl::Span<const uint32_t> items, float* out) const override {
-    auto u = m_.users().row(c);
-    for (size_t j = 0; j < items.size(); ++j) out[j] = u.dot(m_.items().row(items[j]));
+    for (size_t j = 0; j < items.size(); ++j) out[j] = scorer_.One(c, items[j]);
   }
-  void ScoreAll(uint32_t c, float* out) const override {
-    Eigen::Map<Eigen::VectorXf>(out, m_.items().rows()).noalias() =
-        m_.items() * m_.users().row(c).transpose();
-  }
+  void ScoreAll(uint32_t c, float* out) const override { scorer_.Customer(c, out); }
   std::string name() const override { return "model"; }
 
  private:
-  const Model& m_;
+  const ProductScorer scorer_;
 };
 
 class BuyAgainScorer : public Scorer {
  public:
   explicit BuyAgainScorer(const Model& m)
-      : m_(m), rule_(m.purchased, m.history, static_cast<uint32_t>(m.products.size()), m.buy_again, &m.neighbours) {}
+      : m_(m),
+        scorer_(m),
+        rule_(m.purchased, m.history, static_cast<uint32_t>(m.products.size()), m.buy_again, &m.neighbours) {}
   void Score(uint32_t c, absl::Span<const uint32_t> items, float* out) const override {
     std::vector<float> all(m_.products.size());
     ScoreAll(c, all.data());
@@ -34,14 +34,14 @@ class BuyAgainScorer : public Scorer {
   }
   void ScoreAll(uint32_t c, float* out) const override { ScoreAllAt(c, m_.last_event_unix, out); }
   void ScoreAllAt(uint32_t c, int64_t now, float* out) const override {
-    const auto np = static_cast<Eigen::Index>(m_.products.size());
-    Eigen::Map<Eigen::VectorXf>(out, np).noalias() = m_.items() * m_.users().row(c).transpose();
-    rule_.Blend(BoughtBeforeOf(m_.purchased, m_.history, c), PurchaseDay(now), out, static_cast<size_t>(np));
+    scorer_.Customer(c, out);
+    rule_.Blend(BoughtBeforeOf(m_.purchased, m_.history, c), PurchaseDay(now), out, m_.products.size());
   }
   std::string name() const override { return "model"; }
 
  private:
   const Model& m_;
+  const ProductScorer scorer_;
   const BuyAgain rule_;
 };
 

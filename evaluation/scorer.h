@@ -30,7 +30,7 @@ class Scorer {
   virtual std::string name() const = 0;
 };
 
-// Dot products of the model's factors.
+// The model's own scores, whatever its algorithm (engine/product_scorer.h).
 std::unique_ptr<Scorer> MakeModelScorer(const Model& model);
 // The model's ranking with buy-again (engine/buy_again.h): products bought
 // before by their learnt buy-again logit (NaN while the rule excludes them),

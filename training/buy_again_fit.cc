@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/topk.h"
+#include "engine/product_scorer.h"
 #include "evaluation/scorer.h"
 
 namespace aisle {
@@ -215,10 +216,10 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
   const size_t np = model.products.size();
   const long n = static_cast<long>(baskets.size());
   // Each basket's customer's model scores, computed once.
+  const ProductScorer scorer(model);
   auto scores_of = [&](const HeldOutBasket& b, std::vector<float>* s) {
     s->resize(np);
-    Eigen::Map<Eigen::VectorXf>(s->data(), static_cast<Eigen::Index>(np)).noalias() =
-        model.items() * model.users().row(b.customer).transpose();
+    scorer.Customer(b.customer, s->data());
   };
   BuyAgainFit best;
   double best_recall = -1;

@@ -18,6 +18,7 @@
 #include "engine/recommender.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
+#include "training/item_item_trainer.h"
 #include "training/purchase_days.h"
 
 namespace aisle {
@@ -190,45 +191,63 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
     return absl::InvalidArgumentError("no (customer, product) pair has a positive weight: nothing to train on");
   }
 
-  IalsTrainer trainer(data.user_items, data.item_users, options.ials);
-  if (absl::Status s = trainer.Init(); !s.ok()) return s;
   const int threads = options.ials.threads > 0 ? options.ials.threads : omp_get_max_threads();
-  say(absl::StrFormat("training iALS: %d factors, %s solver%s, %d iterations, %d threads",
-                      options.ials.factors,
-                      options.ials.solve.solver == AlsSolver::kCholesky ? "Cholesky" : "CG",
-                      options.ials.solve.solver == AlsSolver::kCholesky
-                          ? ""
-                          : absl::StrCat(" (", options.ials.solve.cg_steps, " steps)"),
-                      options.ials.iterations, threads));
   const double nnz = static_cast<double>(data.user_items.nnz());
-  double train_seconds = 0;
-  for (int it = 0; it < options.ials.iterations; ++it) {
-    IterationStats st = trainer.Iterate(/*compute_loss=*/true);
-    train_seconds += st.seconds;
-    say(absl::StrFormat("iteration %d/%d: loss %.6g (%.5f per interaction), %.3f s", st.iteration,
-                        options.ials.iterations, st.loss, st.loss / nnz, st.seconds));
-    if (!std::isfinite(st.loss)) {
-      return absl::InternalError(absl::StrCat(
-          "training diverged at iteration ", st.iteration,
-          " (loss is not finite); try a larger --regularization or a smaller --alpha"));
+  double train_seconds = 0, final_loss = NAN;
+  FactorMatrix user_factors, item_factors;
+  std::optional<ItemItemResult> item_item;
+  if (ScoresByItems(options.algorithm)) {
+    auto trained = TrainItemItem(options.algorithm, data.purchased, data.item_popularity, options.item_item);
+    if (!trained.ok()) return trained.status();
+    item_item = *std::move(trained);
+    train_seconds = item_item->seconds;
+    say(absl::StrFormat("trained %s: %d weights over %d of %d products in %.3f s", AlgorithmName(options.algorithm),
+                        item_item->weights.similar.nnz(), item_item->weighted_products, data.purchased.cols,
+                        item_item->seconds));
+    user_factors.resize(data.purchased.rows, 0);
+    item_factors.resize(data.purchased.cols, 0);
+  } else {
+    IalsTrainer trainer(data.user_items, data.item_users, options.ials);
+    if (absl::Status s = trainer.Init(); !s.ok()) return s;
+    say(absl::StrFormat("training iALS: %d factors, %s solver%s, %d iterations, %d threads",
+                        options.ials.factors,
+                        options.ials.solve.solver == AlsSolver::kCholesky ? "Cholesky" : "CG",
+                        options.ials.solve.solver == AlsSolver::kCholesky
+                            ? ""
+                            : absl::StrCat(" (", options.ials.solve.cg_steps, " steps)"),
+                        options.ials.iterations, threads));
+    for (int it = 0; it < options.ials.iterations; ++it) {
+      IterationStats st = trainer.Iterate(/*compute_loss=*/true);
+      train_seconds += st.seconds;
+      say(absl::StrFormat("iteration %d/%d: loss %.6g (%.5f per interaction), %.3f s", st.iteration,
+                          options.ials.iterations, st.loss, st.loss / nnz, st.seconds));
+      if (!std::isfinite(st.loss)) {
+        return absl::InternalError(absl::StrCat(
+            "training diverged at iteration ", st.iteration,
+            " (loss is not finite); try a larger --regularization or a smaller --alpha"));
+      }
+      if (st.cholesky_failures > 0) {
+        say(absl::StrCat("warning: ", st.cholesky_failures,
+                         " rows could not be factorized and kept their previous value; "
+                         "consider a larger --regularization"));
+      }
+      result.iterations.push_back(st);
     }
-    if (st.cholesky_failures > 0) {
-      say(absl::StrCat("warning: ", st.cholesky_failures,
-                       " rows could not be factorized and kept their previous value; "
-                       "consider a larger --regularization"));
-    }
-    result.iterations.push_back(st);
+    final_loss = result.iterations.empty() ? trainer.Loss() : result.iterations.back().loss;
+    user_factors = trainer.TakeUserFactors();
+    item_factors = trainer.TakeItemFactors();
   }
 
   const int64_t first_ts = data.first_timestamp, last_ts = data.last_timestamp;
   const uint64_t interactions = data.user_items.nnz();
   const uint64_t purchased = data.purchased.nnz();
   const uint64_t dropped = data.dropped_pairs;
-  const double final_loss = result.iterations.empty() ? trainer.Loss() : result.iterations.back().loss;
   PurchaseHistory history = AlignPurchaseHistory(days, data, PurchaseDay(last_ts));
   days = {};
-  Model model = AssembleModel(log, std::move(data), trainer.TakeUserFactors(), trainer.TakeItemFactors());
+  Model model = AssembleModel(log, std::move(data), std::move(user_factors), std::move(item_factors));
   model.history = std::move(history);
+  model.algorithm = options.algorithm;  // (the metadata below says the same)
+  if (item_item) model.item_weights = std::move(item_item->weights);
   t = std::chrono::steady_clock::now();
   model.neighbours = BuildItemNeighbours(model.purchased, static_cast<uint32_t>(model.products.size()), options.neighbours);
   say(absl::StrFormat("product neighbours by co-purchase: %d kept (at most %d per product) in %.3f s",
@@ -238,31 +257,45 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
                                             "; try a larger --regularization"));
   }
 
-  // The serving index's clusters (engine/cluster_index.h), stored in the
-  // model so a server need not run k-means at every load.
-  t = std::chrono::steady_clock::now();
-  auto clusters = ClusterIndex::Build(model.item_factors, {});
-  auto similar = ClusterIndex::Build(UnitRows(model.item_factors), {});
-  if (!clusters.ok() || !similar.ok()) return absl::InternalError("clustering the product vectors failed");
-  model.item_clusters = clusters->ToClusters();
-  model.similar_clusters = similar->ToClusters();
-  say(absl::StrFormat("clustered %d products for the search index (%d clusters) in %.3f s", model.products.size(),
-                      clusters->clusters(), Seconds(t)));
+  if (!item_item) {
+    // The serving index's clusters (engine/cluster_index.h), stored in the
+    // model so a server need not run k-means at every load.
+    t = std::chrono::steady_clock::now();
+    auto clusters = ClusterIndex::Build(model.item_factors, {});
+    auto similar = ClusterIndex::Build(UnitRows(model.item_factors), {});
+    if (!clusters.ok() || !similar.ok()) return absl::InternalError("clustering the product vectors failed");
+    model.item_clusters = clusters->ToClusters();
+    model.similar_clusters = similar->ToClusters();
+    say(absl::StrFormat("clustered %d products for the search index (%d clusters) in %.3f s", model.products.size(),
+                        clusters->clusters(), Seconds(t)));
+  }
 
   const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const std::vector<float>& weights = model.item_weights.similar.values;
   const uint32_t fingerprint =
-      Crc32c(0, model.item_factors.data(), model.item_factors.size() * sizeof(float));
+      item_item ? Crc32c(0, weights.data(), weights.size() * sizeof(float))
+                : Crc32c(0, model.item_factors.data(), model.item_factors.size() * sizeof(float));
   const IalsOptions& io = options.ials;
   const WeightingOptions& w = options.weighting;
   nlohmann::json meta;
   meta["model_id"] = absl::StrFormat("%s-%08x", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::FromUnixSeconds(now),
                                                                   absl::UTCTimeZone()),
                                      fingerprint);
-  meta["algorithm"] = "ials";
+  meta["algorithm"] = std::string(AlgorithmName(options.algorithm));
   meta["created_at"] = IsoTime(now);
   meta["training_seconds"] = train_seconds;
   meta["job_seconds"] = Seconds(start);
-  meta["final_loss"] = final_loss;
+  if (!item_item) meta["final_loss"] = final_loss;
+  const ItemItemOptions& ii = options.item_item;
+  if (options.algorithm == Algorithm::kItemKnn) {
+    meta["hyperparameters"] = {{"k", ii.knn.k}, {"shrink", Clean(ii.knn.shrink)}, {"threads", threads}};
+  } else if (options.algorithm == Algorithm::kEase) {
+    meta["hyperparameters"] = {{"lambda", Clean(ii.ease.lambda)},
+                               {"k", ii.ease.k},
+                               {"max_products", ii.ease.max_products},
+                               {"weighted_products", item_item->weighted_products},
+                               {"threads", threads}};
+  } else {
   meta["hyperparameters"] = {
       {"factors", io.factors},
       {"regularization", Clean(io.objective.regularization)},
@@ -275,6 +308,7 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
       {"seed", io.seed},
       {"threads", threads},
   };
+  }
   meta["weighting"] = {
       {"purchase_weight", Clean(w.purchase_weight)}, {"cart_weight", Clean(w.cart_weight)},
       {"view_weight", Clean(w.view_weight)},         {"return_weight", Clean(w.return_weight)},

@@ -1,5 +1,5 @@
 // The training job: read event files, aggregate them into confidences, train
-// iALS, check the result and assemble a Model (not yet written). Used by
+// the algorithm (iALS or an item-item model), check the result and assemble a Model (not yet written). Used by
 // aisle-train and by tests. Not thread-safe; it parallelizes internally.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include "events/event_loader.h"
 #include "training/buy_again_fit.h"
 #include "training/ials_trainer.h"
+#include "training/item_item_trainer.h"
 #include "training/weighting.h"
 
 namespace aisle {
@@ -28,7 +29,11 @@ struct TrainJobOptions {
   std::string events_dir;
   bool default_consent = true;  // for customers who never said (as the server's --default_consent)
   WeightingOptions weighting;
+  // What the model is (engine/algorithm.h): iALS factors (`ials`) or an
+  // item-item model (`item_item`).
+  Algorithm algorithm = Algorithm::kIals;
   IalsOptions ials;
+  ItemItemOptions item_item;
   // Learn buy-again (engine/buy_again.h) on each customer's newest basket
   // (training/buy_again_fit.h): a second model is trained without those
   // baskets first. Off, or with too few customers who bought on two days,

@@ -80,6 +80,16 @@ ABSL_FLAG(double, half_life_days, 0,
 ABSL_FLAG(int64_t, reference_time, 0,
           "Reference time (Unix seconds) for the half-life; 0 means the latest event.");
 
+ABSL_FLAG(std::string, algorithm, "ials",
+          "What to train: ials (customer and product factors), item_knn (each product's most similar products "
+          "by co-purchase) or ease (Steck's closed-form item-item weights; catalogs over --ease_max_products "
+          "are weighted on their most bought products).");
+ABSL_FLAG(int, item_knn_k, 100, "item_knn: neighbours kept per product.");
+ABSL_FLAG(double, item_knn_shrink, 10, "item_knn: added to the cosine's denominator (rare pairs count less).");
+ABSL_FLAG(double, ease_lambda, 200, "ease: L2 regularization.");
+ABSL_FLAG(int, ease_k, 200, "ease: weights kept per product (largest magnitude).");
+ABSL_FLAG(int, ease_max_products, 20000,
+          "ease: products weighted (the most bought); time grows as its cube, memory as 8 bytes x its square.");
 ABSL_FLAG(int, factors, 64, "Latent factors per customer and product.");
 ABSL_FLAG(double, regularization, 0.01, "L2 regularization (lambda).");
 ABSL_FLAG(bool, frequency_scaled_regularization, false,
@@ -188,6 +198,17 @@ absl::StatusOr<TrainJobOptions> OptionsFromFlags() {
   w.half_life_days = absl::GetFlag(FLAGS_half_life_days);
   if (!(w.half_life_days >= 0)) return absl::InvalidArgumentError("--half_life_days must be >= 0");
   w.reference_time = absl::GetFlag(FLAGS_reference_time);
+
+  auto algorithm = ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
+  if (!algorithm.ok()) return absl::InvalidArgumentError(absl::StrCat("--algorithm: ", algorithm.status().message()));
+  o.algorithm = *algorithm;
+  ItemItemOptions& ii = o.item_item;
+  ii.knn.k = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_item_knn_k)));
+  ii.knn.shrink = static_cast<float>(absl::GetFlag(FLAGS_item_knn_shrink));
+  ii.ease.lambda = static_cast<float>(absl::GetFlag(FLAGS_ease_lambda));
+  ii.ease.k = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_ease_k)));
+  ii.ease.max_products = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_ease_max_products)));
+  if (absl::Status s = ii.Validate(); !s.ok()) return s;
 
   IalsOptions& t = o.ials;
   t.factors = absl::GetFlag(FLAGS_factors);

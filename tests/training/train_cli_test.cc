@@ -82,6 +82,38 @@ TEST(TrainCliTest, BadDataFailsLoudlyAndKeepsTheOldModel) {
   EXPECT_TRUE(ReadModel(model).ok());
 }
 
+TEST(TrainCliTest, TrainsItemItemModels) {
+  TempDir dir;
+  const std::string csv = dir.Path("events.csv");
+  ExecResult g = Exec(kBin + "/aisle-synth --output " + csv + " --customers 200 --products 80 --purchases 3000");
+  ASSERT_EQ(g.status, 0) << g.output;
+  for (const std::string algorithm : {"item_knn", "ease"}) {
+    const std::string model = dir.Path(algorithm + ".model");
+    ExecResult r = Exec(kTrain + " --input " + csv + " --output " + model + " --algorithm " + algorithm +
+                        " --ease_lambda 50 --item_knn_k 20");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("trained " + algorithm + ":"), std::string::npos) << r.output;
+    auto m = ReadModel(model);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(AlgorithmName(m->algorithm), algorithm);
+    EXPECT_EQ(m->num_factors(), 0u);
+    EXPECT_GT(m->item_weights.similar.nnz(), 0u);
+    EXPECT_TRUE(m->buy_again.learnt());  // buy-again is fitted on this algorithm's scores too
+    if (algorithm == "ease") {
+      EXPECT_EQ(m->metadata["hyperparameters"]["lambda"], 50);
+    } else {
+      EXPECT_EQ(m->metadata["hyperparameters"]["k"], 20);
+    }
+    ExecResult e = Exec(kBin + "/aisle-eval recommend --model " + model + " --customers c1 --count 3");
+    EXPECT_EQ(e.status, 0) << e.output;
+    EXPECT_NE(e.output.find("customer c1"), std::string::npos) << e.output;
+  }
+  ExecResult bad = Exec(kTrain + " --input " + csv + " --output " + dir.Path("x") + " --algorithm svd");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.output.find("unknown algorithm 'svd'"), std::string::npos) << bad.output;
+  EXPECT_EQ(Exec(kTrain + " --input " + csv + " --output " + dir.Path("x") + " --algorithm ease --ease_lambda 0").status, 2);
+}
+
 TEST(TrainCliTest, UsageAndInputErrors) {
   TempDir dir;
   EXPECT_EQ(Exec(kTrain + " --output " + dir.Path("m")).status, 2);

@@ -1,0 +1,134 @@
+#include "training/item_item_trainer.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+
+#include "absl/strings/str_cat.h"
+#include "engine/topk.h"
+
+namespace aisle {
+
+absl::Status ItemItemOptions::Validate() const {
+  if (knn.k == 0) return absl::InvalidArgumentError("--item_knn_k must be at least 1");
+  if (!(knn.shrink >= 0 && std::isfinite(knn.shrink))) return absl::InvalidArgumentError("--item_knn_shrink must be >= 0");
+  if (!(ease.lambda > 0 && std::isfinite(ease.lambda))) return absl::InvalidArgumentError("--ease_lambda must be > 0");
+  if (ease.k == 0) return absl::InvalidArgumentError("--ease_k must be at least 1");
+  if (ease.max_products == 0 || ease.max_products > 50000) {
+    return absl::InvalidArgumentError("--ease_max_products must be in [1, 50000] (memory: 8 n^2 bytes)");
+  }
+  return absl::OkStatus();
+}
+
+ItemItemResult TrainEase(const CsrMatrix& purchased, const std::vector<float>& popularity, const EaseOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const uint32_t np = purchased.cols;
+  // The products weighted: the most bought, at most max_products, in index order.
+  std::vector<uint32_t> chosen(np);
+  std::iota(chosen.begin(), chosen.end(), 0u);
+  if (np > options.max_products) {
+    std::partial_sort(chosen.begin(), chosen.begin() + options.max_products, chosen.end(), [&](uint32_t a, uint32_t b) {
+      return popularity[a] != popularity[b] ? popularity[a] > popularity[b] : a < b;
+    });
+    chosen.resize(options.max_products);
+    std::sort(chosen.begin(), chosen.end());
+  }
+  const auto n = static_cast<Eigen::Index>(chosen.size());
+  std::vector<int32_t> slot(np, -1);
+  for (Eigen::Index i = 0; i < n; ++i) slot[chosen[i]] = static_cast<int32_t>(i);
+
+  // G = X^T X + lambda I over the chosen products, row by row on all
+  // threads: row i counts, for every buyer of i, their other products.
+  const CsrMatrix buyers = Transpose(purchased);  // products x customers
+  Eigen::MatrixXf g = Eigen::MatrixXf::Zero(n, n);  // symmetric: column i is row i
+#pragma omp parallel for schedule(dynamic, 16)
+  for (Eigen::Index i = 0; i < n; ++i) {
+    float* col = g.col(i).data();
+    for (uint32_t c : buyers.RowIndices(chosen[i])) {
+      for (uint32_t j : purchased.RowIndices(c)) {
+        if (slot[j] >= 0) col[slot[j]] += 1;
+      }
+    }
+    col[i] += options.lambda;
+  }
+  // P = G^-1 (G is positive definite: a Gram matrix plus lambda I).
+  Eigen::MatrixXf p = Eigen::MatrixXf::Identity(n, n);
+  {
+    Eigen::LLT<Eigen::MatrixXf> llt(g);
+    g.resize(0, 0);
+    llt.solveInPlace(p);
+  }
+  // B_ij = -P_ij / P_jj (column j: the weights into product j); row i of
+  // the result (what having i adds) keeps its k largest in magnitude.
+  std::vector<std::vector<ScoredItem>> rows(static_cast<size_t>(n));
+  const uint32_t keep_k = options.k;
+  const Eigen::VectorXf diag = p.diagonal();
+#pragma omp parallel
+  {
+    std::vector<ScoredItem> all;
+#pragma omp for schedule(dynamic, 16)
+    for (Eigen::Index i = 0; i < n; ++i) {
+      all.clear();
+      const float* row = p.col(i).data();  // P is symmetric: column i is row i, contiguous
+      for (Eigen::Index j = 0; j < n; ++j) {
+        if (j == i) continue;
+        const float b = -row[j] / diag[j];
+        if (b != 0 && std::isfinite(b)) all.push_back({chosen[j], b});
+      }
+      const size_t keep = std::min<size_t>(all.size(), keep_k);
+      auto by_magnitude = [](const ScoredItem& a, const ScoredItem& b) {
+        const float x = std::fabs(a.score), y = std::fabs(b.score);
+        return x != y ? x > y : a.index < b.index;
+      };
+      std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep), all.end(), by_magnitude);
+      std::sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep),
+                [](const ScoredItem& a, const ScoredItem& b) { return a.index < b.index; });
+      rows[static_cast<size_t>(i)].assign(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep));
+    }
+  }
+  ItemItemResult out;
+  CsrMatrix& m = out.weights.similar;
+  m.rows = m.cols = np;
+  m.indptr.assign(uint64_t{np} + 1, 0);
+  for (uint32_t q = 0; q < np; ++q) m.indptr[q + 1] = m.indptr[q] + (slot[q] >= 0 ? rows[slot[q]].size() : 0);
+  m.indices.reserve(m.indptr.back());
+  m.values.reserve(m.indptr.back());
+  for (uint32_t q = 0; q < np; ++q) {
+    if (slot[q] < 0) continue;
+    for (const ScoredItem& s : rows[slot[q]]) {
+      m.indices.push_back(s.index);
+      m.values.push_back(s.score);
+    }
+  }
+  out.weighted_products = static_cast<uint32_t>(n);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+absl::StatusOr<ItemItemResult> TrainItemItem(Algorithm algorithm, const CsrMatrix& purchased,
+                                             const std::vector<float>& popularity, const ItemItemOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  switch (algorithm) {
+    case Algorithm::kItemKnn: {
+      const auto start = std::chrono::steady_clock::now();
+      ItemItemResult out;
+      out.weights = BuildItemNeighbours(purchased, purchased.cols, options.knn);
+      out.weighted_products = purchased.cols;
+      out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return out;
+    }
+    case Algorithm::kEase:
+      return TrainEase(purchased, popularity, options.ease);
+    case Algorithm::kIals:
+      break;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(AlgorithmName(algorithm), " is not an item-item algorithm"));
+}
+
+}  // namespace aisle
