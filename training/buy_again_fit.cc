@@ -372,4 +372,34 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
   return best;
 }
 
+HeldOutFigures ScoreModelAlone(const Model& model, const std::vector<HeldOutBasket>& baskets, int k) {
+  const ProductScorer scorer(model);
+  const long n = static_cast<long>(baskets.size());
+  Figures sum;
+#pragma omp parallel
+  {
+    std::vector<float> s(model.products.size());
+    Figures local;
+#pragma omp for schedule(dynamic, 16)
+    for (long j = 0; j < n; ++j) {
+      const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
+      scorer.Customer(b.customer, s.data());
+      for (uint32_t p : model.purchased.RowIndices(b.customer)) s[p] = NAN;
+      Score(s, b, k, &local);
+    }
+#pragma omp critical
+    {
+      sum.recall += local.recall;
+      sum.ndcg += local.ndcg;
+    }
+  }
+  HeldOutFigures out;
+  out.customers = baskets.size();
+  if (n > 0) {
+    out.recall = sum.recall / static_cast<double>(n);
+    out.ndcg = sum.ndcg / static_cast<double>(n);
+  }
+  return out;
+}
+
 }  // namespace aisle

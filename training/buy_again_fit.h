@@ -73,6 +73,15 @@ struct BuyAgainFit {
 absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<HeldOutBasket>& baskets,
                                         const BuyAgainFitOptions& options);
 
+// Recall and NDCG at k of the model's own ranking (its training purchases
+// excluded, no buy-again) on the baskets: what a model is validated on
+// when buy-again cannot be learnt.
+struct HeldOutFigures {
+  double recall = 0, ndcg = 0;
+  size_t customers = 0;
+};
+HeldOutFigures ScoreModelAlone(const Model& model, const std::vector<HeldOutBasket>& baskets, int k);
+
 // The conditional (multinomial) logit over groups of rows (rows
 // groups[j] .. groups[j + 1] are one basket's candidates, `y` its
 // purchases): the weights that rank each basket's purchases first, by

@@ -26,7 +26,8 @@ absl::Status ItemItemOptions::Validate() const {
   return absl::OkStatus();
 }
 
-ItemItemResult TrainEase(const CsrMatrix& purchased, const std::vector<float>& popularity, const EaseOptions& options) {
+absl::StatusOr<ItemItemResult> TrainEase(const CsrMatrix& purchased, const std::vector<float>& popularity,
+                                         const EaseOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const uint32_t np = purchased.cols;
   // The products weighted: the most bought, at most max_products, in index order.
@@ -57,39 +58,70 @@ ItemItemResult TrainEase(const CsrMatrix& purchased, const std::vector<float>& p
     }
     col[i] += options.lambda;
   }
-  // P = G^-1 (G is positive definite: a Gram matrix plus lambda I).
-  Eigen::MatrixXf p = Eigen::MatrixXf::Identity(n, n);
-  {
-    Eigen::LLT<Eigen::MatrixXf> llt(g);
-    g.resize(0, 0);
-    llt.solveInPlace(p);
+  // P = G^-1 = L^-T L^-1 with G = L L^T (G is positive definite: a Gram
+  // matrix plus lambda I), in g's own memory: one n x n matrix in all.
+  // Flops: n^3/3 (Cholesky) + n^3/3 (L^-1) + n^3 (P, a column block at a
+  // time, each block consumed at once).
+  Eigen::LLT<Eigen::Ref<Eigen::MatrixXf>> llt(g);  // L in g's lower triangle
+  if (llt.info() != Eigen::Success) {
+    return absl::InternalError("ease: the regularized Gram matrix lost positive definiteness in float precision; "
+                               "raise --ease_lambda");
   }
-  // B_ij = -P_ij / P_jj (column j: the weights into product j); row i of
-  // the result (what having i adds) keeps its k largest in magnitude.
+  constexpr Eigen::Index kBlock = 256;
+  const int threads = omp_get_max_threads();
+  // L^-1, a column block at a time left to right: block [j0, j1) of L^-1 is
+  // zero above row j0 and needs L[j0:, j0:] only, so it overwrites L's
+  // columns j0..j1, which no later block reads. The block's columns are
+  // solved on all threads (Eigen's triangular solves are single-threaded).
+  for (Eigen::Index j0 = 0; j0 < n; j0 += kBlock) {
+    const Eigen::Index b = std::min(kBlock, n - j0), m = n - j0;
+    Eigen::MatrixXf x = Eigen::MatrixXf::Identity(m, b);
+    const auto lower = g.block(j0, j0, m, m).triangularView<Eigen::Lower>();
+    const Eigen::Index per = (b + threads - 1) / threads;
+#pragma omp parallel for schedule(static, 1)
+    for (Eigen::Index c0 = 0; c0 < b; c0 += per) {
+      auto cols = x.middleCols(c0, std::min(per, b - c0));
+      lower.solveInPlace(cols);
+    }
+    g.block(j0, j0, m, b) = x;
+  }
+  g.triangularView<Eigen::StrictlyUpper>().setZero();  // g = L^-1 (M below)
+  // diag(P)_k = |M e_k|^2.
+  Eigen::VectorXf diag(n);
+#pragma omp parallel for schedule(static)
+  for (Eigen::Index k = 0; k < n; ++k) diag[k] = g.col(k).tail(n - k).squaredNorm();
+  // P's columns a block at a time (P[:, j] = M^T M e_j, M e_j zero above j);
+  // column j of P is row j of P (symmetric), so block j gives the rows of B
+  // for sources j: B_jk = -P_jk / P_kk, keeping the k of largest magnitude.
   std::vector<std::vector<ScoredItem>> rows(static_cast<size_t>(n));
   const uint32_t keep_k = options.k;
-  const Eigen::VectorXf diag = p.diagonal();
+  for (Eigen::Index j0 = 0; j0 < n; j0 += kBlock) {
+    const Eigen::Index b = std::min(kBlock, n - j0), m = n - j0;
+    Eigen::MatrixXf pb(n, b);
+    pb.noalias() = g.bottomRows(m).transpose() * g.block(j0, j0, m, b);
 #pragma omp parallel
-  {
-    std::vector<ScoredItem> all;
-#pragma omp for schedule(dynamic, 16)
-    for (Eigen::Index i = 0; i < n; ++i) {
-      all.clear();
-      const float* row = p.col(i).data();  // P is symmetric: column i is row i, contiguous
-      for (Eigen::Index j = 0; j < n; ++j) {
-        if (j == i) continue;
-        const float b = -row[j] / diag[j];
-        if (b != 0 && std::isfinite(b)) all.push_back({chosen[j], b});
+    {
+      std::vector<ScoredItem> all;
+#pragma omp for schedule(dynamic, 8)
+      for (Eigen::Index t = 0; t < b; ++t) {
+        const Eigen::Index i = j0 + t;
+        const float* col = pb.col(t).data();
+        all.clear();
+        for (Eigen::Index k = 0; k < n; ++k) {
+          if (k == i) continue;
+          const float w = -col[k] / diag[k];
+          if (w != 0 && std::isfinite(w)) all.push_back({chosen[k], w});
+        }
+        const size_t keep = std::min<size_t>(all.size(), keep_k);
+        auto by_magnitude = [](const ScoredItem& a, const ScoredItem& z) {
+          const float x = std::fabs(a.score), y = std::fabs(z.score);
+          return x != y ? x > y : a.index < z.index;
+        };
+        std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep), all.end(), by_magnitude);
+        std::sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep),
+                  [](const ScoredItem& a, const ScoredItem& z) { return a.index < z.index; });
+        rows[static_cast<size_t>(i)].assign(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep));
       }
-      const size_t keep = std::min<size_t>(all.size(), keep_k);
-      auto by_magnitude = [](const ScoredItem& a, const ScoredItem& b) {
-        const float x = std::fabs(a.score), y = std::fabs(b.score);
-        return x != y ? x > y : a.index < b.index;
-      };
-      std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep), all.end(), by_magnitude);
-      std::sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep),
-                [](const ScoredItem& a, const ScoredItem& b) { return a.index < b.index; });
-      rows[static_cast<size_t>(i)].assign(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep));
     }
   }
   ItemItemResult out;

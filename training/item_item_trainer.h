@@ -51,7 +51,9 @@ struct ItemItemResult {
 absl::StatusOr<ItemItemResult> TrainItemItem(Algorithm algorithm, const CsrMatrix& purchased,
                                              const std::vector<float>& popularity, const ItemItemOptions& options);
 
-// The ease weights alone (for tests and benchmarks).
-ItemItemResult TrainEase(const CsrMatrix& purchased, const std::vector<float>& popularity, const EaseOptions& options);
+// The ease weights alone (for tests and benchmarks); Internal when the
+// Cholesky factorization fails (lambda too small for float precision).
+absl::StatusOr<ItemItemResult> TrainEase(const CsrMatrix& purchased, const std::vector<float>& popularity,
+                                         const EaseOptions& options);
 
 }  // namespace aisle

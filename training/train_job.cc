@@ -18,6 +18,7 @@
 #include "engine/recommender.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
+#include "training/algorithm_choice.h"
 #include "training/item_item_trainer.h"
 #include "training/purchase_days.h"
 
@@ -155,8 +156,19 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
 
   // Buy-again's weights, learnt on a model trained without each customer's
   // newest basket, before the events are released.
-  std::optional<BuyAgainFit> buy_again;
-  if (options.buy_again) {
+  if (options.auto_algorithm) {
+    auto choice = ChooseAlgorithm(log, stats, options);
+    if (!choice.ok()) return choice.status();
+    auto chosen = Train(log, release, stats, choice->options);
+    if (!chosen.ok()) return chosen.status();
+    nlohmann::json meta = chosen->model.metadata;
+    meta["auto"] = std::move(choice->report);
+    meta["job_seconds"] = Seconds(start);
+    if (absl::Status s = chosen->model.SetMetadata(std::move(meta)); !s.ok()) return s;
+    return chosen;
+  }
+  std::optional<BuyAgainFit> buy_again = options.buy_again_fitted;
+  if (options.buy_again && !buy_again) {
     t = std::chrono::steady_clock::now();
     ValidationSplit split = SplitNewestBasket(log);
     if (split.baskets.size() < options.buy_again_min_customers) {

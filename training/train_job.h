@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct TrainJobOptions {
   // What the model is (engine/algorithm.h): iALS factors (`ials`) or an
   // item-item model (`item_item`).
   Algorithm algorithm = Algorithm::kIals;
+  // Choose the algorithm on validation instead (training/algorithm_choice.h):
+  // `algorithm` is then ignored, the other options are the candidates' base.
+  bool auto_algorithm = false;
   IalsOptions ials;
   ItemItemOptions item_item;
   // Learn buy-again (engine/buy_again.h) on each customer's newest basket
@@ -43,6 +47,9 @@ struct TrainJobOptions {
   // what buy-again's affinities read.
   NeighbourOptions neighbours;
   BuyAgainFitOptions buy_again_fit;
+  // Buy-again already fitted on this algorithm's held-out baskets (by the
+  // auto choice): used instead of fitting again.
+  std::optional<BuyAgainFit> buy_again_fitted;
   size_t buy_again_min_customers = 20;
   // Progress lines go here (nullptr: silent).
   FILE* log = stderr;

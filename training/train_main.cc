@@ -82,8 +82,9 @@ ABSL_FLAG(int64_t, reference_time, 0,
 
 ABSL_FLAG(std::string, algorithm, "ials",
           "What to train: ials (customer and product factors), item_knn (each product's most similar products "
-          "by co-purchase) or ease (Steck's closed-form item-item weights; catalogs over --ease_max_products "
-          "are weighted on their most bought products).");
+          "by co-purchase), ease (Steck's closed-form item-item weights; catalogs over --ease_max_products "
+          "are weighted on their most bought products), or auto (each candidate trained without each customer's "
+          "newest basket and the best on those baskets kept; the figures go into the model's metadata).");
 ABSL_FLAG(int, item_knn_k, 100, "item_knn: neighbours kept per product.");
 ABSL_FLAG(double, item_knn_shrink, 10, "item_knn: added to the cosine's denominator (rare pairs count less).");
 ABSL_FLAG(double, ease_lambda, 200, "ease: L2 regularization.");
@@ -199,9 +200,15 @@ absl::StatusOr<TrainJobOptions> OptionsFromFlags() {
   if (!(w.half_life_days >= 0)) return absl::InvalidArgumentError("--half_life_days must be >= 0");
   w.reference_time = absl::GetFlag(FLAGS_reference_time);
 
-  auto algorithm = ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
-  if (!algorithm.ok()) return absl::InvalidArgumentError(absl::StrCat("--algorithm: ", algorithm.status().message()));
-  o.algorithm = *algorithm;
+  if (absl::GetFlag(FLAGS_algorithm) == "auto") {
+    o.auto_algorithm = true;
+  } else {
+    auto algorithm = ParseAlgorithm(absl::GetFlag(FLAGS_algorithm));
+    if (!algorithm.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--algorithm: ", algorithm.status().message(), " or auto"));
+    }
+    o.algorithm = *algorithm;
+  }
   ItemItemOptions& ii = o.item_item;
   ii.knn.k = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_item_knn_k)));
   ii.knn.shrink = static_cast<float>(absl::GetFlag(FLAGS_item_knn_shrink));

@@ -15,6 +15,8 @@
 #include <Eigen/Dense>
 
 #include "engine/model_io.h"
+#include "events/event_log.h"
+#include "training/train_job.h"
 #include "engine/product_scorer.h"
 #include "engine/recommender.h"
 #include "tests/test_util.h"
@@ -71,7 +73,9 @@ TEST(Ease, WeightsAreEachProductsRidgeRegressionOnTheOthers) {
   EaseOptions o;
   o.lambda = 5;
   o.k = kProducts;  // every weight kept
-  const ItemItemResult r = TrainEase(bought, Popularity(bought), o);
+  auto trained = TrainEase(bought, Popularity(bought), o);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  const ItemItemResult& r = *trained;
   ASSERT_TRUE(r.weights.Validate(kProducts, /*signed_values=*/true).ok());
   EXPECT_EQ(r.weighted_products, kProducts);
   Eigen::MatrixXd x = Eigen::MatrixXd::Zero(bought.rows, kProducts);
@@ -126,7 +130,9 @@ TEST(Ease, RestrictedToTheMostBoughtProducts) {
   const std::vector<float> pop = Popularity(bought);
   EaseOptions o;
   o.max_products = 8;
-  const ItemItemResult r = TrainEase(bought, pop, o);
+  auto trained = TrainEase(bought, pop, o);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  const ItemItemResult& r = *trained;
   EXPECT_EQ(r.weighted_products, 8u);
   std::vector<float> sorted = pop;
   std::sort(sorted.rbegin(), sorted.rend());
@@ -279,6 +285,65 @@ TEST_P(ItemItemServing, ModelFileKeepsTheAlgorithmAndWeights) {
   Model unknown = m;
   EXPECT_FALSE(unknown.SetMetadata({{"algorithm", "svd"}}).ok());
   EXPECT_FALSE(unknown.SetMetadata({{"algorithm", 3}}).ok());
+}
+
+// Pairs: "teachers" buy both products of a pair on one day; "learners" buy
+// one product of a pair and a noise product, then its partner days later
+// (their held-out basket). 120 pairs are more than 4 factors can tell
+// apart, and exactly what an item-item model holds.
+EventLog PlantedPairLog(uint32_t seed) {
+  std::mt19937 rng(seed);
+  constexpr uint32_t kPairCount = 120, kNoise = 40;
+  EventLog log;
+  for (uint32_t p = 0; p < 2 * kPairCount + kNoise; ++p) log.products.Insert("p" + std::to_string(p));
+  constexpr int64_t kDay = 86400, kStart = 1700000000;
+  auto buy = [&](uint32_t c, uint32_t p, int64_t t) {
+    log.events.push_back({c, p, PackedSeconds(t), 1.0f, NAN, EventType::kPurchase, Channel::kUnknown, kNoCountry});
+  };
+  for (uint32_t c = 0; c < 1200; ++c) {
+    log.customers.Insert("c" + std::to_string(c));
+    const uint32_t pair = static_cast<uint32_t>(rng() % kPairCount);
+    const uint32_t noise = 2 * kPairCount + static_cast<uint32_t>(rng() % kNoise);
+    if (c % 2 == 0) {
+      buy(c, 2 * pair, kStart + kDay * (c % 20));
+      buy(c, 2 * pair + 1, kStart + kDay * (c % 20));
+      buy(c, noise, kStart + kDay * (c % 20));
+    } else {
+      const uint32_t first = static_cast<uint32_t>(rng() % 2);
+      buy(c, 2 * pair + first, kStart);
+      buy(c, noise, kStart);
+      buy(c, 2 * pair + 1 - first, kStart + 30 * kDay);  // the partner, later
+    }
+  }
+  return log;
+}
+
+TEST(AutoAlgorithm, PicksWhatThePlantedDataFavours) {
+  const EventLog log = PlantedPairLog(9);
+  LoadStats stats;
+  TrainJobOptions o;
+  o.auto_algorithm = true;
+  o.ials.factors = 4;
+  o.ials.iterations = 6;
+  // Each model's own ranking (buy-again's neighbourhood features would find
+  // the partners whatever the model).
+  o.buy_again = false;
+  o.log = nullptr;
+  auto r = TrainOnLog(log, stats, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const nlohmann::json& report = r->model.metadata["auto"];
+  ASSERT_TRUE(report.is_object()) << r->model.metadata.dump();
+  EXPECT_NE(r->model.algorithm, Algorithm::kIals) << report.dump(1);
+  EXPECT_EQ(report["candidates"][report["chosen"].get<size_t>()]["algorithm"], AlgorithmName(r->model.algorithm));
+  // Every candidate's figures are there, and the item-item ones clearly ahead.
+  double ials = 0, item_item = 0;
+  for (const auto& c : report["candidates"]) {
+    ASSERT_TRUE(c.contains("ndcg@10")) << c.dump();
+    double& best = c["algorithm"] == "ials" ? ials : item_item;
+    best = std::max(best, c["ndcg@10"].get<double>());
+  }
+  EXPECT_GT(item_item, ials + 0.1) << report.dump(1);
+  EXPECT_TRUE(r->model.Validate().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, ItemItemServing, ::testing::Values(Algorithm::kItemKnn, Algorithm::kEase),

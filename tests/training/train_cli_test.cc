@@ -108,6 +108,20 @@ TEST(TrainCliTest, TrainsItemItemModels) {
     EXPECT_EQ(e.status, 0) << e.output;
     EXPECT_NE(e.output.find("customer c1"), std::string::npos) << e.output;
   }
+  // auto: every candidate validated, the chosen one written, the figures in its metadata.
+  const std::string chosen = dir.Path("auto.model");
+  ExecResult a = Exec(kTrain + " --input " + csv + " --output " + chosen + " --algorithm auto --factors 8 --iterations 3");
+  ASSERT_EQ(a.status, 0) << a.output;
+  EXPECT_NE(a.output.find("auto: chose "), std::string::npos) << a.output;
+  auto m = ReadModel(chosen);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const nlohmann::json& report = m->metadata["auto"];
+  ASSERT_TRUE(report.contains("candidates")) << m->metadata.dump();
+  EXPECT_GE(report["candidates"].size(), 5u);
+  EXPECT_EQ(report["candidates"][report["chosen"].get<size_t>()]["algorithm"], AlgorithmName(m->algorithm));
+  ExecResult info = Exec(kBin + "/aisle-eval info --model " + chosen);
+  EXPECT_NE(info.output.find("\"candidates\""), std::string::npos) << info.output;
+
   ExecResult bad = Exec(kTrain + " --input " + csv + " --output " + dir.Path("x") + " --algorithm svd");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.output.find("unknown algorithm 'svd'"), std::string::npos) << bad.output;
