@@ -64,7 +64,7 @@ std::vector<uint32_t> OfferRanker::Candidates(const OfferOptions& o, bool new_cu
 }
 
 OfferResult OfferRanker::Rank(absl::Span<const float> affinity, absl::Span<const uint32_t> bought,
-                              const OfferOptions& o, bool new_customer) const {
+                              const OfferOptions& o, bool new_customer, absl::Span<const uint32_t> due) const {
   const absl::Span<const Offer> offers = catalog_->offers();
   std::vector<uint32_t> used_products;
   std::vector<int32_t> used_categories;
@@ -78,7 +78,10 @@ OfferResult OfferRanker::Rank(absl::Span<const float> affinity, absl::Span<const
       const float a = affinity[p];
       if (!(a > 0)) continue;
       if (drivers->size() == o.drivers && a <= drivers->back().affinity) continue;
-      if (!offer.repurchasable && !repurchasable_[p] && std::binary_search(bought.begin(), bought.end(), p)) continue;
+      if (!offer.repurchasable && !repurchasable_[p] && std::binary_search(bought.begin(), bought.end(), p) &&
+          !std::binary_search(due.begin(), due.end(), p)) {
+        continue;
+      }
       if (used(used_products, p)) continue;
       if (const int32_t c = recommender_->CategoryIndex(p); c >= 0 && used(used_categories, c)) continue;
       auto pos = std::upper_bound(drivers->begin(), drivers->end(), a,
@@ -148,7 +151,9 @@ absl::StatusOr<OfferResult> OfferRanker::ForCustomer(absl::string_view customer_
     r.fallback = true;
     return r;
   }
-  return Rank(*scores, purchased, o, /*new_customer=*/purchased.empty());
+  const absl::Time now = o.now == absl::InfinitePast() ? absl::Now() : o.now;
+  const std::vector<uint32_t> due = recommender_->DueProducts(c, has_live ? live : nullptr, absl::ToUnixSeconds(now));
+  return Rank(*scores, purchased, o, /*new_customer=*/purchased.empty(), due);
 }
 
 absl::StatusOr<OfferResult> OfferRanker::Popular(const OfferOptions& o, bool new_customer) const {

@@ -10,8 +10,11 @@
 //    popularity (scaled to [0, 1]) for an unknown one (fallback). The best
 //    product dominates and a few more add a bounded bonus, so a 500-product
 //    offer does not win on size alone;
-//  - products the customer bought never drive an offer unless the offer or
-//    the catalog marks them repurchasable;
+//  - products the customer bought drive an offer only when buy-again's
+//    learnt rule says they are due again (Recommender::DueProducts: a
+//    product bought again often enough, after its interval), or the offer or
+//    the catalog marks them repurchasable (an override); with a model that
+//    did not learn buy-again, only the marks;
 //  - diversity: chosen greedily; a product drives at most one offer, and
 //    once an offer's main driving product has a category, no product of that
 //    category drives a later offer (lazy greedy: exact, since scores only
@@ -91,8 +94,9 @@ class OfferRanker {
 
  private:
   OfferRanker() = default;
+  // `due`: the products of `bought` buy-again lets through (sorted).
   OfferResult Rank(absl::Span<const float> affinity, absl::Span<const uint32_t> bought, const OfferOptions& options,
-                   bool new_customer) const;
+                   bool new_customer, absl::Span<const uint32_t> due = {}) const;
 
   std::shared_ptr<const Recommender> recommender_;
   std::shared_ptr<const OfferCatalog> catalog_;

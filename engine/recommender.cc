@@ -773,6 +773,18 @@ BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LivePr
   return b;
 }
 
+std::vector<uint32_t> Recommender::DueProducts(std::optional<uint32_t> c, const LiveProfile* live,
+                                               int64_t now) const {
+  std::vector<uint32_t> out;
+  if (!buy_again_) return out;
+  const int32_t day = PurchaseDay(now != 0 ? now : absl::ToUnixSeconds(absl::Now()));
+  const BoughtBefore b = BoughtBeforeOf(c, live, day);
+  for (size_t j = 0; j < b.products.size(); ++j) {
+    if (!buy_again_->Excluded(b.products[j], b.pairs[j], day)) out.push_back(b.products[j]);
+  }
+  return out;  // b.products is sorted
+}
+
 int32_t Recommender::DayOf(const RecommendOptions& o) {
   return PurchaseDay(o.now != 0 ? o.now : absl::ToUnixSeconds(absl::Now()));
 }
@@ -785,13 +797,20 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint3
   std::vector<Recommendation> out;
   if (!buy_again_) return out;
   const bool row = c && !(live != nullptr && live->forget_model_row);
+  // Item-item models: every product's score at once (a lookup per product
+  // bought before and product of the history would cost their product).
+  std::vector<float> all;
+  if (row && by_items_ && !b.products.empty()) {
+    all.resize(model_->products.size());
+    scorer_->Customer(*c, all.data());
+  }
   for (size_t j = 0; j < b.products.size(); ++j) {
     const uint32_t p = b.products[j];
     if (buy_again_->Excluded(p, b.pairs[j], day)) continue;
     if (f->ByAttributes() && !PassesAttributes(*f, p)) continue;
     if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
     // The model's score from the customer's trained row (0 without one).
-    const float score = row ? scorer_->One(*c, p) : 0.0f;
+    const float score = !row ? 0.0f : all.empty() ? scorer_->One(*c, p) : all[p];
     Recommendation r{p, buy_again_->Logit(buy_again_->Features(b, j, day, score, BuyAgain::Affinity(b, p))), {}, {}};
     r.repurchase = buy_again_->Explain(p, b.pairs[j], day);
     out.push_back(std::move(r));

@@ -275,6 +275,12 @@ class Recommender {
   // uses (exposed for tests and tools).
   Eigen::VectorXf FoldIn(absl::Span<const uint32_t> products, absl::Span<const float> weights) const;
 
+  // The customer's products bought before (model history unless forgotten,
+  // and live purchases) that buy-again's learnt rule lets through at Unix
+  // time `now` (0: the clock's), sorted: what offers may show again. Empty
+  // without buy-again.
+  std::vector<uint32_t> DueProducts(std::optional<uint32_t> customer, const LiveProfile* live, int64_t now) const;
+
   // Buy-again (engine/buy_again.h), or null when the model did not learn it.
   const BuyAgain* buy_again() const { return buy_again_.get(); }
 

@@ -11,7 +11,9 @@
 #include <random>
 
 #include "engine/buy_again.h"
+#include "absl/strings/str_cat.h"
 #include "engine/model_io.h"
+#include "engine/offer_ranker.h"
 #include "engine/recommender.h"
 #include "evaluation/scorer.h"
 #include "tests/test_util.h"
@@ -296,6 +298,55 @@ TEST(BuyAgainParams, RefusesWeightsOutOfRange) {
   j = p.ToJson();
   j["min_due_fraction"] = "half";
   EXPECT_FALSE(BuyAgainParams::FromJson(j).ok());
+}
+
+}  // namespace
+}  // namespace aisle
+
+namespace aisle {
+namespace {
+
+// Offers read the same signal: milk (bought every 7 days) drives its offer
+// again when due and not the day after; the kettle never does, unless the
+// catalog marks it repurchasable (the store's override).
+TEST_F(BuyAgainTest, OffersShowWhatIsDueAgain) {
+  const int c = 3;
+  const std::string kettle = store_->kettle[c];
+  auto ranker = [&](const std::string& marks) {
+    const std::string json = absl::StrCat(R"({"repurchasable_products": [)", marks, R"(], "offers": [
+      {"id": "dairy", "title": "t", "discount": {"percent": 5}, "products": ["milk"]},
+      {"id": "kitchen", "title": "t", "discount": {"percent": 5}, "products": [")", kettle, R"("]}]})");
+    auto cat = OfferCatalog::Parse(json, "offers.json");
+    EXPECT_TRUE(cat.ok()) << cat.status();
+    auto r = OfferRanker::Create(rec_, std::make_shared<const OfferCatalog>(std::move(*cat)));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *r;
+  };
+  auto ids = [&](const OfferRanker& r, int32_t day) {
+    OfferOptions o;
+    o.count = 5;
+    o.now = absl::FromUnixSeconds(int64_t{day} * kSecondsPerDay + 43200);
+    auto a = r.ForCustomer("c" + std::to_string(c), o);
+    EXPECT_TRUE(a.ok()) << a.status();
+    std::vector<std::string> out;
+    if (a.ok()) {
+      for (const RankedOffer& x : a->offers) out.push_back(r.catalog().offers()[x.offer].id);
+    }
+    return out;
+  };
+  const int32_t last = store_->last_milk[c];
+  auto plain = ranker("");
+  EXPECT_TRUE(Has(ids(*plain, last + 7), "dairy"));
+  EXPECT_FALSE(Has(ids(*plain, last + 1), "dairy"));
+  EXPECT_FALSE(Has(ids(*plain, last + 7), "kitchen"));
+  EXPECT_FALSE(Has(ids(*plain, last + 60), "kitchen"));
+  auto marked = ranker(absl::StrCat("\"", kettle, "\""));
+  EXPECT_TRUE(Has(ids(*marked, last + 7), "kitchen"));
+  const std::vector<uint32_t> due =
+      rec_->DueProducts(model_->customers.Find("c" + std::to_string(c)), nullptr,
+                        int64_t{last + 7} * kSecondsPerDay + 43200);
+  EXPECT_TRUE(std::binary_search(due.begin(), due.end(), *model_->products.Find("milk")));
+  EXPECT_FALSE(std::binary_search(due.begin(), due.end(), *model_->products.Find(kettle)));
 }
 
 }  // namespace
