@@ -13,6 +13,7 @@
 # and a storefront's mix: 60% customer recommendations, 25% similar
 # products, 10% basket recommendations (POST, 3 products), 5% rank (POST,
 # 20 products).
+# AISLE_TRAIN_FLAGS adds flags to the training (e.g. "--algorithm item_knn").
 # Installs wrk and nginx with apt-get when missing. Prints a Markdown table
 # of requests/s and p50/p99 latency. Run on an otherwise idle machine.
 set -euo pipefail
@@ -37,7 +38,9 @@ CUSTOMERS=100000
 echo "== model: $CUSTOMERS customers x 50000 products, 64 factors" >&2
 "$BIN/aisle-synth" --output "$WORK/events.csv" --customers $CUSTOMERS --products 50000 --categories 200 \
   --purchases 2000000 --seed 11 2>/dev/null
-"$BIN/aisle-train" --input "$WORK/events.csv" --output "$WORK/m.model" --factors 64 --iterations 3 --quiet
+# shellcheck disable=SC2086
+"$BIN/aisle-train" --input "$WORK/events.csv" --output "$WORK/m.model" --factors 64 --iterations 3 --quiet \
+  ${AISLE_TRAIN_FLAGS:-}
 
 start_server() {  # extra flags
   [ -n "$SERVER_PID" ] && { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }

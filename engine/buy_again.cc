@@ -221,6 +221,27 @@ BuyAgainVector BuyAgain::NewFeatures(uint32_t product, float model_score, size_t
   return x;
 }
 
+float BuyAgain::NewLogit(uint32_t product, float model_score, size_t rank, float affinity) const {
+  // Logit(NewFeatures(...)) term by term in the same order and precision
+  // (the repeat features are zero for a new product and add nothing), with
+  // the two logarithms taken once for the common cases: a rank past
+  // kMaxNewRank and no affinity.
+  static const float kTailRank = static_cast<float>(std::log1p(static_cast<double>(kMaxNewRank)));
+  static const float kNoAffinity = static_cast<float>(std::log(kAffinityFloor));
+  const BuyAgainVector& w = params_.weights;
+  const float rank_x =
+      rank >= kMaxNewRank ? kTailRank : static_cast<float>(std::log1p(static_cast<double>(rank)));
+  const float affinity_x =
+      affinity > 0 ? static_cast<float>(std::log(kAffinityFloor + affinity)) : kNoAffinity;
+  // Logit's sum up to here: +0 plus zero terms, then the bias's weight x 1.
+  double s = static_cast<double>(w[kNewBias]);
+  s += static_cast<double>(w[kNewScore]) * (std::isfinite(model_score) ? model_score : 0.0f);
+  s += static_cast<double>(w[kNewRank]) * rank_x;
+  s += static_cast<double>(w[kNewBuyers]) * (stats_.empty() ? 0.0f : stats_[product].log_buyers);
+  s += static_cast<double>(w[kNewNeighbours]) * affinity_x;
+  return static_cast<float>(s);
+}
+
 float BuyAgainParams::Logit(const BuyAgainVector& x) const {
   double s = 0;
   for (int f = 0; f < kNumBuyAgainFeatures; ++f) s += static_cast<double>(weights[f]) * x[f];
@@ -238,10 +259,14 @@ void BuyAgain::Blend(const BoughtBefore& b, int32_t now_day, float* scores, size
                     : Logit(Features(b, j, now_day, scores[bought[j]], affinity[bought[j]]));
   }
   // New products in score order (NaN last), for their ranks.
+  std::vector<char> is_bought(num_products, 0);
+  for (uint32_t p : bought) {
+    if (p < num_products) is_bought[p] = 1;
+  }
   std::vector<uint32_t> order;
   order.reserve(num_products);
   for (uint32_t i = 0; i < num_products; ++i) {
-    if (!std::binary_search(bought.begin(), bought.end(), i)) order.push_back(i);
+    if (!is_bought[i]) order.push_back(i);
   }
   auto better = [scores](uint32_t a, uint32_t b) {
     const float x = std::isnan(scores[a]) ? -INFINITY : scores[a], y = std::isnan(scores[b]) ? -INFINITY : scores[b];
@@ -251,7 +276,7 @@ void BuyAgain::Blend(const BoughtBefore& b, int32_t now_day, float* scores, size
   std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(ranked), order.end(), better);
   for (size_t r = 0; r < order.size(); ++r) {
     const uint32_t i = order[r];
-    scores[i] = Logit(NewFeatures(i, scores[i], r, affinity[i]));
+    scores[i] = NewLogit(i, scores[i], r, affinity[i]);
   }
   for (size_t j = 0; j < bought.size(); ++j) scores[bought[j]] = repeat[j];
 }

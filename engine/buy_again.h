@@ -165,6 +165,9 @@ class BuyAgain {
   // products never bought by its model score.
   BuyAgainVector NewFeatures(uint32_t product, float model_score, size_t rank, float affinity) const;
   float Logit(const BuyAgainVector& x) const { return params_.Logit(x); }
+  // Logit(NewFeatures(...)), the same value bit for bit, without building
+  // the features (what Blend does for every product of the catalog).
+  float NewLogit(uint32_t product, float model_score, size_t rank, float affinity) const;
   // Ranks from kMaxNewRank on count as kMaxNewRank.
   static constexpr size_t kMaxNewRank = 100;
   Repurchase Explain(uint32_t product, const PairHistory& h, int32_t now_day) const;

@@ -23,6 +23,19 @@ void ProductScorer::Customer(uint32_t customer, float* out) const {
   History(model_.purchased.RowIndices(customer), {}, out);
 }
 
+void ProductScorer::Customers(absl::Span<const uint32_t> customers, float* out) const {
+  const size_t np = num_products();
+  if (by_items_ || customers.size() < 2) {
+    for (size_t j = 0; j < customers.size(); ++j) Customer(customers[j], out + j * np);
+    return;
+  }
+  const FactorView users = model_.users();
+  FactorMatrix rows(static_cast<Eigen::Index>(customers.size()), users.cols());
+  for (size_t j = 0; j < customers.size(); ++j) rows.row(static_cast<Eigen::Index>(j)) = users.row(customers[j]);
+  Eigen::Map<FactorMatrix> scores(out, static_cast<Eigen::Index>(customers.size()), static_cast<Eigen::Index>(np));
+  scores.noalias() = rows * model_.items().transpose();
+}
+
 float ProductScorer::One(uint32_t customer, uint32_t product) const {
   if (!by_items_) return model_.users().row(customer).dot(model_.items().row(product));
   float s = prior_[product];

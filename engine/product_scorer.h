@@ -29,6 +29,12 @@ class ProductScorer {
 
   // The customer's (model index) score of every product into out[num_products()].
   void Customer(uint32_t customer, float* out) const;
+  // Customer() for several customers into out[customers.size() x
+  // num_products()] (row j: customers[j]); for iALS one matrix product, so
+  // the product factors are read once for all of them instead of once per
+  // customer (a block of 16 at 50k products x 64 factors: 16x less memory
+  // traffic). Single-threaded (call it from each thread of a parallel loop).
+  void Customers(absl::Span<const uint32_t> customers, float* out) const;
   // Customer's out[product] alone.
   float One(uint32_t customer, uint32_t product) const;
   // Item-item models: the scores of a customer with these products (in

@@ -849,8 +849,7 @@ void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, c
   merged.reserve(r.items.size() + due->size());
   for (size_t j = 0; j < r.items.size(); ++j) {
     Recommendation x = std::move(r.items[j]);
-    x.score = buy_again_->Logit(
-        buy_again_->NewFeatures(x.product, x.score, j, BuyAgain::Affinity(b, x.product)));
+    x.score = buy_again_->NewLogit(x.product, x.score, j, BuyAgain::Affinity(b, x.product));
     merged.push_back(std::move(x));
   }
   for (Recommendation& x : *due) merged.push_back(std::move(x));

@@ -59,6 +59,11 @@ struct BuyAgainFitOptions {
   // `refit_candidates` best candidates by the previous weights.
   int refit_rounds = 2;
   size_t refit_candidates = 15;
+  // At most this many held-out baskets fitted on, evenly spread over them
+  // (0: all): twenty weights need no more, and the fit's cost (several
+  // passes scoring every product for each basket's customer) stays bounded
+  // on a large store.
+  size_t max_baskets = 20000;
 };
 
 struct BuyAgainFit {

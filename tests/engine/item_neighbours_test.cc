@@ -13,6 +13,7 @@
 #include "engine/buy_again.h"
 #include "engine/checksum.h"
 #include "engine/model_io.h"
+#include "tests/planted_pairs.h"
 #include "tests/test_util.h"
 
 namespace aisle {
@@ -22,21 +23,7 @@ constexpr uint32_t kPairs = 10;     // products 2p and 2p + 1 are bought togethe
 constexpr uint32_t kProducts = 60;  // the rest (20..59) are noise
 
 CsrMatrix PlantedPurchases(uint32_t customers, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<Triplet> t;
-  for (uint32_t c = 0; c < customers; ++c) {
-    for (int j = 0; j < 2; ++j) {
-      const auto p = static_cast<uint32_t>(rng() % kPairs);
-      t.push_back({c, 2 * p, 1});
-      t.push_back({c, 2 * p + 1, 1});
-    }
-    for (int j = 0; j < 4; ++j) {
-      t.push_back({c, 2 * kPairs + static_cast<uint32_t>(rng() % (kProducts - 2 * kPairs)), 1});
-    }
-  }
-  CsrMatrix m = BuildCsr(customers, kProducts, t);
-  m.values.clear();
-  return m;
+  return aisle::testing::PlantedPairs(customers, kProducts, kPairs, /*pairs_each=*/2, /*noise_each=*/4, seed);
 }
 
 TEST(ItemNeighbours, FindsPlantedCoPurchases) {

@@ -306,6 +306,22 @@ TEST(BuyAgainParams, RefusesWeightsOutOfRange) {
 namespace aisle {
 namespace {
 
+// Blend's shortcut for new products gives the logit of their features, bit for bit.
+TEST_F(BuyAgainTest, NewLogitIsTheLogitOfTheFeatures) {
+  const BuyAgain& rule = *rec_->buy_again();
+  std::mt19937 rng(5);
+  const uint32_t np = static_cast<uint32_t>(model_->products.size());
+  for (int i = 0; i < 2000; ++i) {
+    const uint32_t p = rng() % np;
+    const float score = std::uniform_real_distribution<float>(-2, 2)(rng);
+    const size_t rank = rng() % 300;
+    const float affinity = i % 3 == 0 ? 0.0f : std::uniform_real_distribution<float>(0, 1)(rng);
+    const float expected = rule.Logit(rule.NewFeatures(p, score, rank, affinity));
+    EXPECT_EQ(rule.NewLogit(p, score, rank, affinity), expected) << p << " " << score << " " << rank << " " << affinity;
+  }
+  EXPECT_EQ(rule.NewLogit(0, NAN, 5, -1.0f), rule.Logit(rule.NewFeatures(0, NAN, 5, -1.0f)));
+}
+
 // Offers read the same signal: milk (bought every 7 days) drives its offer
 // again when due and not the day after; the kettle never does, unless the
 // catalog marks it repurchasable (the store's override).

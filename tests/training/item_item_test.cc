@@ -19,6 +19,7 @@
 #include "training/train_job.h"
 #include "engine/product_scorer.h"
 #include "engine/recommender.h"
+#include "tests/planted_pairs.h"
 #include "tests/test_util.h"
 
 namespace aisle {
@@ -28,20 +29,7 @@ constexpr uint32_t kPairs = 10;     // products 2p and 2p + 1 are bought togethe
 constexpr uint32_t kProducts = 40;  // the rest (20..39) are noise
 
 CsrMatrix PlantedPurchases(uint32_t customers, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<Triplet> t;
-  for (uint32_t c = 0; c < customers; ++c) {
-    const auto p = static_cast<uint32_t>(rng() % kPairs);
-    t.push_back({c, 2 * p, 1});
-    t.push_back({c, 2 * p + 1, 1});
-    for (int j = 0; j < 3; ++j) {
-      t.push_back({c, 2 * kPairs + static_cast<uint32_t>(rng() % (kProducts - 2 * kPairs)), 1});
-    }
-  }
-  CsrMatrix m = BuildCsr(customers, kProducts, t);  // duplicates summed: the pattern below
-  for (float& v : m.values) v = 1;
-  m.values.clear();
-  return m;
+  return aisle::testing::PlantedPairs(customers, kProducts, kPairs, /*pairs_each=*/1, /*noise_each=*/3, seed);
 }
 
 std::vector<float> Popularity(const CsrMatrix& bought) {
