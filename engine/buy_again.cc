@@ -175,6 +175,38 @@ void BuyAgain::FindAffinities(BoughtBefore* b) const {
                                [b](uint32_t t, float x) { b->affinity[t] += x; });
 }
 
+void BuyAgain::FindAffinities(BoughtBefore* b, absl::Span<const uint32_t> targets) const {
+  b->affinity.clear();
+  b->affinity_dense.clear();
+  if (neighbours_ == nullptr || neighbours_->empty() || targets.empty()) return;
+  const CsrMatrix& m = neighbours_->similar;
+  std::vector<float> sum(targets.size(), 0.0f);
+  // The map's sums: for each target, the same terms in the same order.
+  for (size_t j = 0; j < b->products.size(); ++j) {
+    const uint32_t s = b->products[j];
+    if (s >= m.rows) continue;
+    const float w = b->affinity_weights.empty() ? 1.0f : b->affinity_weights[j];
+    uint64_t e = m.indptr[s];
+    const uint64_t end = m.indptr[s + 1];
+    size_t t = 0;
+    while (e < end && t < targets.size()) {
+      if (m.indices[e] < targets[t]) {
+        ++e;
+      } else if (targets[t] < m.indices[e]) {
+        ++t;
+      } else {
+        sum[t] += w * m.values[e];
+        ++e;
+        ++t;
+      }
+    }
+  }
+  b->affinity.reserve(targets.size());
+  for (size_t t = 0; t < targets.size(); ++t) {
+    if (sum[t] != 0) b->affinity[targets[t]] = sum[t];
+  }
+}
+
 void BuyAgain::Affinities(const BoughtBefore& b, float* out, size_t num_products) const {
   std::fill(out, out + num_products, 0.0f);
   if (neighbours_ != nullptr) neighbours_->Accumulate(b.products, b.affinity_weights, out);

@@ -150,6 +150,12 @@ class BuyAgain {
   // in b (dense, or a map for large catalogs). Costs the customer's
   // products x the neighbours per product.
   void FindAffinities(BoughtBefore* b) const;
+  // The same for `targets` alone (sorted, distinct), into b's map: one pass
+  // over each of the customer's lists joined with the targets, for a request
+  // that reads a few (its due products and its answer): a customer of 20
+  // products reads 30 affinities instead of mapping their 1,000 entries.
+  // Affinity reads 0 for any other product.
+  void FindAffinities(BoughtBefore* b, absl::Span<const uint32_t> targets) const;
   // b's affinity for `product` (FindAffinities first).
   static float Affinity(const BoughtBefore& b, uint32_t product) {
     if (!b.affinity_dense.empty()) return b.affinity_dense[product];

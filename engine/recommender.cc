@@ -769,8 +769,7 @@ BoughtBefore Recommender::BoughtBeforeOf(std::optional<uint32_t> c, const LivePr
     merged.Finish();
     b = std::move(merged);
   }
-  if (buy_again_) buy_again_->FindAffinities(&b);
-  return b;
+  return b;  // affinities found by the caller, for what it reads
 }
 
 std::vector<uint32_t> Recommender::DueProducts(std::optional<uint32_t> c, const LiveProfile* live,
@@ -825,7 +824,12 @@ absl::StatusOr<CustomerAnswer> Recommender::BuyAgainOnly(std::optional<uint32_t>
                                                          const RecommendOptions& o) const {
   const int32_t day = DayOf(o);
   // Without buy-again Due only checks the options.
-  auto due = Due(c, live, o, buy_again_ ? BoughtBeforeOf(c, live, day) : BoughtBefore(), day);
+  BoughtBefore b;
+  if (buy_again_) {
+    b = BoughtBeforeOf(c, live, day);
+    buy_again_->FindAffinities(&b, b.products);
+  }
+  auto due = Due(c, live, o, b, day);
   if (!due.ok()) return due.status();
   if (due->size() > o.count) due->resize(o.count);
   CustomerAnswer a{{}, c ? AnswerSource::kScored : AnswerSource::kLive};
@@ -840,7 +844,12 @@ void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, c
   RecommendResult& r = (*answer)->result;
   if (r.fallback) return;  // popularity: nothing personal to merge with
   const int32_t day = DayOf(o);
-  const BoughtBefore b = BoughtBeforeOf(c, live, day);
+  BoughtBefore b = BoughtBeforeOf(c, live, day);
+  // The affinities read: the products bought before and the answer's.
+  std::vector<uint32_t> shown;
+  for (const Recommendation& x : r.items) shown.push_back(x.product);
+  std::sort(shown.begin(), shown.end());
+  buy_again_->FindAffinities(&b, Union(b.products, shown));
   auto due = Due(c, live, o, b, day);
   if (!due.ok()) return;
   // The answer's products (never bought, best first) on the same scale:

@@ -352,6 +352,7 @@ class Recommender {
   // The customer's products bought before, as buy-again reads them at
   // `now_day`: their model history (unless forgotten) and their live
   // purchases (each one more purchase, today).
+  // No affinities: the caller finds those it reads (BuyAgain::FindAffinities).
   BoughtBefore BoughtBeforeOf(std::optional<uint32_t> customer, const LiveProfile* live, int32_t now_day) const;
   // The day buy-again reads a request at (its `now`, or the clock's).
   static int32_t DayOf(const RecommendOptions& o);

@@ -72,7 +72,7 @@ TEST(ItemNeighbours, AffinitySumsTheListsOfTheProductsBought) {
   EXPECT_GT(all[1], all[2]);  // 0's partner, bought with half the weight, over a product none of them goes with
 }
 
-TEST(ItemNeighbours, BuyAgainAffinitiesAreTheSameDenseOrSparse) {
+TEST(ItemNeighbours, BuyAgainAffinitiesAreTheSameDenseSparseOrForTargets) {
   NeighbourOptions o;
   o.k = 3;  // one product's 3 entries against 60 products: the map
   const ItemNeighbours n = BuildItemNeighbours(PlantedPurchases(200, 4), kProducts, o);
@@ -92,6 +92,13 @@ TEST(ItemNeighbours, BuyAgainAffinitiesAreTheSameDenseOrSparse) {
       total += all[t];
     }
     EXPECT_GT(total, 0);
+    // Only the targets a request reads, joined with the lists: the same values.
+    std::vector<uint32_t> targets;
+    for (uint32_t t = 0; t < kProducts; t += 2) targets.push_back(t);
+    BoughtBefore few = b;
+    rule.FindAffinities(&few, targets);
+    EXPECT_TRUE(few.affinity_dense.empty());
+    for (uint32_t t : targets) EXPECT_EQ(BuyAgain::Affinity(few, t), all[t]) << t;
   }
 }
 
