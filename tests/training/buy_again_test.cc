@@ -367,3 +367,54 @@ TEST_F(BuyAgainTest, OffersShowWhatIsDueAgain) {
 
 }  // namespace
 }  // namespace aisle
+
+namespace aisle {
+namespace {
+
+bool Contains(const std::vector<std::string>& v, const std::string& id) {
+  return std::find(v.begin(), v.end(), id) != v.end();
+}
+
+// The same store under the item-item algorithms: buy-again is fitted on
+// their scores, and the milk still comes when due and not the day after,
+// the kettle never again.
+TEST(BuyAgainItemItem, MilkWhenDueKettleNeverWhateverTheAlgorithm) {
+  const Store store = PlantedStore();
+  for (Algorithm algorithm : {Algorithm::kItemKnn, Algorithm::kEase}) {
+    SCOPED_TRACE(AlgorithmName(algorithm));
+    TrainJobOptions o = Options();
+    o.algorithm = algorithm;
+    auto trained = TrainOnLog(store.log, LoadStats{}, o);
+    ASSERT_TRUE(trained.ok()) << trained.status();
+    ASSERT_EQ(trained->model.algorithm, algorithm);
+    ASSERT_TRUE(trained->model.buy_again.learnt());
+    auto rec = Recommender::Create(std::make_shared<const Model>(std::move(trained->model)), nullptr);
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    auto ids = [&](int c, int32_t day, PurchasedProducts mode) {
+      RecommendOptions ro;
+      ro.purchased = mode;
+      ro.now = int64_t{day} * kSecondsPerDay + 43200;
+      auto a = (*rec)->Recommend("c" + std::to_string(c), ro);
+      EXPECT_TRUE(a.ok()) << a.status();
+      std::vector<std::string> out;
+      if (a.ok()) {
+        for (const Recommendation& x : a->result.items) out.push_back((*rec)->model().products.id(x.product));
+      }
+      return out;
+    };
+    int due_first = 0, day_after = 0, kettles = 0;
+    for (int c = 0; c < 40; ++c) {
+      const int32_t last = store.last_milk[c];
+      const auto due = ids(c, last + 7, PurchasedProducts::kOnly);
+      due_first += !due.empty() && due[0] == "milk";
+      day_after += Contains(ids(c, last + 1, PurchasedProducts::kDue), "milk");
+      for (int32_t later : {7, 60}) kettles += Contains(ids(c, last + later, PurchasedProducts::kDue), store.kettle[c]);
+    }
+    EXPECT_EQ(due_first, 40);
+    EXPECT_EQ(day_after, 0);
+    EXPECT_EQ(kettles, 0);
+  }
+}
+
+}  // namespace
+}  // namespace aisle
