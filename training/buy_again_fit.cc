@@ -212,6 +212,38 @@ void Score(const std::vector<float>& scores, const HeldOutBasket& b, int k, Figu
   sum->ndcg += dcg / idcg;
 }
 
+// The model's scores of held-out baskets' customers, for one thread of a
+// loop that hands out baskets in chunks of kBlock (schedule(dynamic,
+// kBlock)): the chunk's customers are scored in one matrix product at its
+// first basket and read from the cache after (the product factors once per
+// chunk, not once per basket).
+class BlockScores {
+ public:
+  BlockScores(const ProductScorer& scorer, const std::vector<HeldOutBasket>& baskets)
+      : scorer_(scorer), baskets_(baskets) {}
+  // Basket j's customer's scores into *s.
+  void Of(long j, std::vector<float>* s) {
+    const size_t np = scorer_.num_products();
+    const long first = j - j % kBlock;
+    if (first_ != first) {
+      std::vector<uint32_t> customers;
+      const long end = std::min(static_cast<long>(baskets_.size()), first + kBlock);
+      for (long i = first; i < end; ++i) customers.push_back(baskets_[static_cast<size_t>(i)].customer);
+      scores_.resize(customers.size() * np);
+      scorer_.Customers(customers, scores_.data());
+      first_ = first;
+    }
+    const float* row = scores_.data() + static_cast<size_t>(j - first) * np;
+    s->assign(row, row + np);
+  }
+
+ private:
+  const ProductScorer& scorer_;
+  const std::vector<HeldOutBasket>& baskets_;
+  long first_ = -1;
+  std::vector<float> scores_;
+};
+
 }  // namespace
 
 absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<HeldOutBasket>& all_baskets,
@@ -228,28 +260,7 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
   if (model.history.empty()) return absl::InvalidArgumentError("the model has no purchase history");
   const size_t np = model.products.size();
   const long n = static_cast<long>(baskets.size());
-  // Each basket's customer's model scores, computed once.
   const ProductScorer scorer(model);
-  // Basket j's customer's scores. Every loop below hands out baskets in
-  // chunks of kBlock (schedule(dynamic, kBlock)), so a thread scores its
-  // chunk's customers in one matrix product at the chunk's first basket and
-  // reads them from `cache` after (the product factors once per chunk).
-  struct BlockCache {
-    long first = -1;
-    std::vector<float> scores;
-  };
-  auto scores_of = [&](long j, BlockCache* cache, std::vector<float>* s) {
-    const long first = j - j % kBlock;
-    if (cache->first != first) {
-      std::vector<uint32_t> customers;
-      for (long i = first; i < std::min(n, first + kBlock); ++i) customers.push_back(baskets[static_cast<size_t>(i)].customer);
-      cache->scores.resize(customers.size() * np);
-      scorer.Customers(customers, cache->scores.data());
-      cache->first = first;
-    }
-    const float* row = cache->scores.data() + static_cast<size_t>(j - first) * np;
-    s->assign(row, row + np);
-  };
   BuyAgainFit best;
   double best_recall = -1;
   struct Candidate {
@@ -268,11 +279,11 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
 #pragma omp parallel
     {
       std::vector<float> s, affinity(np);
-      BlockCache cache;
+      BlockScores scores_of(scorer, baskets);
 #pragma omp for schedule(dynamic, kBlock)
       for (long j = 0; j < n; ++j) {
         const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
-        scores_of(j, &cache, &s);
+        scores_of.Of(j, &s);
         const BoughtBefore before = BoughtBeforeOf(model.purchased, model.history, b.customer);
         const std::vector<uint32_t>& bought = before.products;
         rule.Affinities(before, affinity.data(), np);
@@ -329,12 +340,12 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
 #pragma omp parallel
     {
       std::vector<float> s;
-      BlockCache cache;
+      BlockScores scores_of(scorer, baskets);
       Figures local;
 #pragma omp for schedule(dynamic, kBlock)
       for (long j = 0; j < n; ++j) {
         const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
-        scores_of(j, &cache, &s);
+        scores_of.Of(j, &s);
         fitted.Blend(BoughtBeforeOf(model.purchased, model.history, b.customer), b.day, s.data(), np);
         Score(s, b, options.k, &local);
       }
@@ -365,27 +376,22 @@ absl::StatusOr<BuyAgainFit> FitBuyAgain(const Model& model, const std::vector<He
       best.params = f.params;
     }
   }
-  // The baselines on the same baskets.
-  Figures alone, frequent;
+  // The baselines on the same baskets: the model alone, P-TopFreq.
+  const HeldOutFigures model_alone = ScoreModelAlone(model, baskets, options.k);
+  Figures alone{model_alone.recall * n, model_alone.ndcg * n}, frequent;
   const std::unique_ptr<Scorer> ptop = MakePersonalTopFrequencyScorer(model);
 #pragma omp parallel
   {
-    std::vector<float> s;
-    BlockCache cache;
-    Figures a, f;
+    std::vector<float> s(np);
+    Figures f;
 #pragma omp for schedule(dynamic, kBlock)
     for (long j = 0; j < n; ++j) {
       const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
-      scores_of(j, &cache, &s);
-      for (uint32_t p : model.purchased.RowIndices(b.customer)) s[p] = NAN;
-      Score(s, b, options.k, &a);
       ptop->ScoreAll(b.customer, s.data());
       Score(s, b, options.k, &f);
     }
 #pragma omp critical
     {
-      alone.recall += a.recall;
-      alone.ndcg += a.ndcg;
       frequent.recall += f.recall;
       frequent.ndcg += f.ndcg;
     }
@@ -411,12 +417,13 @@ HeldOutFigures ScoreModelAlone(const Model& model, const std::vector<HeldOutBask
   Figures sum;
 #pragma omp parallel
   {
-    std::vector<float> s(model.products.size());
+    std::vector<float> s;
+    BlockScores scores_of(scorer, baskets);
     Figures local;
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(dynamic, kBlock)
     for (long j = 0; j < n; ++j) {
       const HeldOutBasket& b = baskets[static_cast<size_t>(j)];
-      scorer.Customer(b.customer, s.data());
+      scores_of.Of(j, &s);
       for (uint32_t p : model.purchased.RowIndices(b.customer)) s[p] = NAN;
       Score(s, b, k, &local);
     }
