@@ -18,8 +18,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -124,6 +126,36 @@ struct BoughtBefore {
   void Finish();
 };
 
+// What a customer's buy-again answer reads that does not depend on the day,
+// kept with their cached list (TopListCache) so a default answer merges the
+// due products without finding them again: their history restricted to the
+// products the rule can ever show (BuyAgain::Repurchasable; the customer's
+// totals kept whole), each one's model score and affinity, and the affinity
+// of each product of the list. The same values the uncached path computes.
+// A product bought before that the rule shows on a day: its position in
+// the customer's BoughtBefore and its buy-again logit.
+struct DueItem {
+  uint32_t at;
+  float logit;
+};
+
+struct RepurchaseState {
+  BoughtBefore history;                // no affinities: they are below
+  std::vector<float> scores;           // per history product
+  std::vector<float> affinities;       // per history product
+  std::vector<float> list_affinities;  // per product of the cached list, in its order
+  // The due products of the last day asked for, best first (a customer's
+  // requests on one day read the same ones): replaced whole, never changed.
+  struct DueOnDay {
+    int32_t day = 0;
+    std::vector<DueItem> due;
+  };
+  mutable std::atomic<std::shared_ptr<const DueOnDay>> due_on_day;
+  // Bytes held (for the cache's budget; the day's list counted at its
+  // largest).
+  size_t Bytes() const;
+};
+
 // Customer c's history: row c of `purchased` with its pairs in `h`.
 BoughtBefore BoughtBeforeOf(const CsrMatrix& purchased, const PurchaseHistory& h, uint32_t c);
 
@@ -143,6 +175,11 @@ class BuyAgain {
   // The interval for a customer's pair: their own mean gap (when bought on
   // two days or more) shrunk towards the product's.
   float Interval(uint32_t product, const PairHistory& h) const;
+  // Whether the rule can ever show the product again (its observed repeat
+  // rate reaches the rule's minimum); Excluded is true for the others.
+  bool Repurchasable(uint32_t product) const {
+    return !stats_.empty() && stats_[product].observed_rate >= params_.min_repeat_rate;
+  }
   // Whether the rule keeps the product away from the customer at `now_day`.
   bool Excluded(uint32_t product, const PairHistory& h, int32_t now_day) const;
   // The customer's affinity for every product: the weighted mean
@@ -150,8 +187,8 @@ class BuyAgain {
   // in b (dense, or a map for large catalogs). Costs the customer's
   // products x the neighbours per product.
   void FindAffinities(BoughtBefore* b) const;
-  // The same for `targets` alone (sorted, distinct), into b's map: one pass
-  // over each of the customer's lists joined with the targets, for a request
+  // The same for `targets` alone (sorted, distinct), into b's map: each of
+  // the customer's lists read once against the targets' bitset, for a request
   // that reads a few (its due products and its answer): a customer of 20
   // products reads 30 affinities instead of mapping their 1,000 entries.
   // Affinity reads 0 for any other product.

@@ -363,7 +363,7 @@ absl::StatusOr<RecommendResult> Recommender::ScoreCustomer(uint32_t customer, co
     if (!list.ok()) return list.status();
     std::vector<ScoredItem> items;
     for (const Recommendation& x : *list) items.push_back({x.product, x.score});
-    customer_cache_->Insert(customer, items);
+    CacheCustomer(customer, items);
     std::vector<uint32_t> products;
     std::vector<float> scores;
     for (const ScoredItem& x : items) {
@@ -403,7 +403,8 @@ size_t Recommender::WarmCustomers(absl::Span<const uint32_t> customers, const st
       for (size_t j = 0; j < todo.size(); ++j) {
         std::vector<float> scores(model_->products.size());
         scorer_->Customer(todo[j], scores.data());
-        stored += customer_cache_->Insert(todo[j], SelectTopK(scores, length, model_->purchased.RowIndices(todo[j])));
+        stored += CacheCustomer(todo[j], SelectTopK(scores, length, model_->purchased.RowIndices(todo[j])),
+                                scores.data());
       }
       continue;
     }
@@ -416,10 +417,12 @@ size_t Recommender::WarmCustomers(absl::Span<const uint32_t> customers, const st
       std::shared_ptr<const TopLists> lists = aisle::BuildTopLists(
           pack ? packed : packed_items_, model_->products.size(), rows, length,
           [&](uint32_t j, uint32_t*) { return model_->purchased.RowIndices(todo[j]); }, threads);
+      // Each customer's buy-again state is found with their list.
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (buy_again_ != nullptr)
       for (size_t j = 0; j < todo.size(); ++j) {
         std::vector<ScoredItem> items;
         for (size_t i = 0; i < lists->products(j).size(); ++i) items.push_back({lists->products(j)[i], lists->scores(j)[i]});
-        stored += customer_cache_->Insert(todo[j], items);
+        stored += CacheCustomer(todo[j], items);
       }
       continue;
     }
@@ -428,7 +431,7 @@ size_t Recommender::WarmCustomers(absl::Span<const uint32_t> customers, const st
       const uint32_t c = todo[j];
       std::vector<ScoredItem> items =
           index_->Search(model_->users().row(c).data(), length, model_->purchased.RowIndices(c), {}, search_);
-      stored += customer_cache_->Insert(c, items);
+      stored += CacheCustomer(c, items);
     }
   }
   return stored.load();
@@ -645,7 +648,7 @@ std::vector<absl::StatusOr<CustomerAnswer>> Recommender::RecommendBatch(
       if (results[j].ok() && select_options[j].count != o.count) {
         std::vector<ScoredItem> items;
         for (const Recommendation& x : results[j]->items) items.push_back({x.product, x.score});
-        customer_cache_->Insert(plain_customers[j], items);
+        CacheCustomer(plain_customers[j], items);
         if (results[j]->items.size() > o.count) results[j]->items.resize(o.count);
       }
       if (results[j].ok() && o.explain) {
@@ -723,7 +726,7 @@ absl::StatusOr<CustomerAnswer> Recommender::ByItems(std::optional<uint32_t> c, c
       products.push_back(x.product);
       scores.push_back(x.score);
     }
-    customer_cache_->Insert(*c, items);
+    CacheCustomer(*c, items);
     if (auto answer = FromList(products, scores, items.size() < length, o)) {
       result.items = std::move(*answer);
       if (o.explain) Explain(v->history, v->weights, o.explain_count, &result.items);
@@ -791,45 +794,131 @@ int32_t Recommender::DayOf(const RecommendOptions& o) {
 absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint32_t> c, const LiveProfile* live,
                                                              const RecommendOptions& o, const BoughtBefore& b,
                                                              int32_t day) const {
-  auto f = MakeFilter(o);
-  if (!f.ok()) return f.status();
-  std::vector<Recommendation> out;
-  if (!buy_again_) return out;
   const bool row = c && !(live != nullptr && live->forget_model_row);
   // Item-item models: every product's score at once (a lookup per product
   // bought before and product of the history would cost their product).
   std::vector<float> all;
-  if (row && by_items_ && !b.products.empty()) {
+  if (buy_again_ && row && by_items_ && !b.products.empty()) {
     all.resize(model_->products.size());
     scorer_->Customer(*c, all.data());
   }
+  // The model's score from the customer's trained row (0 without one).
+  const std::vector<DueItem> due = DueLogits(
+      b, day,
+      [&](size_t j) { return !row ? 0.0f : all.empty() ? scorer_->One(*c, b.products[j]) : all[b.products[j]]; },
+      [&](size_t j) { return BuyAgain::Affinity(b, b.products[j]); });
+  return DueAnswer(o, b, day, due, SIZE_MAX);
+}
+
+std::vector<DueItem> Recommender::DueLogits(const BoughtBefore& b, int32_t day, absl::FunctionRef<float(size_t)> score,
+                                            absl::FunctionRef<float(size_t)> affinity) const {
+  std::vector<DueItem> out;
+  if (!buy_again_) return out;
   for (size_t j = 0; j < b.products.size(); ++j) {
-    const uint32_t p = b.products[j];
-    if (buy_again_->Excluded(p, b.pairs[j], day)) continue;
+    if (buy_again_->Excluded(b.products[j], b.pairs[j], day)) continue;
+    out.push_back({static_cast<uint32_t>(j), buy_again_->Logit(buy_again_->Features(b, j, day, score(j), affinity(j)))});
+  }
+  // b.products is sorted: positions order as their products.
+  std::sort(out.begin(), out.end(),
+            [](const DueItem& x, const DueItem& y) { return x.logit != y.logit ? x.logit > y.logit : x.at < y.at; });
+  return out;
+}
+
+absl::StatusOr<std::vector<Recommendation>> Recommender::DueAnswer(const RecommendOptions& o, const BoughtBefore& b,
+                                                                   int32_t day, absl::Span<const DueItem> due,
+                                                                   size_t limit) const {
+  auto f = MakeFilter(o);
+  if (!f.ok()) return f.status();
+  std::vector<Recommendation> out;
+  for (const DueItem& d : due) {
+    if (out.size() == limit) break;
+    const uint32_t p = b.products[d.at];
     if (f->ByAttributes() && !PassesAttributes(*f, p)) continue;
     if (std::binary_search(f->excluded.begin(), f->excluded.end(), p)) continue;
-    // The model's score from the customer's trained row (0 without one).
-    const float score = !row ? 0.0f : all.empty() ? scorer_->One(*c, p) : all[p];
-    Recommendation r{p, buy_again_->Logit(buy_again_->Features(b, j, day, score, BuyAgain::Affinity(b, p))), {}, {}};
-    r.repurchase = buy_again_->Explain(p, b.pairs[j], day);
+    Recommendation r{p, d.logit, {}, {}};
+    r.repurchase = buy_again_->Explain(p, b.pairs[d.at], day);
     out.push_back(std::move(r));
   }
-  std::sort(out.begin(), out.end(), [](const Recommendation& x, const Recommendation& y) {
-    return x.score != y.score ? x.score > y.score : x.product < y.product;
-  });
   return out;
+}
+
+std::shared_ptr<const RepurchaseState::DueOnDay> Recommender::DueOnDayOf(const RepurchaseState& st,
+                                                                         int32_t day) const {
+  std::shared_ptr<const RepurchaseState::DueOnDay> memo = st.due_on_day.load(std::memory_order_acquire);
+  if (memo && memo->day == day) return memo;
+  auto fresh = std::make_shared<RepurchaseState::DueOnDay>();
+  fresh->day = day;
+  fresh->due = DueLogits(st.history, day, [&](size_t j) { return st.scores[j]; },
+                         [&](size_t j) { return st.affinities[j]; });
+  // Two requests may both compute it: the same list either way.
+  st.due_on_day.store(fresh, std::memory_order_release);
+  return fresh;
+}
+
+std::shared_ptr<const RepurchaseState> Recommender::RepurchaseStateOf(uint32_t c, absl::Span<const ScoredItem> list,
+                                                                      const float* all) const {
+  if (!buy_again_) return nullptr;
+  // What MergeDue finds for a request answered from `list` (the customer's
+  // history, the affinities of its products and the list's, the model's
+  // scores), found once.
+  BoughtBefore b = aisle::BoughtBeforeOf(model_->purchased, model_->history, c);
+  std::vector<uint32_t> listed;
+  for (const ScoredItem& x : list) listed.push_back(x.index);
+  std::sort(listed.begin(), listed.end());
+  buy_again_->FindAffinities(&b, Union(b.products, listed));
+  std::vector<float> scored;
+  if (by_items_ && all == nullptr && !b.products.empty()) {
+    scored.resize(model_->products.size());
+    scorer_->Customer(c, scored.data());
+    all = scored.data();
+  }
+  auto st = std::make_shared<RepurchaseState>();
+  BoughtBefore& h = st->history;
+  h.customer_days = b.customer_days;
+  h.last_day = b.last_day;
+  h.repeat_logit = b.repeat_logit;
+  for (size_t j = 0; j < b.products.size(); ++j) {
+    const uint32_t p = b.products[j];
+    if (!buy_again_->Repurchasable(p)) continue;  // never due: Due skips it on any day
+    h.products.push_back(p);
+    h.pairs.push_back(b.pairs[j]);
+    st->scores.push_back(by_items_ ? all[p] : scorer_->One(c, p));
+    st->affinities.push_back(BuyAgain::Affinity(b, p));
+  }
+  for (const ScoredItem& x : list) st->list_affinities.push_back(BuyAgain::Affinity(b, x.index));
+  return st;
+}
+
+bool Recommender::CacheCustomer(uint32_t c, absl::Span<const ScoredItem> items, const float* all) const {
+  if (items.size() > customer_cache_->length()) items = items.subspan(0, customer_cache_->length());
+  std::shared_ptr<const RepurchaseState> st = RepurchaseStateOf(c, items, all);
+  const size_t bytes = st ? st->Bytes() + 32 : 0;  // the state and its control block
+  return customer_cache_->Insert(c, items, std::move(st), bytes);
+}
+
+std::shared_ptr<const CachedList> Recommender::CachedRepurchase(std::optional<uint32_t> c,
+                                                                const LiveProfile* live) const {
+  if (!c || !customer_cache_ || (live != nullptr && !live->empty())) return nullptr;
+  std::shared_ptr<const CachedList> list = customer_cache_->Peek(*c);
+  return list && list->repurchase ? list : nullptr;
 }
 
 absl::StatusOr<CustomerAnswer> Recommender::BuyAgainOnly(std::optional<uint32_t> c, const LiveProfile* live,
                                                          const RecommendOptions& o) const {
   const int32_t day = DayOf(o);
-  // Without buy-again Due only checks the options.
-  BoughtBefore b;
-  if (buy_again_) {
-    b = BoughtBeforeOf(c, live, day);
-    buy_again_->FindAffinities(&b, b.products);
+  absl::StatusOr<std::vector<Recommendation>> due;
+  if (auto cached = CachedRepurchase(c, live)) {
+    const RepurchaseState& st = *cached->repurchase;
+    due = DueAnswer(o, st.history, day, DueOnDayOf(st, day)->due, o.count);
+  } else {
+    // Without buy-again Due only checks the options.
+    BoughtBefore b;
+    if (buy_again_) {
+      b = BoughtBeforeOf(c, live, day);
+      buy_again_->FindAffinities(&b, b.products);
+    }
+    due = Due(c, live, o, b, day);
   }
-  auto due = Due(c, live, o, b, day);
   if (!due.ok()) return due.status();
   if (due->size() > o.count) due->resize(o.count);
   CustomerAnswer a{{}, c ? AnswerSource::kScored : AnswerSource::kLive};
@@ -844,13 +933,38 @@ void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, c
   RecommendResult& r = (*answer)->result;
   if (r.fallback) return;  // popularity: nothing personal to merge with
   const int32_t day = DayOf(o);
-  BoughtBefore b = BoughtBeforeOf(c, live, day);
-  // The affinities read: the products bought before and the answer's.
-  std::vector<uint32_t> shown;
-  for (const Recommendation& x : r.items) shown.push_back(x.product);
-  std::sort(shown.begin(), shown.end());
-  buy_again_->FindAffinities(&b, Union(b.products, shown));
-  auto due = Due(c, live, o, b, day);
+  absl::StatusOr<std::vector<Recommendation>> due;
+  // The affinity of each of the answer's products.
+  std::vector<float> shown_affinity;
+  shown_affinity.reserve(r.items.size());
+  std::shared_ptr<const CachedList> cached = CachedRepurchase(c, live);
+  if (cached) {
+    // Answered from the cached list (or one holding the same products):
+    // the state kept with it.
+    for (const Recommendation& x : r.items) {
+      auto it = std::find(cached->products.begin(), cached->products.end(), x.product);
+      if (it == cached->products.end()) {
+        cached = nullptr;
+        break;
+      }
+      shown_affinity.push_back(cached->repurchase->list_affinities[it - cached->products.begin()]);
+    }
+  }
+  if (cached) {
+    // At most o.count due products can be in the merged answer: the best.
+    const RepurchaseState& st = *cached->repurchase;
+    due = DueAnswer(o, st.history, day, DueOnDayOf(st, day)->due, o.count);
+  } else {
+    BoughtBefore b = BoughtBeforeOf(c, live, day);
+    // The affinities read: the products bought before and the answer's.
+    std::vector<uint32_t> shown;
+    for (const Recommendation& x : r.items) shown.push_back(x.product);
+    std::sort(shown.begin(), shown.end());
+    buy_again_->FindAffinities(&b, Union(b.products, shown));
+    due = Due(c, live, o, b, day);
+    shown_affinity.clear();
+    for (const Recommendation& x : r.items) shown_affinity.push_back(BuyAgain::Affinity(b, x.product));
+  }
   if (!due.ok()) return;
   // The answer's products (never bought, best first) on the same scale:
   // the logit of their model score at their rank.
@@ -858,7 +972,7 @@ void Recommender::MergeDue(std::optional<uint32_t> c, const LiveProfile* live, c
   merged.reserve(r.items.size() + due->size());
   for (size_t j = 0; j < r.items.size(); ++j) {
     Recommendation x = std::move(r.items[j]);
-    x.score = buy_again_->NewLogit(x.product, x.score, j, BuyAgain::Affinity(b, x.product));
+    x.score = buy_again_->NewLogit(x.product, x.score, j, shown_affinity[j]);
     merged.push_back(std::move(x));
   }
   for (Recommendation& x : *due) merged.push_back(std::move(x));

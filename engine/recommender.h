@@ -22,6 +22,7 @@
 
 #include <Eigen/Core>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/als_solver.h"
@@ -361,6 +362,30 @@ class Recommender {
   absl::StatusOr<std::vector<Recommendation>> Due(std::optional<uint32_t> customer, const LiveProfile* live,
                                                   const RecommendOptions& o, const BoughtBefore& bought,
                                                   int32_t day) const;
+  // The products of `bought` the rule shows at `day`, by logit from each
+  // one's model score and affinity (by position in `bought`), best first
+  // (ties: the smaller product index).
+  std::vector<DueItem> DueLogits(const BoughtBefore& bought, int32_t day, absl::FunctionRef<float(size_t)> score,
+                                 absl::FunctionRef<float(size_t)> affinity) const;
+  // The first `limit` of `due` (DueLogits of `bought`) passing o's filters,
+  // with why.
+  absl::StatusOr<std::vector<Recommendation>> DueAnswer(const RecommendOptions& o, const BoughtBefore& bought,
+                                                        int32_t day, absl::Span<const DueItem> due,
+                                                        size_t limit) const;
+  // DueLogits of a cached state at `day`, kept in it for that day's next
+  // requests.
+  std::shared_ptr<const RepurchaseState::DueOnDay> DueOnDayOf(const RepurchaseState& st, int32_t day) const;
+  // Customer c's buy-again state for their cached list `list` (null
+  // without buy-again); `all`: c's score of every product for item-item
+  // models (scored here when null).
+  std::shared_ptr<const RepurchaseState> RepurchaseStateOf(uint32_t c, absl::Span<const ScoredItem> list,
+                                                           const float* all) const;
+  // Caches customer c's unfiltered list `items` (best first) with their
+  // buy-again state; false when the cache would not hold it.
+  bool CacheCustomer(uint32_t c, absl::Span<const ScoredItem> items, const float* all = nullptr) const;
+  // The cached buy-again state of a known customer without live events,
+  // or null.
+  std::shared_ptr<const CachedList> CachedRepurchase(std::optional<uint32_t> customer, const LiveProfile* live) const;
   // mode=buy_again: Due's first o.count.
   absl::StatusOr<CustomerAnswer> BuyAgainOnly(std::optional<uint32_t> customer, const LiveProfile* live,
                                               const RecommendOptions& o) const;

@@ -26,6 +26,13 @@ std::shared_ptr<const CachedList> TopListCache::Find(uint32_t key) const {
   return it->second->second;
 }
 
+std::shared_ptr<const CachedList> TopListCache::Peek(uint32_t key) const {
+  Shard& s = ShardOf(key);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.index.find(key);
+  return it == s.index.end() ? nullptr : it->second->second;
+}
+
 bool TopListCache::Contains(uint32_t key) const {
   Shard& s = ShardOf(key);
   std::lock_guard<std::mutex> lock(s.mu);
@@ -41,11 +48,14 @@ bool TopListCache::Full() const {
   return true;
 }
 
-bool TopListCache::Insert(uint32_t key, absl::Span<const ScoredItem> items) {
+bool TopListCache::Insert(uint32_t key, absl::Span<const ScoredItem> items,
+                          std::shared_ptr<const RepurchaseState> repurchase, size_t repurchase_bytes) {
   const size_t n = std::min(items.size(), length_);
-  const size_t cost = EntryBytes(n);
+  const size_t cost = EntryBytes(n) + repurchase_bytes;
   if (cost > shard_budget_) return false;
   auto list = std::make_shared<CachedList>();
+  list->repurchase = std::move(repurchase);
+  list->bytes = cost;
   list->products.reserve(n);
   list->scores.reserve(n);
   for (size_t j = 0; j < n; ++j) {
@@ -62,7 +72,7 @@ bool TopListCache::Insert(uint32_t key, absl::Span<const ScoredItem> items) {
   }
   while (s.bytes + cost > shard_budget_ && !s.lru.empty()) {
     const auto& victim = s.lru.back();
-    s.bytes -= EntryBytes(victim.second->products.size());
+    s.bytes -= victim.second->bytes;
     s.index.erase(victim.first);
     s.lru.pop_back();
     evictions_.fetch_add(1, std::memory_order_relaxed);

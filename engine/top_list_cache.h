@@ -22,9 +22,15 @@
 
 namespace aisle {
 
+struct RepurchaseState;  // engine/buy_again.h
+
 struct CachedList {
   std::vector<uint32_t> products;  // best first
   std::vector<float> scores;
+  // A customer's buy-again state for merging due products into answers
+  // from this list (null: none; models without buy-again, products' lists).
+  std::shared_ptr<const RepurchaseState> repurchase;
+  size_t bytes = 0;  // what the cache counts for this entry
 };
 
 class TopListCache {
@@ -40,12 +46,18 @@ class TopListCache {
 
   // The list of `key`, or null; a hit makes it the most recently used.
   std::shared_ptr<const CachedList> Find(uint32_t key) const;
+  // The same without statistics or recency change (a second look by the
+  // request that just found it).
+  std::shared_ptr<const CachedList> Peek(uint32_t key) const;
   // True when `key` has a list (no statistics, no recency change).
   bool Contains(uint32_t key) const;
   // Stores the list of `key` (at most length() items, best first), evicting
   // the least recently used lists of its shard while over budget. Returns
   // false when a list alone exceeds the shard's budget (nothing stored).
-  bool Insert(uint32_t key, absl::Span<const ScoredItem> items);
+  // `repurchase` (optional) is kept with the list, its `repurchase_bytes`
+  // counted in the budget.
+  bool Insert(uint32_t key, absl::Span<const ScoredItem> items,
+              std::shared_ptr<const RepurchaseState> repurchase = nullptr, size_t repurchase_bytes = 0);
   // True when another list of this length would have to evict one.
   bool Full() const;
 

@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "engine/buy_again.h"
 #include "absl/strings/str_cat.h"
@@ -214,6 +216,137 @@ TEST_F(BuyAgainTest, TheBatchPathAnswersAlike) {
   }
 }
 
+// A server's recommender keeps each customer's list with their buy-again
+// state and each day's due products; its answers must be those of the
+// recommender without lists, to the bit, on every day, mode and filter.
+// Returns the recommender with lists (customers 0..59 asked about).
+std::shared_ptr<const Recommender> ExpectCachedAnswersAlike(const std::shared_ptr<const Model>& model,
+                                                            const Store& store) {
+  auto plain = Recommender::Create(model, nullptr);
+  Recommender::Options lo;
+  lo.top_list_length = 32;
+  auto made = Recommender::Create(model, nullptr, lo);
+  EXPECT_TRUE(plain.ok() && made.ok());
+  if (!plain.ok() || !made.ok()) return nullptr;
+  const std::shared_ptr<const Recommender> cached = *made;
+  EXPECT_NE(cached->customer_cache(), nullptr);
+  std::vector<uint32_t> half;  // warmed; the others cached by their first request
+  for (int c = 0; c < kCustomers; c += 2) half.push_back(*model->customers.Find("c" + std::to_string(c)));
+  cached->WarmCustomers(half);
+  size_t compared = 0, due_items = 0;
+  for (int c = 0; c < 60; ++c) {
+    for (int32_t later : {1, 3, 7, 30}) {
+      for (PurchasedProducts mode : {PurchasedProducts::kDue, PurchasedProducts::kOnly}) {
+        for (size_t count : {size_t{5}, size_t{10}, size_t{40}}) {
+          for (bool exclude_milk : {false, true}) {
+            RecommendOptions o;
+            o.count = count;
+            o.purchased = mode;
+            o.now = int64_t{store.last_milk[c] + later} * kSecondsPerDay + 43200;
+            if (exclude_milk) o.exclude = {"milk"};
+            const std::string id = "c" + std::to_string(c);
+            auto want = (*plain)->Recommend(id, o);
+            for (int pass = 0; pass < 2; ++pass) {  // filling the cache, then from it
+              auto got = cached->Recommend(id, o);
+              EXPECT_TRUE(want.ok() && got.ok());
+              if (!want.ok() || !got.ok()) return cached;
+              EXPECT_EQ(got->result.items.size(), want->result.items.size()) << id << " day +" << later;
+              for (size_t k = 0; k < std::min(want->result.items.size(), got->result.items.size()); ++k) {
+                const Recommendation& w = want->result.items[k];
+                const Recommendation& g = got->result.items[k];
+                EXPECT_EQ(g.product, w.product) << id << " day +" << later << " rank " << k;
+                EXPECT_EQ(g.score, w.score) << id << " day +" << later << " rank " << k;
+                EXPECT_EQ(g.repurchase.has_value(), w.repurchase.has_value());
+                if (w.repurchase && g.repurchase) {
+                  ++due_items;
+                  EXPECT_EQ(g.repurchase->days_since, w.repurchase->days_since);
+                  EXPECT_EQ(g.repurchase->every_days, w.repurchase->every_days);
+                }
+              }
+              ++compared;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 60u * 4 * 2 * 3 * 2 * 2);
+  EXPECT_GT(due_items, 1000u);  // the comparison saw due products
+  // Every customer asked about holds a list with its state now.
+  for (int c = 0; c < 60; ++c) {
+    auto list = cached->customer_cache()->Peek(*model->customers.Find("c" + std::to_string(c)));
+    EXPECT_TRUE(list != nullptr && list->repurchase != nullptr) << c;
+  }
+  return cached;
+}
+
+TEST_F(BuyAgainTest, CachedListsAnswerAsScoringDoes) {
+  const std::shared_ptr<const Recommender> cached = ExpectCachedAnswersAlike(model_, *store_);
+  ASSERT_NE(cached, nullptr);
+  // A live purchase is read at once despite the cached state.
+  LiveProfile live;
+  live.products = {*model_->products.Find("milk")};
+  live.weights = {1.0f};
+  live.purchased = live.products;
+  live.events = 1;
+  RecommendOptions o;
+  o.now = int64_t{store_->last_milk[3] + 7} * kSecondsPerDay + 43200;
+  auto before = cached->Recommend("c3", o);
+  auto after = cached->Recommend("c3", o, &live);
+  ASSERT_TRUE(before.ok() && after.ok());
+  auto has_milk = [&](const CustomerAnswer& a) {
+    for (const Recommendation& x : a.result.items) {
+      if (model_->products.id(x.product) == "milk") return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has_milk(*before));
+  EXPECT_FALSE(has_milk(*after));
+}
+
+TEST_F(BuyAgainTest, CachedDueListsUnderConcurrentRequests) {
+  // Requests for the same customers on alternating days from four threads:
+  // each day's due products replace the last day's in the shared state
+  // while other requests read it; every answer is the uncached one.
+  Recommender::Options lo;
+  lo.top_list_length = 32;
+  auto made = Recommender::Create(model_, nullptr, lo);
+  ASSERT_TRUE(made.ok());
+  const std::shared_ptr<const Recommender> cached = *made;
+  auto options = [&](int c, int k) {
+    RecommendOptions o;
+    o.now = int64_t{store_->last_milk[c] + (k % 2 == 0 ? 1 : 7)} * kSecondsPerDay + 43200;
+    return o;
+  };
+  constexpr int kAsked = 8;
+  std::vector<std::vector<std::vector<uint32_t>>> want(kAsked, std::vector<std::vector<uint32_t>>(2));
+  for (int c = 0; c < kAsked; ++c) {
+    for (int k = 0; k < 2; ++k) {
+      auto a = rec_->Recommend("c" + std::to_string(c), options(c, k));
+      ASSERT_TRUE(a.ok());
+      for (const Recommendation& x : a->result.items) want[c][k].push_back(x.product);
+    }
+    ASSERT_NE(want[c][0], want[c][1]) << c;  // the two days differ (milk due on one)
+  }
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 400; ++k) {
+        const int c = (k + t) % kAsked, day = (k / kAsked + t) % 2;
+        auto a = cached->Recommend("c" + std::to_string(c), options(c, day));
+        std::vector<uint32_t> got;
+        if (a.ok()) {
+          for (const Recommendation& x : a->result.items) got.push_back(x.product);
+        }
+        wrong += got != want[c][day];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST_F(BuyAgainTest, EvaluationRanksLikeServing) {
   // MakeBuyAgainScorer's ranking at a time is the default answer's.
   const std::unique_ptr<Scorer> s = MakeBuyAgainScorer(*model_);
@@ -388,7 +521,8 @@ TEST(BuyAgainItemItem, MilkWhenDueKettleNeverWhateverTheAlgorithm) {
     ASSERT_TRUE(trained.ok()) << trained.status();
     ASSERT_EQ(trained->model.algorithm, algorithm);
     ASSERT_TRUE(trained->model.buy_again.learnt());
-    auto rec = Recommender::Create(std::make_shared<const Model>(std::move(trained->model)), nullptr);
+    const auto model = std::make_shared<const Model>(std::move(trained->model));
+    auto rec = Recommender::Create(model, nullptr);
     ASSERT_TRUE(rec.ok()) << rec.status();
     auto ids = [&](int c, int32_t day, PurchasedProducts mode) {
       RecommendOptions ro;
@@ -413,6 +547,7 @@ TEST(BuyAgainItemItem, MilkWhenDueKettleNeverWhateverTheAlgorithm) {
     EXPECT_EQ(due_first, 40);
     EXPECT_EQ(day_after, 0);
     EXPECT_EQ(kettles, 0);
+    ExpectCachedAnswersAlike(model, store);
   }
 }
 
