@@ -18,10 +18,10 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -150,7 +150,8 @@ struct RepurchaseState {
     int32_t day = 0;
     std::vector<DueItem> due;
   };
-  mutable std::atomic<std::shared_ptr<const DueOnDay>> due_on_day;
+  mutable std::mutex due_mu;
+  mutable std::shared_ptr<const DueOnDay> due_on_day;  // guarded by due_mu
   // Bytes held (for the cache's budget; the day's list counted at its
   // largest).
   size_t Bytes() const;

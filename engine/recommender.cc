@@ -844,14 +844,17 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::DueAnswer(const Recomme
 
 std::shared_ptr<const RepurchaseState::DueOnDay> Recommender::DueOnDayOf(const RepurchaseState& st,
                                                                          int32_t day) const {
-  std::shared_ptr<const RepurchaseState::DueOnDay> memo = st.due_on_day.load(std::memory_order_acquire);
-  if (memo && memo->day == day) return memo;
+  {
+    std::lock_guard<std::mutex> lock(st.due_mu);
+    if (st.due_on_day && st.due_on_day->day == day) return st.due_on_day;
+  }
   auto fresh = std::make_shared<RepurchaseState::DueOnDay>();
   fresh->day = day;
   fresh->due = DueLogits(st.history, day, [&](size_t j) { return st.scores[j]; },
                          [&](size_t j) { return st.affinities[j]; });
   // Two requests may both compute it: the same list either way.
-  st.due_on_day.store(fresh, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(st.due_mu);
+  st.due_on_day = fresh;
   return fresh;
 }
 
