@@ -102,6 +102,41 @@ TEST(ItemNeighbours, BuyAgainAffinitiesAreTheSameDenseSparseOrForTargets) {
   }
 }
 
+TEST(ItemNeighbours, TargetAffinitiesAcrossManyWordsOfTheirBitset) {
+  // 700 products (11 words of the targets' bitset): each target's sum lands
+  // at its own position whatever word it is in, targets past the catalog
+  // read 0.
+  constexpr uint32_t kMany = 700;
+  NeighbourOptions o;
+  o.k = 40;
+  const CsrMatrix bought = aisle::testing::PlantedPairs(900, kMany, 300, /*pairs_each=*/4, /*noise_each=*/12, 5);
+  const ItemNeighbours n = BuildItemNeighbours(bought, kMany, o);
+  const BuyAgain rule(CsrMatrix(), PurchaseHistory(), kMany, BuyAgainParams(), &n);
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 20; ++trial) {
+    BoughtBefore b;
+    for (uint32_t p = rng() % 7; p < kMany; p += 1 + rng() % 40) {
+      b.products.push_back(p);
+      b.pairs.push_back({1 + static_cast<uint32_t>(rng() % 3), 0, 0, 1.0f + static_cast<float>(rng() % 5)});
+    }
+    b.Finish();
+    std::vector<float> all(kMany);
+    rule.Affinities(b, all.data(), kMany);
+    std::vector<uint32_t> targets;
+    for (uint32_t t = rng() % 5; t < kMany; t += 1 + rng() % 9) targets.push_back(t);
+    targets.push_back(kMany + 3);  // not in the catalog
+    BoughtBefore few = b;
+    rule.FindAffinities(&few, targets);
+    size_t nonzero = 0;
+    for (uint32_t t : targets) {
+      const float want = t < kMany ? all[t] : 0.0f;
+      EXPECT_EQ(BuyAgain::Affinity(few, t), want) << "trial " << trial << " target " << t;
+      nonzero += want != 0;
+    }
+    EXPECT_GT(nonzero, targets.size() / 4) << trial;  // the comparison saw sums
+  }
+}
+
 TEST(ItemNeighbours, ValidateRefusesBrokenLists) {
   ItemNeighbours good;
   good.similar = BuildCsr(3, 3, {{0, 1, 0.5f}, {0, 2, 0.25f}, {1, 0, 0.5f}});
