@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "live/file_live_store.h"
 #include "server/impression_log.h"
 #include "server/metrics.h"
 
@@ -20,6 +21,9 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 // The end of the model's data, in Unix ms: erasures after it are not in it.
 int64_t ModelCutoffMs(const Model& m) { return m.last_event_unix * 1000 + 999; }
 
+// The model's data watermark as a store position (0: every event is live).
+LiveStore::Position LiveAfter(const Model* model) { return model == nullptr ? 0 : model->events_through_segment; }
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options, const Model* model,
@@ -27,14 +31,19 @@ absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options
   OpenStats local;
   if (stats == nullptr) stats = &local;
   std::unique_ptr<LiveLoop> l(new LiveLoop(options));
-  auto journal = EventJournal::Open(options.dir, options.journal, &stats->journal);
-  if (!journal.ok()) return journal.status();
-  l->journal_ = std::move(*journal);
-  auto ledger = CustomerLedger::Open(options.dir, options.journal.sync);
-  if (!ledger.ok()) return ledger.status();
-  l->ledger_ = std::move(*ledger);
-  l->any_erased_ = l->ledger_->erasures() > 0;
-  if (absl::Status s = l->Replay(model, /*ids=*/true, stats); !s.ok()) return s;
+  const auto arrival = std::chrono::steady_clock::now();
+  FileLiveStore::Options so;
+  so.journal = options.journal;
+  so.ids = {options.event_id_window_ms, options.max_event_ids};
+  FileLiveStore::OpenStats opened;
+  auto store = FileLiveStore::Open(
+      options.dir, so, LiveAfter(model),
+      [&](LiveEvent&& e, LiveStore::Position at) { stats->replayed += l->AddUnseen(model, e, at, arrival); }, &opened);
+  if (!store.ok()) return store.status();
+  stats->journal = opened.journal;
+  stats->damaged_lines = opened.damaged_lines;
+  l->store_ = std::move(*store);
+  l->any_erased_ = l->store_->erasures() > 0;
   if (model != nullptr) {
     l->horizon_segment_ = model->events_through_segment;
     l->horizon_unix_ = model->last_event_unix;
@@ -42,49 +51,32 @@ absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options
   return l;
 }
 
-LiveLoop::~LiveLoop() = default;
+LiveLoop::~LiveLoop() {
+  // The store first: an append it is answering applies events to live
+  // state and counts them here.
+  store_.reset();
+}
 
-absl::Status LiveLoop::Replay(const Model* model, bool ids, OpenStats* stats) {
-  auto segments = EventJournal::ListSegments(options_.dir, /*include_open=*/true);
-  if (!segments.ok()) return segments.status();
-  const CustomerLedger::State ledger = ledger_->Snapshot();
-  absl::flat_hash_map<std::string, std::optional<int64_t>> erased;  // per customer id seen
-  const int64_t now = NowMs();
+bool LiveLoop::AddUnseen(const Model* model, const LiveEvent& e, LiveStore::Position at,
+                         std::chrono::steady_clock::time_point arrival) {
+  if (ErasedSince(e.customer_id, e.received_ms)) return false;
+  if (model != nullptr && LiveEvents::SeenBy(*model, at, e.received_ms)) return false;
+  live_.Add(e, at, arrival);
+  return true;
+}
+
+absl::Status LiveLoop::Replay(const Model* model) {
   const auto arrival = std::chrono::steady_clock::now();
-  for (const EventJournal::Segment& seg : *segments) {
-    const bool live = model == nullptr || model->events_through_segment == 0 || seg.number > model->events_through_segment;
-    struct stat st;
-    const bool recent = ids && ::stat(seg.path.c_str(), &st) == 0 &&
-                        int64_t{st.st_mtime} * 1000 >= now - options_.event_id_window_ms;
-    if (!live && !recent) continue;
-    absl::Status s = EventJournal::ReadSegment(
-        seg.path,
-        [&](LiveEvent&& e) {
-          auto [it, inserted] = erased.try_emplace(e.customer_id);
-          if (inserted) it->second = ledger.ErasedAt(e.customer_id);
-          if (it->second && *it->second >= e.received_ms) return;  // erased since
-          if (ErasedSince(e.customer_id, e.received_ms)) return;
-          if (recent && !e.event_id.empty() && e.received_ms >= now - options_.event_id_window_ms) {
-            ids_.Remember(ids_.KeyOf(e.customer_id, e.event_id), e.received_ms);
-          }
-          if (live && (model == nullptr || !LiveEvents::SeenBy(*model, seg.number, e.received_ms))) {
-            live_.Add(e, seg.number, arrival);
-            if (stats != nullptr) ++stats->replayed;
-          }
-        },
-        stats != nullptr ? &stats->damaged_lines : nullptr);
-    if (!s.ok()) return s;
-  }
-  if (ids) ids_.Finish(now);
-  return absl::OkStatus();
+  return store_->ReadEvents(LiveAfter(model),
+                            [&](LiveEvent&& e, LiveStore::Position at) { AddUnseen(model, e, at, arrival); });
 }
 
 bool LiveLoop::Personalize(absl::string_view customer) const {
-  auto c = ledger_->Consent(customer);
+  auto c = store_->Consent(customer);
   return c ? c->personalization : options_.default_consent;
 }
 
-std::optional<ConsentRecord> LiveLoop::ConsentOf(absl::string_view customer) const { return ledger_->Consent(customer); }
+std::optional<ConsentRecord> LiveLoop::ConsentOf(absl::string_view customer) const { return store_->Consent(customer); }
 
 std::shared_ptr<const absl::flat_hash_set<uint32_t>> LiveLoop::ErasedRows(const Model& model) {
   {
@@ -93,7 +85,7 @@ std::shared_ptr<const absl::flat_hash_set<uint32_t>> LiveLoop::ErasedRows(const 
   }
   // Customers erased after the model's data whose rows it holds: the
   // pseudonyms of the model's customers against the ledger's.
-  const CustomerLedger::State state = ledger_->Snapshot();
+  const CustomerLedger::State state = store_->Snapshot();
   auto rows = std::make_shared<absl::flat_hash_set<uint32_t>>();
   const int64_t cutoff = ModelCutoffMs(model);
   absl::flat_hash_set<std::string> after;
@@ -166,88 +158,54 @@ std::shared_ptr<const LiveProfile> LiveLoop::Profile(const Model& model, absl::s
 void LiveLoop::Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::time_point arrival,
                       std::function<void(absl::StatusOr<Accepted>)> done) {
   Accepted counts;
-  enum : uint8_t { kKeep, kNoConsent, kDuplicate };
-  std::vector<uint8_t> verdict(events.size(), kKeep);
-  std::vector<size_t> with_id;  // indexes of consenting events with an id
-  std::vector<EventIds::Key> keys;
-  std::vector<int64_t> received;
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (!Personalize(events[i].customer_id)) {
-      verdict[i] = kNoConsent;
-      continue;
-    }
-    if (events[i].event_id.empty()) continue;
-    with_id.push_back(i);
-    keys.push_back(ids_.KeyOf(events[i].customer_id, events[i].event_id));
-    received.push_back(events[i].received_ms);
-  }
-  std::shared_ptr<EventIds::Claim> claim;
-  if (!keys.empty()) {
-    std::vector<bool> duplicate;
-    // An id another request is still writing: this request waits for that
-    // one's outcome and is then taken again from the start (its events
-    // held where the retry takes them from, before the retry can run).
-    auto pending = std::make_shared<std::vector<LiveEvent>>(std::move(events));
-    claim = ids_.TryClaim(keys, received, &duplicate, [this, pending, arrival, done] {
-      Accept(std::move(*pending), arrival, done);
-    });
-    if (claim == nullptr) return;
-    events = std::move(*pending);  // claimed: the retry was dropped, nobody else holds them
-    for (size_t k = 0; k < with_id.size(); ++k) {
-      if (duplicate[k]) verdict[with_id[k]] = kDuplicate;
-    }
-  }
   std::vector<LiveEvent> kept;
   kept.reserve(events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    switch (verdict[i]) {
-      case kNoConsent: ++counts.no_consent; break;
-      case kDuplicate: ++counts.duplicates; break;
-      default: kept.push_back(std::move(events[i]));
+  for (LiveEvent& e : events) {
+    if (!Personalize(e.customer_id)) {
+      ++counts.no_consent;
+      continue;
     }
-  }
-  counts.stored = kept.size();
-  {
-    std::lock_guard<std::mutex> lock(metrics_mu_);
-    duplicates_ += counts.duplicates;
-    no_consent_ += counts.no_consent;
+    kept.push_back(std::move(e));
   }
   if (kept.empty()) {
-    if (claim != nullptr) ids_.Settle(claim, /*durable=*/true);
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    no_consent_ += counts.no_consent;
     done(counts);
     return;
   }
-  std::string lines;
-  for (const LiveEvent& e : kept) AppendJournalLine(e, &lines);
-  auto shared = std::make_shared<std::vector<LiveEvent>>(std::move(kept));
-  journal_->Append(std::move(lines), shared->size(),
-                   [this, shared, claim, counts, arrival, done = std::move(done)](absl::Status s, uint64_t segment) {
-                     if (!s.ok()) {
-                       {
-                         std::lock_guard<std::mutex> lock(metrics_mu_);
-                         ++write_failures_;
-                       }
-                       // The ids are unknown again (retries waiting store
-                       // the events themselves) before the answer goes.
-                       if (claim != nullptr) ids_.Settle(claim, /*durable=*/false);
-                       done(s);
-                       return;
-                     }
-                     for (const LiveEvent& e : *shared) {
-                       if (!ErasedSince(e.customer_id, e.received_ms)) live_.Add(e, segment, arrival);
-                     }
-                     {
-                       std::lock_guard<std::mutex> lock(metrics_mu_);
-                       accepted_ += shared->size();
-                     }
-                     // Durable: remembered, and retries waiting are duplicates.
-                     if (claim != nullptr) ids_.Settle(claim, /*durable=*/true);
-                     done(counts);
-                   });
+  store_->Append(std::move(kept), [this, counts, arrival, done = std::move(done)](
+                                      absl::StatusOr<LiveStore::Appended> a) mutable {
+    if (!a.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(metrics_mu_);
+        ++write_failures_;
+        no_consent_ += counts.no_consent;
+      }
+      done(a.status());
+      return;
+    }
+    // Durable: into live state before anyone is answered.
+    for (size_t i = 0; i < a->events.size(); ++i) {
+      const LiveEvent& e = a->events[i];
+      if (!a->stored[i]) {
+        ++counts.duplicates;
+        continue;
+      }
+      ++counts.stored;
+      if (!ErasedSince(e.customer_id, e.received_ms)) live_.Add(e, a->at, arrival);
+    }
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu_);
+      accepted_ += counts.stored;
+      duplicates_ += counts.duplicates;
+      no_consent_ += counts.no_consent;
+    }
+    done(counts);
+  });
 }
 
 absl::Status LiveLoop::SetConsent(absl::string_view customer, bool personalization) {
-  absl::Status s = ledger_->SetConsent(customer, personalization, NowMs());
+  absl::Status s = store_->SetConsent(customer, personalization, NowMs());
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(metrics_mu_);
     ++(personalization ? consent_granted_ : consent_denied_);
@@ -272,13 +230,10 @@ absl::StatusOr<LiveLoop::Receipt> LiveLoop::Erase(absl::string_view customer, co
     if (!n.ok()) return n.status();
     r.impressions = *n;
   }
-  auto had = ledger_->Erase(customer, r.erased_at_ms);
-  if (!had.ok()) return had.status();
-  r.consent_record = *had;
-  // Close the segment being written, so that every event of theirs is in a
-  // closed segment that compaction rewrites.
-  if (absl::Status s = journal_->Rotate(); !s.ok()) return s;
-  r.journal_rotated = true;
+  auto erased = store_->Erase(customer, r.erased_at_ms);
+  if (!erased.ok()) return erased.status();
+  r.consent_record = erased->consent_record;
+  r.journal_rotated = erased->events_sealed;
   std::lock_guard<std::mutex> lock(metrics_mu_);
   ++erasures_;
   return r;
@@ -296,7 +251,7 @@ void LiveLoop::ModelServing(const Model& model) {
     // A roll-back: events the newer model held are live again; read them
     // back from the journal.
     live_.Clear();
-    (void)Replay(&model, /*ids=*/false, nullptr);
+    (void)Replay(&model);
     std::lock_guard<std::mutex> g(metrics_mu_);
     ++rebuilds_;
   } else {
@@ -314,7 +269,6 @@ void LiveLoop::RecordRefused(const std::string& reason) {
 std::string LiveLoop::RenderMetrics() const {
   std::string out;
   const LiveEvents::Stats live = live_.stats();
-  const EventJournal::Stats j = journal_->stats();
   std::lock_guard<std::mutex> lock(metrics_mu_);
   absl::StrAppend(&out, "# HELP aisle_events_total Storefront events by outcome.\n# TYPE aisle_events_total counter\n");
   absl::StrAppend(&out, "aisle_events_total{outcome=\"accepted\"} ", accepted_, "\n");
@@ -326,15 +280,7 @@ std::string LiveLoop::RenderMetrics() const {
     absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"", PrometheusLabelValue(reason), "\"} ", n, "\n");
   }
   absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"write_failed\"} ", write_failures_, "\n");
-  absl::StrAppend(&out, "# HELP aisle_event_ids Event ids remembered for retries.\n# TYPE aisle_event_ids gauge\n",
-                  "aisle_event_ids ", ids_.size(), "\n# HELP aisle_event_ids_in_flight Event ids of requests being written.\n",
-                  "# TYPE aisle_event_ids_in_flight gauge\naisle_event_ids_in_flight ", ids_.in_flight(),
-                  "\n# HELP aisle_event_id_bytes Memory held by the event ids.\n# TYPE aisle_event_id_bytes gauge\n",
-                  "aisle_event_id_bytes ", ids_.bytes(), "\n");
-  absl::StrAppend(&out, "# TYPE aisle_event_journal_syncs_total counter\naisle_event_journal_syncs_total ", j.syncs,
-                  "\n# TYPE aisle_event_journal_appends_total counter\naisle_event_journal_appends_total ", j.appends,
-                  "\n# TYPE aisle_event_journal_bytes_total counter\naisle_event_journal_bytes_total ", j.bytes,
-                  "\n# TYPE aisle_event_journal_segment gauge\naisle_event_journal_segment ", j.segment, "\n");
+  absl::StrAppend(&out, store_->RenderMetrics());
   absl::StrAppend(&out, "# HELP aisle_live_customers Customers with live events in memory.\n# TYPE aisle_live_customers gauge\n",
                   "aisle_live_customers ", live.customers, "\n# TYPE aisle_live_events gauge\naisle_live_events ",
                   live.events, "\n# HELP aisle_live_bytes Memory held by live events.\n# TYPE aisle_live_bytes gauge\n",

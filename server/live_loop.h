@@ -5,9 +5,10 @@
 // personalized, and what did they do since the model was trained (a
 // LiveProfile, with the model's row withheld when they were erased after
 // it was trained).
-// Owns the journal (events/event_journal.h), the customers' live events
-// (events/live_events.h), the consent ledger (events/customer_ledger.h) and
-// the event ids seen (retries are accepted once). A new model is announced
+// Owns the live store (live/live_store.h: events stored once per event id,
+// consent, erasures; today FileLiveStore in `dir`: the event journal and the
+// customer ledger) and the customers' live events in memory
+// (events/live_events.h). A new model is announced
 // with ModelLoading() (before it serves) and ModelServing() (after):
 // events it holds are dropped from memory, and after a roll-back to an
 // older model the live state is rebuilt from the journal.
@@ -32,9 +33,9 @@
 #include "absl/status/statusor.h"
 #include "engine/recommender.h"
 #include "events/customer_ledger.h"
-#include "events/event_ids.h"
 #include "events/event_journal.h"
 #include "events/live_events.h"
+#include "live/live_store.h"
 
 namespace aisle {
 
@@ -104,7 +105,7 @@ class LiveLoop {
   std::vector<LiveEvent> Events(absl::string_view customer) const { return live_.Events(customer); }
 
   // Returns once the events accepted so far are written and answered.
-  void Flush() { journal_->Flush(); }
+  void Flush() { store_->Flush(); }
 
   // Model hooks (ModelSource): before `model` serves, and once it does.
   void ModelLoading(const Model& model);
@@ -117,9 +118,13 @@ class LiveLoop {
   void RecordRefused(const std::string& reason);
 
  private:
-  explicit LiveLoop(const LiveLoopOptions& options)
-      : options_(options), live_(options.live), ids_({options.event_id_window_ms, options.max_event_ids}) {}
-  absl::Status Replay(const Model* model, bool ids, OpenStats* stats);
+  explicit LiveLoop(const LiveLoopOptions& options) : options_(options), live_(options.live) {}
+  // The store's events `model` has not seen, into live state.
+  absl::Status Replay(const Model* model);
+  // Adds a stored event (at store position `at`) unless `model` saw it or
+  // the customer was erased since; true when added.
+  bool AddUnseen(const Model* model, const LiveEvent& e, LiveStore::Position at,
+                 std::chrono::steady_clock::time_point arrival);
   bool Forget(const Model& model, absl::string_view customer);
   // Whether the customer was erased (while running) at or after `received_ms`.
   bool ErasedSince(absl::string_view customer, int64_t received_ms) const;
@@ -127,12 +132,8 @@ class LiveLoop {
   std::shared_ptr<const absl::flat_hash_set<uint32_t>> ErasedRows(const Model& model);
 
   LiveLoopOptions options_;
-  std::unique_ptr<EventJournal> journal_;
-  std::unique_ptr<CustomerLedger> ledger_;
+  std::unique_ptr<LiveStore> store_;
   LiveEvents live_;
-
-  // Event ids of retries, per customer (in flight, or durable and remembered).
-  EventIds ids_;
 
   // Erasures: ids erased while running (memory only), and per model the
   // rows of customers erased after its data (from the ledger's pseudonyms).
