@@ -1,6 +1,6 @@
 // LiveStore: the live loop's durable state (docs/API.md, "Live loop"): the
 // storefront's events, each (customer, event id) stored once, consent
-// records and erasures. The live loop (server/live_loop.h) keeps one
+// records and erasures. The live loop (live/live_loop.h) keeps one
 // server's memory of it (live events, fast erasure checks) and reaches it
 // only through this interface, so where it is kept is the back end's
 // business: FileLiveStore (one server's directory: the event journal and

@@ -20,9 +20,9 @@
 #include "absl/strings/str_cat.h"
 #include "engine/batch_scoring.h"
 #include "server/http_server.h"
-#include "server/impression_log.h"
+#include "live/impression_log.h"
 #include "server/experiment_source.h"
-#include "server/live_loop.h"
+#include "live/live_loop.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
 

@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "events/event_ids.h"
 #include "events/event_journal.h"
-#include "server/live_loop.h"
+#include "live/live_loop.h"
 #include "tests/test_util.h"
 
 namespace aisle {

@@ -17,7 +17,7 @@
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
 #include "server/http_server.h"
-#include "server/impression_log.h"
+#include "live/impression_log.h"
 #include "tests/http_client.h"
 #include "tests/synthetic_log.h"
 #include "tests/test_util.h"

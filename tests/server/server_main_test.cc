@@ -11,7 +11,7 @@
 #include "engine/model_registry.h"
 #include "events/event_journal.h"
 #include "server/exposure_log.h"
-#include "server/impression_log.h"
+#include "live/impression_log.h"
 #include "tests/synthetic_log.h"
 #include "tests/test_util.h"
 

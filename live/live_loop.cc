@@ -1,4 +1,4 @@
-#include "server/live_loop.h"
+#include "live/live_loop.h"
 
 #include <omp.h>
 #include <sys/stat.h>
@@ -10,8 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "live/file_live_store.h"
-#include "server/impression_log.h"
-#include "server/metrics.h"
+#include "live/impression_log.h"
 
 namespace aisle {
 namespace {
@@ -262,8 +261,12 @@ void LiveLoop::ModelServing(const Model& model) {
 }
 
 void LiveLoop::RecordRefused(const std::string& reason) {
+  // A label value as it is: the callers' reasons are fixed identifiers.
+  const bool identifier = !reason.empty() && std::all_of(reason.begin(), reason.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
   std::lock_guard<std::mutex> lock(metrics_mu_);
-  ++refused_[reason];
+  ++refused_[identifier ? reason : "other"];
 }
 
 std::string LiveLoop::RenderMetrics() const {
@@ -277,7 +280,7 @@ std::string LiveLoop::RenderMetrics() const {
   absl::StrAppend(&out, "# HELP aisle_event_requests_refused_total Event requests refused, by reason.\n"
                         "# TYPE aisle_event_requests_refused_total counter\n");
   for (const auto& [reason, n] : refused_) {
-    absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"", PrometheusLabelValue(reason), "\"} ", n, "\n");
+    absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"", reason, "\"} ", n, "\n");
   }
   absl::StrAppend(&out, "aisle_event_requests_refused_total{reason=\"write_failed\"} ", write_failures_, "\n");
   absl::StrAppend(&out, store_->RenderMetrics());

@@ -1,6 +1,6 @@
 // ImpressionLog: counts survive reopening, a torn last record is cut off, a
 // malformed record in the middle refuses the file, concurrent records all count.
-#include "server/impression_log.h"
+#include "live/impression_log.h"
 
 #include <gtest/gtest.h>
 

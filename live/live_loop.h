@@ -114,7 +114,8 @@ class LiveLoop {
   // Prometheus text for /metrics.
   std::string RenderMetrics() const;
 
-  // Counters for /metrics.
+  // Counts an event request refused for `reason` (an identifier of
+  // [a-z0-9_]; anything else is counted as "other").
   void RecordRefused(const std::string& reason);
 
  private:

@@ -1,7 +1,7 @@
 // The live loop on the real server over loopback: events in, the very next
 // answer changed, consent, erasure, data access, metrics, restarts and new
 // models; and the acceptance test of erasure through the nightly job.
-#include "server/live_loop.h"
+#include "live/live_loop.h"
 
 #include <sys/stat.h>
 

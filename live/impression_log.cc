@@ -1,4 +1,4 @@
-#include "server/impression_log.h"
+#include "live/impression_log.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
