@@ -9,7 +9,7 @@ KEEP=0
 [ "${1:-}" = "--keep-running" ] && KEEP=1
 bash scripts/setup.sh
 command -v curl >/dev/null || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo; $SUDO apt-get install -y -qq curl >/dev/null; }
-bash scripts/build.sh
+bash scripts/build.sh aisle-train aisle-server
 mkdir -p models/keys
 echo "== Training on data/sample/online_retail_sample.csv" >&2
 ./build/bin/aisle-train \

@@ -14,7 +14,7 @@ shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_events_csv fuzz_catalog fuzz_offer_catalog fuzz_model fuzz_request fuzz_live_input)
 
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 # clang, its runtimes (libFuzzer and the sanitizers) and its OpenMP.
 missing=()
 for p in clang libclang-rt-14-dev libomp-14-dev; do

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages aisle needs, and does nothing when all are there.
+#   scripts/setup.sh           what the programs need to build (the demo)
+#   scripts/setup.sh --tests   and what the tests and benchmarks need
 set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev
-  libbenchmark-dev libgtest-dev libgmock-dev
 )
+if [ "${1:-}" = "--tests" ]; then
+  PACKAGES+=(libgtest-dev libbenchmark-dev)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,7 @@
 # keeps CI short; run it before landing changes to memory-handling code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DAISLE_SANITIZE=ON -DAISLE_BUILD_BENCH=OFF" bash scripts/build.sh
 cd build-asan
 ctest --output-on-failure -j "$(nproc)" --timeout 1800

@@ -13,7 +13,7 @@
 # be reported). Not part of .ci/run; about 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAISLE_TSAN=ON -DAISLE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan -j "$(nproc)" --target http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test
 export OMP_NUM_THREADS=1

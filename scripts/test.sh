@@ -4,7 +4,7 @@
 # target; 0 skips it; scripts/fuzz.sh runs longer campaigns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 bash scripts/build.sh
 (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 900)
 FUZZ_SECONDS=${AISLE_FUZZ_SECONDS:-10}
