@@ -11,6 +11,8 @@
 #include "data/storefront_simulator.h"
 #include "data/synthetic.h"
 #include "data/synthetic_flags.h"
+#include "absl/strings/match.h"
+#include "engine/program_usage.h"
 
 ABSL_FLAG(int, port, 8080, "The server's port on 127.0.0.1.");
 ABSL_FLAG(std::string, api_key, "", "Sent as X-API-Key.");
@@ -21,7 +23,10 @@ ABSL_FLAG(double, buy_other, 0.002, "Purchase probability of another shown produ
 ABSL_FLAG(double, organic, 0.05, "Per visit: probability of buying an unshown product of a favourite category.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Simulated storefront visits against a running aisle-server.");
+  aisle::SetProgramUsage("aisle-sim", "Simulated storefront visits against a running aisle-server.",
+                         [](absl::string_view f) {
+                           return absl::StrContains(f, "sim_main.cc") || absl::StrContains(f, "synthetic_flags.cc");
+                         });
   absl::ParseCommandLine(argc, argv);
   const aisle::SyntheticOptions so = aisle::SyntheticOptionsFromFlags();  // the store aisle-synth wrote
   const aisle::SyntheticData data = aisle::GenerateSynthetic(so);

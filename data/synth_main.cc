@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "data/synthetic.h"
 #include "data/synthetic_flags.h"
+#include "engine/program_usage.h"
 
 ABSL_FLAG(std::string, output, "", "CSV file to write (atomically).");
 ABSL_FLAG(std::string, catalog_output, "",
@@ -20,13 +21,10 @@ ABSL_FLAG(bool, streamed, false,
           "rows in customer order, events differ from the default's for the same seed).");
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view f) {
-    return absl::StrContains(f, "synth_main.cc") || absl::StrContains(f, "synthetic_flags.cc");
-  };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage("Writes a synthetic purchase history.\nUsage: aisle-synth --output FILE [flags]");
+  aisle::SetProgramUsage("aisle-synth", "Writes a synthetic purchase history.\nUsage: aisle-synth --output FILE [flags]",
+                         [](absl::string_view f) {
+                           return absl::StrContains(f, "synth_main.cc") || absl::StrContains(f, "synthetic_flags.cc");
+                         });
   absl::ParseCommandLine(argc, argv);
   const aisle::SyntheticOptions o = aisle::SyntheticOptionsFromFlags();
   const std::string out = absl::GetFlag(FLAGS_output);

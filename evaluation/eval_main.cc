@@ -35,6 +35,7 @@
 #include "evaluation/scorer.h"
 #include "evaluation/split.h"
 #include "events/timestamp.h"
+#include "engine/program_usage.h"
 
 ABSL_FLAG(std::string, model, "", "Model file (info, recommend, evaluate, ncf).");
 ABSL_FLAG(std::string, a, "", "compare: the baseline model A.");
@@ -625,14 +626,7 @@ int Ncf() {
 }  // namespace aisle
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "eval_main.cc") || absl::StrContains(file, "batch_command.cc") ||
-           absl::StrContains(file, "experiment_command.cc");
-  };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage(
+    aisle::SetProgramUsage("aisle-eval",
       "Offline evaluation of aisle models.\n"
       "Usage: aisle-eval evaluate --model M --test FILE [--k 5,10,20] [--json]\n"
       "       aisle-eval compare --a M1 --b M2 --test FILE [--segment country] [--fail_if_worse ndcg@10]\n"
@@ -643,7 +637,11 @@ int main(int argc, char** argv) {
       "       aisle-eval batch --model M --count N --output FILE [--offers F] [--events_dir DIR] [--customers_file F]\n"
       "       aisle-eval experiment --exposures DIR --events DIR [--experiments_file F] [--window 7d] [--json]\n"
       "       aisle-eval info --model M\n"
-      "       aisle-eval recommend --model M [--customers ID,...] [--count N]");
+      "       aisle-eval recommend --model M [--customers ID,...] [--count N]",
+                         [](absl::string_view f) {
+                           return absl::StrContains(f, "eval_main.cc") || absl::StrContains(f, "batch_command.cc") ||
+                                  absl::StrContains(f, "experiment_command.cc");
+                         });
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) return aisle::Usage("expected one subcommand");
   const std::string cmd = args[1];

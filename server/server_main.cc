@@ -25,6 +25,7 @@
 #include "live/live_loop.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
+#include "engine/program_usage.h"
 
 ABSL_FLAG(std::string, model, "",
           "A model file, or a publish directory (aisle-train --publish_dir) whose `current` model is "
@@ -397,11 +398,8 @@ int main(int argc, char** argv) {
   // 256 MB; models and top lists (larger) are still mapped and unmapped.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view f) { return absl::StrContains(f, "server_main.cc"); };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage("Serves recommendations over HTTP.\nUsage: aisle-server --model MODEL_OR_DIR [flags]");
+  aisle::SetProgramUsage("aisle-server", "Serves recommendations over HTTP.\nUsage: aisle-server --model MODEL_OR_DIR [flags]",
+                         [](absl::string_view f) { return absl::StrContains(f, "server_main.cc"); });
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() > 1) {
     std::fprintf(stderr, "aisle-server: unexpected argument '%s'\n", args[1]);

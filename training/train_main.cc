@@ -26,6 +26,7 @@
 #include "evaluation/split.h"
 #include "training/train_job.h"
 #include "training/tuner.h"
+#include "engine/program_usage.h"
 
 ABSL_FLAG(std::string, input, "",
           "Event file(s) to train on, comma-separated; all must have the same --format.");
@@ -442,19 +443,13 @@ int Main(bool tune) {
 }  // namespace aisle
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "train_main.cc");
-  };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  config.version_string = [] { return std::string("aisle-train 0.1.0\n"); };
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage(
+  aisle::SetProgramUsage("aisle-train",
       "Trains an implicit-feedback recommendation model from purchase history.\n"
       "Usage: aisle-train --input FILE[,FILE...] --output MODEL [flags]\n"
       "       aisle-train --input FILE --publish_dir DIR [--gate_metric ndcg@10 --max_drop 0.01] [flags]\n"
       "       aisle-train tune --input TRAIN --validation VALIDATION [--tune_factors 32,64 ...] [flags]\n"
-      "       aisle-train compact-events --events_dir DIR [--publish_dir DIR] [--exposures_dir DIR]");
+      "       aisle-train compact-events --events_dir DIR [--publish_dir DIR] [--exposures_dir DIR]",
+                         [](absl::string_view f) { return absl::StrContains(f, "train_main.cc"); }, "aisle-train 0.1.0");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() == 2 && std::string(positional[1]) == "compact-events") return aisle::CompactCommand();
   const bool tune = positional.size() == 2 && std::string(positional[1]) == "tune";

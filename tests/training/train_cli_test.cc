@@ -36,6 +36,19 @@ TEST(TrainCliTest, HelpDocumentsEveryFlag) {
   EXPECT_EQ(r.output.find("--flagfile"), std::string::npos);
 }
 
+TEST(TrainCliTest, EveryProgramsHelpNamesItselfNotItsSourceFiles) {
+  // --help lists each program's flags under its name: no build path, no
+  // source file; --version still answers.
+  for (const char* program : {"aisle-train", "aisle-eval", "aisle-server", "aisle-synth", "aisle-sim"}) {
+    ExecResult r = Exec(kBin + "/" + program + " --help");
+    EXPECT_NE(r.output.find(std::string("Flags from ") + program + ":"), std::string::npos) << program << r.output;
+    EXPECT_EQ(r.output.find(".cc"), std::string::npos) << program;
+    EXPECT_EQ(r.output.find(AISLE_SOURCE_DIR), std::string::npos) << program;
+    EXPECT_NE(r.output.find("\n    --"), std::string::npos) << program << ": no flag listed";
+  }
+  EXPECT_EQ(Exec(kTrain + " --version").output, "aisle-train 0.1.0\n");
+}
+
 TEST(TrainCliTest, TrainsAndWritesALoadableModel) {
   TempDir dir;
   const std::string csv = dir.Path("events.csv");
