@@ -161,6 +161,7 @@ absl::StatusOr<Catalog> Catalog::ParseCsvText(std::string data, const std::strin
       if (absl::EqualsIgnoreCase(h, "in_stock")) col.stock = static_cast<int>(i);
     }
     if (col.id < 0) return RowError(name, 1, "header has no product_id column");
+    c.has_stock_ = col.stock >= 0;
     col.need = std::max({col.id, col.name, col.category, col.price, col.stock}) + 1;
   }
   // Pieces of whole lines parsed on all threads when no record can span
@@ -276,6 +277,7 @@ absl::StatusOr<Catalog> Catalog::ParseJsonLinesText(std::string data, const std:
     if (auto it = j.find("in_stock"); it != j.end() && !it->is_null()) {
       if (!it->is_boolean()) return RowError(name, line, "in_stock is not true or false");
       e.in_stock = it->get<bool>();
+      c.has_stock_ = true;
     }
     if (c.ids_.Insert(id) != c.entries_.size()) {
       return RowError(name, line, absl::StrCat("duplicate product_id '", id, "'"));

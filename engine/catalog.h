@@ -51,6 +51,10 @@ class Catalog {
   // overlapped: the join a recommender makes of a million products.
   std::vector<const CatalogEntry*> FindAll(const IdMap& products) const;
   size_t size() const { return entries_.size(); }
+  // Whether the file says which products are in stock (a CSV in_stock
+  // column, an in_stock field in some JSON line): servers then recommend
+  // only products in stock unless a request asks otherwise.
+  bool has_stock() const { return has_stock_; }
   // The distinct non-empty categories, in order of first appearance in the file.
   const std::vector<absl::string_view>& categories() const { return categories_; }
 
@@ -67,6 +71,7 @@ class Catalog {
   std::shared_ptr<Storage> storage_ = std::make_shared<Storage>();
   IdMap ids_;
   std::vector<CatalogEntry> entries_;  // by index in ids_
+  bool has_stock_ = false;
   std::vector<absl::string_view> categories_;
 };
 

@@ -395,11 +395,17 @@ HttpServer::Reply HttpServer::RecommendationsReply(const Recommender& r, const s
                "application/json", r.model_id()};
 }
 
+void HttpServer::StockDefault(const Params& p, const Recommender& r, RecommendOptions* o) const {
+  o->in_stock_only = p.Bool("in_stock", options_.default_in_stock && r.catalog() != nullptr && r.catalog()->has_stock());
+}
+
 HttpServer::Reply HttpServer::CustomerRecommendations(const HttpRequest& req) {
   const std::string id = PathId(req, options_.max_id_length);
-  const RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
+  const Params params = Params::FromQuery(req.query);
+  RecommendOptions o = OptionsFrom(params, options_.max_count, options_.max_id_length);
   const bool consent = Consents(id);
   const Arm arm = ArmFor("customer_recommendations", id, consent);
+  StockDefault(params, *arm.r, &o);
   const Recommender& r = *arm.r;
   if (!consent) return NoConsentRecommendations(r, id, o);
   if (arm.choice.popularity()) return RecommendationsReply(r, id, PopularAnswer(r, o), o.explain, {}, true, &arm.choice);
@@ -411,10 +417,12 @@ std::optional<HttpServer::Reply> HttpServer::DeferCustomerRecommendations(const 
                                                                          const RequestInfo& info,
                                                                          Clock::time_point start) {
   const std::string id = PathId(req, options_.max_id_length);
-  RecommendOptions o = OptionsFrom(Params::FromQuery(req.query), options_.max_count, options_.max_id_length);
+  const Params params = Params::FromQuery(req.query);
+  RecommendOptions o = OptionsFrom(params, options_.max_count, options_.max_id_length);
   const bool consent = Consents(id);
   const Arm arm = ArmFor("customer_recommendations", id, consent);
   std::shared_ptr<const Recommender> r = arm.r;
+  StockDefault(params, *r, &o);
   if (!consent) return NoConsentRecommendations(*r, id, o);
   if (arm.choice.popularity()) return RecommendationsReply(*r, id, PopularAnswer(*r, o), o.explain, {}, true, &arm.choice);
   std::shared_ptr<const LiveProfile> live = LiveFor(*r, id);
@@ -464,6 +472,7 @@ HttpServer::Reply HttpServer::BasketRecommendations(const HttpRequest& req) {
   const std::string visitor = VisitorId(p, options_.max_id_length);
   const Arm arm = ArmFor("basket_recommendations", visitor, Consents(visitor));
   const Recommender& r = *arm.r;
+  StockDefault(p, r, &o);
   absl::StatusOr<RecommendResult> res = absl::InternalError("");
   if (arm.choice.popularity()) {
     o.exclude.insert(o.exclude.end(), products.begin(), products.end());  // not what is in the basket

@@ -33,6 +33,7 @@
 #include "server/metrics.h"
 #include "server/model_source.h"
 #include "server/recommend_batcher.h"
+#include "server/request_params.h"
 #include "server/router.h"
 #include "server/task_thread.h"
 
@@ -56,6 +57,9 @@ struct HttpServerOptions {
   int batch_threads = 1;              // threads scoring batched requests; 0: score in the handler
   size_t max_batch = 8;               // requests per batch at most
   bool offers = false;                // the offer endpoints are enabled (ModelSource has an offer catalog)
+  // Recommendations leave out products the catalog says are out of stock
+  // unless the request says in_stock=false (catalogs without stock: no effect).
+  bool default_in_stock = true;
   ImpressionLog* impressions = nullptr;  // required with offers
   LiveLoop* live = nullptr;           // events, consent, erasure (--events_dir); none: those endpoints are 404
   ExposureLog* exposures = nullptr;   // what was shown (--exposures_dir); none: not recorded
@@ -162,6 +166,9 @@ class HttpServer {
   Reply CustomerRecommendations(const HttpRequest& req);
   // Customer recommendations through the batcher when they need scoring:
   // nullopt when the request was handed over (answered later).
+  // o's in_stock_only from the request, or by default the server's rule
+  // for r's catalog.
+  void StockDefault(const Params& p, const Recommender& r, RecommendOptions* o) const;
   std::optional<Reply> DeferCustomerRecommendations(const HttpRequest& req, std::shared_ptr<HttpResponder> responder,
                                                     const RequestInfo& info,
                                                     std::chrono::steady_clock::time_point start);

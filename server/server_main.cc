@@ -75,6 +75,10 @@ ABSL_FLAG(int, top_lists_max_mb, 1024,
           "Memory budget of the cached lists (4/5 customers, 1/5 products; about 8 bytes per list "
           "entry plus 130 per list); the least recently used lists are evicted beyond it.");
 ABSL_FLAG(bool, warm_lists, true, "Fill the cached lists in the background after each model load.");
+ABSL_FLAG(bool, default_in_stock, true,
+          "When the catalog says which products are in stock (--catalog with an in_stock column or field): "
+          "recommend only those unless a request says in_stock=false (customer and basket recommendations, "
+          "popularity answers included).");
 ABSL_FLAG(int, index_min_products, 200000,
           "Catalogs of at least this many products are searched through a cluster index built at "
           "load (engine/cluster_index.h) instead of scoring every product; 0: never.");
@@ -139,6 +143,7 @@ int Main() {
     return 2;
   }
   HttpServerOptions o;
+  o.default_in_stock = absl::GetFlag(FLAGS_default_in_stock);
   o.port = static_cast<uint16_t>(port);
   o.threads = absl::GetFlag(FLAGS_threads);
   if (absl::GetFlag(FLAGS_keepalive_timeout_s) < 1 || absl::GetFlag(FLAGS_request_timeout_s) < 1 ||

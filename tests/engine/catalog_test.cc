@@ -158,5 +158,16 @@ TEST(CatalogTest, LoadsFilesByExtension) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(CatalogTest, KnowsWhetherItSaysWhatIsInStock) {
+  // What the server's in-stock default reads: an in_stock column or field.
+  auto csv = [](const std::string& text) { return Catalog::ParseCsv(text, "c.csv"); };
+  auto jsonl = [](const std::string& text) { return Catalog::ParseJsonLines(text, "c.jsonl"); };
+  EXPECT_TRUE(csv("product_id,in_stock\np1,true\n")->has_stock());
+  EXPECT_TRUE(csv("product_id,in_stock\n")->has_stock());
+  EXPECT_FALSE(csv("product_id,name,price\np1,Mug,2\n")->has_stock());
+  EXPECT_TRUE(jsonl("{\"product_id\": \"a\"}\n{\"product_id\": \"b\", \"in_stock\": true}\n")->has_stock());
+  EXPECT_FALSE(jsonl("{\"product_id\": \"a\", \"in_stock\": null}\n{\"product_id\": \"b\"}\n")->has_stock());
+}
+
 }  // namespace
 }  // namespace aisle

@@ -98,7 +98,8 @@ class ServerTest : public ::testing::Test {
 
   // With `offers`, the offer endpoints serve that file, impressions logged
   // to `impressions` (a path).
-  void Start(bool with_keys, const std::string& offers = "", const std::string& impressions = "") {
+  void Start(bool with_keys, const std::string& offers = "", const std::string& impressions = "",
+             bool default_in_stock = true) {
     source_ = std::make_unique<ModelSource>(pub_, catalog_, &metrics_, recommender_options_);
     if (!offers.empty()) source_->SetOfferCatalog(offers);
     ASSERT_TRUE(source_->Reload(true).ok());
@@ -114,6 +115,7 @@ class ServerTest : public ::testing::Test {
     o.threads = 2;
     o.access_log = nullptr;
     o.max_body_bytes = 4096;
+    o.default_in_stock = default_in_stock;
     if (with_keys) {
       o.api_keys = *ApiKeys::Load(dir_->Path("keys"));
       o.admin_keys = *ApiKeys::Load(dir_->Path("admin"));
@@ -247,7 +249,8 @@ TEST_F(ServerTest, TopListsScoringAndPopularityAnswerAlike) {
     }
     for (uint32_t c = 0; c < 30; ++c) {
       for (size_t count : {3, 8, 20}) {
-        json got = Body(Get(absl::StrCat("/v1/customers/", m.customers.id(c), "/recommendations?count=", count)));
+        json got = Body(
+            Get(absl::StrCat("/v1/customers/", m.customers.id(c), "/recommendations?in_stock=false&count=", count)));
         RecommendOptions o;
         o.count = count;
         auto want = plain->ForCustomer(m.customers.id(c), o);
@@ -275,6 +278,34 @@ TEST_F(ServerTest, TopListsScoringAndPopularityAnswerAlike) {
 
 // A changed catalog file is picked up without re-reading the model or
 // rebuilding its top lists; a malformed one is refused and the old serves.
+TEST_F(ServerTest, OutOfStockProductsAreLeftOutByDefault) {
+  // The catalog marks every fourth product out of stock: no answer shows
+  // one unless the request says in_stock=false, or the server was started
+  // with --default_in_stock=false.
+  auto out_of_stock = [](const json& answer) {
+    int n = 0;
+    for (const auto& x : answer["recommendations"]) n += x.contains("in_stock") && !x["in_stock"].get<bool>();
+    return n;
+  };
+  const std::vector<std::string> asks = {"/v1/customers/somebody-new/recommendations?count=40",  // popularity
+                                         "/v1/customers/c3/recommendations?count=40"};
+  for (bool server_default : {true, false}) {
+    SCOPED_TRACE(server_default);
+    Start(false, "", "", server_default);
+    for (const std::string& ask : asks) {
+      const json plain = Body(Get(ask));
+      ASSERT_EQ(plain["recommendations"].size(), 40u) << ask;
+      EXPECT_EQ(out_of_stock(plain) == 0, server_default) << ask;
+      EXPECT_GT(out_of_stock(Body(Get(ask + "&in_stock=false"))), 0) << ask;
+      EXPECT_EQ(out_of_stock(Body(Get(ask + "&in_stock=true"))), 0) << ask;
+    }
+    const json basket = Body(Post("/v1/recommendations", R"({"products": ["p1", "p2"], "count": 40})"));
+    ASSERT_FALSE(basket["recommendations"].empty());
+    EXPECT_EQ(out_of_stock(basket) == 0, server_default);
+    Stop();
+  }
+}
+
 TEST_F(ServerTest, CatalogChangeKeepsTheModelAndItsTopLists) {
   absl::Cleanup restore = [original = ::aisle::testing::ReadAll(catalog_)] { dir_->Write("catalog.csv", original); };
   Start(false);
@@ -298,17 +329,20 @@ TEST_F(ServerTest, CatalogChangeKeepsTheModelAndItsTopLists) {
   EXPECT_NE(after, before);
   EXPECT_EQ(after->customer_cache(), before->customer_cache()) << "the cached lists were dropped";
   EXPECT_EQ(&after->model(), &before->model()) << "the model was read again";
-  r = Body(Get("/v1/customers/c3/recommendations?count=3"));
+  r = Body(Get("/v1/customers/c3/recommendations?count=3&in_stock=false"));
   EXPECT_EQ(r["model_version"], "model-v1");
   EXPECT_EQ(r["recommendations"][0]["product_id"], product);
   EXPECT_EQ(r["recommendations"][0]["name"], "Renamed " + product.substr(1));
   r = Body(Get("/v1/customers/c3/recommendations?count=3&in_stock=true"));
   EXPECT_NE(r["recommendations"][0]["product_id"], product);
+  // In stock only is the default with a catalog that says so.
+  r = Body(Get("/v1/customers/c3/recommendations?count=3"));
+  EXPECT_NE(r["recommendations"][0]["product_id"], product);
   // Malformed: refused, the renamed catalog keeps serving.
   dir_->Write("catalog.csv", renamed + "p1,Duplicate,cat1,1,true\n");
   EXPECT_FALSE(source_->Reload(false).ok());
   EXPECT_EQ(source_->Current(), after);
-  EXPECT_EQ(Body(Get("/v1/customers/c3/recommendations?count=1"))["recommendations"][0]["name"],
+  EXPECT_EQ(Body(Get("/v1/customers/c3/recommendations?count=1&in_stock=false"))["recommendations"][0]["name"],
             "Renamed " + product.substr(1));
 }
 
