@@ -7,8 +7,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/json_text.h"
 #include "engine/utf8.h"
 #include "server/recommendation_id.h"
 #include "server/recommendation_json.h"
@@ -47,7 +49,9 @@ Metrics::Answer MetricsAnswer(AnswerSource s) {
 }  // namespace
 
 HttpServer::HttpServer(ModelSource* source, Metrics* metrics, HttpServerOptions options)
-    : source_(source), metrics_(metrics), options_(std::move(options)) {}
+    : source_(source), metrics_(metrics), options_(std::move(options)) {
+  if (options_.access_log != nullptr) access_log_ = std::make_unique<AccessLog>(options_.access_log);
+}
 
 HttpServer::~HttpServer() { Shutdown(); }
 
@@ -99,6 +103,9 @@ void HttpServer::Shutdown() {
     metrics_->SetConnectionStats(nullptr);
     transport_.reset();
   }
+  // Nothing answers any more: the access log's last lines are written now,
+  // before the caller closes its file.
+  access_log_.reset();
 }
 
 void HttpServer::SetupRoutes() {
@@ -274,19 +281,24 @@ void HttpServer::Complete(HttpResponder& responder, const RequestInfo& info, con
 
 void HttpServer::LogAccess(const RequestInfo& req, const char* endpoint, int status, double seconds,
                            const std::string& model_version) {
-  if (options_.access_log == nullptr) return;
-  json line = {{"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())},
-               {"method", req.method},
-               {"path", req.path},
-               {"endpoint", endpoint},
-               {"status", status},
-               {"ms", std::round(seconds * 1e6) / 1e3},
-               {"client", req.client}};
-  if (!model_version.empty()) line["model_version"] = model_version;
-  const std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  std::lock_guard<std::mutex> lock(log_mu_);
-  std::fwrite(text.data(), 1, text.size(), options_.access_log);
-  std::fflush(options_.access_log);
+  if (access_log_ == nullptr) return;
+  // The fields in name order, as the log has always had them; written
+  // straight into the line (no JSON tree per request).
+  std::string line = "{\"client\":";
+  AppendJsonString(&line, req.client);
+  line += ",\"endpoint\":";
+  AppendJsonString(&line, endpoint);
+  line += ",\"method\":";
+  AppendJsonString(&line, req.method);
+  if (!model_version.empty()) {
+    line += ",\"model_version\":";
+    AppendJsonString(&line, model_version);
+  }
+  absl::StrAppendFormat(&line, ",\"ms\":%.3f,\"path\":", seconds * 1e3);
+  AppendJsonString(&line, req.path);
+  absl::StrAppend(&line, ",\"status\":", status, ",\"ts\":\"",
+                  absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), "\"}\n");
+  access_log_->Append(line);
 }
 
 HttpServer::Reply HttpServer::Healthz(const HttpRequest&) { return Reply{200, R"({"status":"ok"})"}; }

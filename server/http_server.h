@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "server/access_log.h"
 #include "server/api_keys.h"
 #include "server/http_transport.h"
 #include "server/event_request.h"
@@ -53,7 +54,7 @@ struct HttpServerOptions {
   size_t max_buffered_bytes = size_t{256} << 20;  // all connections' buffered requests and answers (503 past it)
   std::optional<ApiKeys> api_keys;    // none: client endpoints are open
   std::optional<ApiKeys> admin_keys;  // none: the admin endpoint is disabled
-  FILE* access_log = stdout;          // JSON lines; nullptr: none
+  FILE* access_log = stdout;          // JSON lines (server/access_log.h); nullptr: none
   int batch_threads = 1;              // threads scoring batched requests; 0: score in the handler
   size_t max_batch = 8;               // requests per batch at most
   bool offers = false;                // the offer endpoints are enabled (ModelSource has an offer catalog)
@@ -200,7 +201,7 @@ class HttpServer {
   std::unique_ptr<RecommendBatcher> batcher_;
   std::unique_ptr<TaskThread> admin_;  // admin reloads: seconds of work, off the loop threads
   std::unique_ptr<TaskThread> ledger_; // consent changes and erasures: file syncs, off the loop threads
-  std::mutex log_mu_;
+  std::unique_ptr<AccessLog> access_log_;  // null: no access log
 };
 
 }  // namespace aisle

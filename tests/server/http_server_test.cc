@@ -15,6 +15,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "data/synthetic.h"
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
@@ -99,7 +100,7 @@ class ServerTest : public ::testing::Test {
   // With `offers`, the offer endpoints serve that file, impressions logged
   // to `impressions` (a path).
   void Start(bool with_keys, const std::string& offers = "", const std::string& impressions = "",
-             bool default_in_stock = true) {
+             bool default_in_stock = true, FILE* access_log = nullptr) {
     source_ = std::make_unique<ModelSource>(pub_, catalog_, &metrics_, recommender_options_);
     if (!offers.empty()) source_->SetOfferCatalog(offers);
     ASSERT_TRUE(source_->Reload(true).ok());
@@ -113,7 +114,7 @@ class ServerTest : public ::testing::Test {
     }
     o.port = 0;
     o.threads = 2;
-    o.access_log = nullptr;
+    o.access_log = access_log;
     o.max_body_bytes = 4096;
     o.default_in_stock = default_in_stock;
     if (with_keys) {
@@ -304,6 +305,33 @@ TEST_F(ServerTest, OutOfStockProductsAreLeftOutByDefault) {
     EXPECT_EQ(out_of_stock(basket) == 0, server_default);
     Stop();
   }
+}
+
+TEST_F(ServerTest, TheAccessLogHasALinePerRequestOnceTheServerStops) {
+  // Written off the request path; every answered request's line is in the
+  // file once Shutdown returns, as JSON, with the route instead of ids.
+  const std::string path = dir_->Path("access.log");
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  Start(false, "", "", true, f);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(Get("/v1/customers/c" + std::to_string(i % 7) + "/recommendations").status, 200);
+  EXPECT_EQ(Get("/v1/customers/c3/recommendations?count=0").status, 400);
+  Stop();
+  std::fclose(f);
+  std::vector<json> lines;
+  for (absl::string_view l : absl::StrSplit(::aisle::testing::ReadAll(path), '\n', absl::SkipEmpty())) {
+    lines.push_back(json::parse(l));
+  }
+  ASSERT_EQ(lines.size(), 51u);
+  for (const json& l : lines) {
+    EXPECT_EQ(l["endpoint"], "customer_recommendations");
+    EXPECT_EQ(l["method"], "GET");
+    EXPECT_EQ(l["path"], "/v1/customers/:id/recommendations");  // no customer id
+    EXPECT_TRUE(l["ms"].is_number());
+    EXPECT_FALSE(l["ts"].get<std::string>().empty());
+  }
+  EXPECT_EQ(lines.back()["status"], 400);
+  EXPECT_EQ(lines.front()["model_version"], "model-v1");
 }
 
 TEST_F(ServerTest, CatalogChangeKeepsTheModelAndItsTopLists) {
