@@ -310,7 +310,14 @@ HttpServer::Reply HttpServer::Readyz(const HttpRequest&) {
 }
 
 HttpServer::Reply HttpServer::MetricsText(const HttpRequest&) {
-  return Reply{200, metrics_->Render(), "text/plain; version=0.0.4"};
+  std::string text = metrics_->Render();
+  if (access_log_ != nullptr) {
+    absl::StrAppend(&text,
+                    "# HELP aisle_access_log_dropped_lines_total Access log lines dropped: the output did not keep up.\n"
+                    "# TYPE aisle_access_log_dropped_lines_total counter\naisle_access_log_dropped_lines_total ",
+                    access_log_->dropped(), "\n");
+  }
+  return Reply{200, std::move(text), "text/plain; version=0.0.4"};
 }
 
 HttpServer::Reply HttpServer::ModelInfo(const HttpRequest&) {

@@ -316,13 +316,16 @@ TEST_F(ServerTest, TheAccessLogHasALinePerRequestOnceTheServerStops) {
   Start(false, "", "", true, f);
   for (int i = 0; i < 50; ++i) ASSERT_EQ(Get("/v1/customers/c" + std::to_string(i % 7) + "/recommendations").status, 200);
   EXPECT_EQ(Get("/v1/customers/c3/recommendations?count=0").status, 400);
+  EXPECT_NE(Get("/metrics").body.find("\naisle_access_log_dropped_lines_total 0\n"), std::string::npos);
   Stop();
   std::fclose(f);
   std::vector<json> lines;
   for (absl::string_view l : absl::StrSplit(::aisle::testing::ReadAll(path), '\n', absl::SkipEmpty())) {
     lines.push_back(json::parse(l));
   }
-  ASSERT_EQ(lines.size(), 51u);
+  ASSERT_EQ(lines.size(), 52u);
+  ASSERT_EQ(lines.back()["endpoint"], "metrics");
+  lines.pop_back();
   for (const json& l : lines) {
     EXPECT_EQ(l["endpoint"], "customer_recommendations");
     EXPECT_EQ(l["method"], "GET");
