@@ -795,19 +795,25 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Due(std::optional<uint3
                                                              const RecommendOptions& o, const BoughtBefore& b,
                                                              int32_t day) const {
   const bool row = c && !(live != nullptr && live->forget_model_row);
+  const std::vector<float> scores = buy_again_ ? BoughtScores(row ? c : std::nullopt, b) : std::vector<float>();
+  const std::vector<DueItem> due = DueLogits(
+      b, day, [&](size_t j) { return scores[j]; }, [&](size_t j) { return BuyAgain::Affinity(b, b.products[j]); });
+  return DueAnswer(o, b, day, due, SIZE_MAX);
+}
+
+std::vector<float> Recommender::BoughtScores(std::optional<uint32_t> c, const BoughtBefore& b, const float* all) const {
+  std::vector<float> out(b.products.size(), 0.0f);  // without a trained row: 0
+  if (!c || b.products.empty()) return out;
   // Item-item models: every product's score at once (a lookup per product
   // bought before and product of the history would cost their product).
-  std::vector<float> all;
-  if (buy_again_ && row && by_items_ && !b.products.empty()) {
-    all.resize(model_->products.size());
-    scorer_->Customer(*c, all.data());
+  std::vector<float> scored;
+  if (by_items_ && all == nullptr) {
+    scored.resize(model_->products.size());
+    scorer_->Customer(*c, scored.data());
+    all = scored.data();
   }
-  // The model's score from the customer's trained row (0 without one).
-  const std::vector<DueItem> due = DueLogits(
-      b, day,
-      [&](size_t j) { return !row ? 0.0f : all.empty() ? scorer_->One(*c, b.products[j]) : all[b.products[j]]; },
-      [&](size_t j) { return BuyAgain::Affinity(b, b.products[j]); });
-  return DueAnswer(o, b, day, due, SIZE_MAX);
+  for (size_t j = 0; j < b.products.size(); ++j) out[j] = by_items_ ? all[b.products[j]] : scorer_->One(*c, b.products[j]);
+  return out;
 }
 
 std::vector<DueItem> Recommender::DueLogits(const BoughtBefore& b, int32_t day, absl::FunctionRef<float(size_t)> score,
@@ -869,12 +875,7 @@ std::shared_ptr<const RepurchaseState> Recommender::RepurchaseStateOf(uint32_t c
   for (const ScoredItem& x : list) listed.push_back(x.index);
   std::sort(listed.begin(), listed.end());
   buy_again_->FindAffinities(&b, Union(b.products, listed));
-  std::vector<float> scored;
-  if (by_items_ && all == nullptr && !b.products.empty()) {
-    scored.resize(model_->products.size());
-    scorer_->Customer(c, scored.data());
-    all = scored.data();
-  }
+  const std::vector<float> scores = BoughtScores(c, b, all);
   auto st = std::make_shared<RepurchaseState>();
   BoughtBefore& h = st->history;
   h.customer_days = b.customer_days;
@@ -885,7 +886,7 @@ std::shared_ptr<const RepurchaseState> Recommender::RepurchaseStateOf(uint32_t c
     if (!buy_again_->Repurchasable(p)) continue;  // never due: Due skips it on any day
     h.products.push_back(p);
     h.pairs.push_back(b.pairs[j]);
-    st->scores.push_back(by_items_ ? all[p] : scorer_->One(c, p));
+    st->scores.push_back(scores[j]);
     st->affinities.push_back(BuyAgain::Affinity(b, p));
   }
   for (const ScoredItem& x : list) st->list_affinities.push_back(BuyAgain::Affinity(b, x.index));

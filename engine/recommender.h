@@ -362,6 +362,11 @@ class Recommender {
   absl::StatusOr<std::vector<Recommendation>> Due(std::optional<uint32_t> customer, const LiveProfile* live,
                                                   const RecommendOptions& o, const BoughtBefore& bought,
                                                   int32_t day) const;
+  // The model's score of each of `bought`'s products (by position) from
+  // customer c's trained row (0 without one); `all`: c's score of every
+  // product for item-item models (scored here when null).
+  std::vector<float> BoughtScores(std::optional<uint32_t> c, const BoughtBefore& bought,
+                                  const float* all = nullptr) const;
   // The products of `bought` the rule shows at `day`, by logit from each
   // one's model score and affinity (by position in `bought`), best first
   // (ties: the smaller product index).
