@@ -4,8 +4,9 @@
 // server's memory of it (live events, fast erasure checks) and reaches it
 // only through this interface, so where it is kept is the back end's
 // business: FileLiveStore (one server's directory: the event journal and
-// the customer ledger) is the embedded default; a store several servers
-// share is the next one. Every back end passes the conformance suite in
+// the customer ledger) is the embedded default; RedisLiveStore is shared by
+// several servers (live/redis_live_store.h), each told what the others
+// write through Follow(). Every back end passes the conformance suite in
 // tests/live/live_store_test.cc.
 // Implementations are thread-safe; destroying one waits for the appends it
 // is answering (their `done` may still be running when their caller wakes).
@@ -76,6 +77,19 @@ class LiveStore {
 
   // Returns once every Append so far has been answered.
   virtual void Flush() = 0;
+
+  // What other servers sharing the store write, as it arrives: their
+  // stored events (not yet erased) and their erasures. A store only this
+  // process writes has nothing to tell.
+  struct Changes {
+    EventFn event;
+    std::function<void(const std::string& customer, int64_t at_ms)> erased;
+  };
+  virtual void Follow(Changes changes) { (void)changes; }
+  // Whether what this process holds of the shared state may be behind (the
+  // store is unreachable).
+  virtual bool stale() const { return false; }
+
   // Prometheus text of the store's own figures (writes, ids remembered).
   virtual std::string RenderMetrics() const = 0;
 };

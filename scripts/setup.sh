@@ -5,10 +5,10 @@
 set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
-  libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev
+  libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libhiredis-dev
 )
 if [ "${1:-}" = "--tests" ]; then
-  PACKAGES+=(libgtest-dev libbenchmark-dev)
+  PACKAGES+=(libgtest-dev libbenchmark-dev redis-server)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

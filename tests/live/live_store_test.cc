@@ -15,6 +15,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "live/file_live_store.h"
+#include "live/redis_live_store.h"
+#include "tests/redis_server.h"
 #include "tests/test_util.h"
 
 namespace aisle {
@@ -52,6 +54,34 @@ Backend FileBackend() {
     return std::unique_ptr<LiveStore>(std::move(*s));
   };
   b.fail_writes = [](bool fail) { g_file_writes_fail = fail; };
+  return b;
+}
+
+// One redis-server for the whole program; each test's store is under a
+// key prefix of its own (its temporary directory's path), so a second Open
+// on the same place is a restart of a server sharing that Redis.
+testing::RedisServer& SharedRedis() {
+  static testing::RedisServer redis;
+  return redis;
+}
+
+Backend RedisBackend() {
+  Backend b;
+  b.name = "redis";
+  b.open = [](const std::string& place, LiveStore::Position live_after,
+              const LiveStore::EventFn& on_live) -> absl::StatusOr<std::unique_ptr<LiveStore>> {
+    if (!SharedRedis().ok()) return absl::UnavailableError("redis-server did not start (scripts/setup.sh --tests)");
+    RedisLiveStore::Options o;
+    o.address = SharedRedis().address();
+    o.prefix = place + ":";
+    auto s = RedisLiveStore::Open(o, live_after, on_live);
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<LiveStore>(std::move(*s));
+  };
+  // Out of memory, Redis refuses writes (maxmemory-policy noeviction).
+  b.fail_writes = [](bool fail) {
+    ASSERT_TRUE(SharedRedis().Run({"CONFIG", "SET", "maxmemory", fail ? "1" : "0"}).ok());
+  };
   return b;
 }
 
@@ -282,7 +312,7 @@ TEST_P(LiveStoreTest, AFailedWriteAcknowledgesNothingAndForgetsItsIds) {
   EXPECT_EQ(Products(ReadAll(*s)), std::vector<std::string>{"p1"});
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LiveStoreTest, ::testing::Values(FileBackend()),
+INSTANTIATE_TEST_SUITE_P(Backends, LiveStoreTest, ::testing::Values(FileBackend(), RedisBackend()),
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
 }  // namespace

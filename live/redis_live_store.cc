@@ -1,0 +1,537 @@
+#include "live/redis_live_store.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace aisle {
+namespace {
+
+constexpr int kSeqBits = 22;
+constexpr uint64_t kSeqMask = (uint64_t{1} << kSeqBits) - 1;
+constexpr int kBlockMs = 1000;      // the follower's XREAD BLOCK
+constexpr int kScanCount = 1000;    // stream entries per read
+
+// Checks and records each event's id and adds the new ones as one stream
+// entry, atomically. KEYS[1]: the stream; KEYS[1+i]: event i's id key (''
+// none). ARGV[1]: the id window (ms); ARGV[2]: this server; ARGV[2+i]:
+// event i's journal line. Returns {entry id or '', one '1'/'0' per event}.
+// "#!lua" without flags: Redis refuses the whole script up front when it
+// is out of memory, so a refused batch wrote nothing.
+RedisClient::Script AppendScript() {
+  return {R"lua(#!lua
+local window = tonumber(ARGV[1])
+local fields = {'s', ARGV[2]}
+local flags = {}
+for i = 2, #KEYS do
+  local fresh = true
+  if KEYS[i] ~= '' then
+    fresh = redis.call('SET', KEYS[i], '1', 'NX', 'PX', window) ~= false
+  end
+  if fresh then
+    fields[#fields + 1] = 'e'
+    fields[#fields + 1] = ARGV[i + 1]
+    flags[#flags + 1] = '1'
+  else
+    flags[#flags + 1] = '0'
+  end
+end
+local id = ''
+if #fields > 2 then id = redis.call('XADD', KEYS[1], '*', unpack(fields)) end
+return {id, table.concat(flags)}
+)lua",
+          ""};
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(raw);
+}
+
+// The value of field `name` in an entry's field list, or null.
+const std::string* Field(const RedisReply& fields, absl::string_view name) {
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    if (fields.elements[i].str == name) return &fields.elements[i + 1].str;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+LiveStore::Position RedisLiveStore::PositionOf(absl::string_view stream_id) {
+  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(stream_id, absl::MaxSplits('-', 1));
+  uint64_t ms = 0, seq = 0;
+  if (!absl::SimpleAtoi(parts.first, &ms) || !absl::SimpleAtoi(parts.second, &seq)) return 0;
+  return (ms << kSeqBits) | std::min(seq, kSeqMask);
+}
+
+std::string RedisLiveStore::StreamId(Position p) { return absl::StrCat(p >> kSeqBits, "-", p & kSeqMask); }
+
+RedisLiveStore::RedisLiveStore(Options options)
+    : options_(std::move(options)), server_id_(RandomHex(8)), append_script_(AppendScript()) {
+  client_ = std::make_unique<RedisClient>(options_.address, options_.timeout);
+  writer_client_ = std::make_unique<RedisClient>(options_.address, options_.timeout);
+  follower_client_ = std::make_unique<RedisClient>(options_.address, options_.timeout + absl::Milliseconds(kBlockMs));
+}
+
+absl::StatusOr<std::unique_ptr<RedisLiveStore>> RedisLiveStore::Open(Options options, Position live_after,
+                                                                     const EventFn& on_live, OpenStats* stats) {
+  OpenStats local;
+  if (stats == nullptr) stats = &local;
+  if (options.wait_replicas < 0) return absl::InvalidArgumentError("wait_replicas must be >= 0");
+  std::unique_ptr<RedisLiveStore> s(new RedisLiveStore(std::move(options)));
+  const Options& o = s->options_;
+  RedisClient& c = *s->client_;
+  // Settings under which an acknowledged write survives a restart of Redis.
+  auto config = c.RunAll({{"CONFIG", "GET", "appendonly"},
+                          {"CONFIG", "GET", "appendfsync"},
+                          {"CONFIG", "GET", "maxmemory-policy"}});
+  if (!config.ok() && absl::IsUnavailable(config.status())) return config.status();
+  if (!o.allow_unsafe_config) {
+    if (!config.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot read the settings of Redis at ", o.address.ToString(),
+                                                        " (", config.status().message(),
+                                                        "); --redis_allow_unsafe starts anyway"));
+    }
+    auto value = [&](size_t i) { return (*config)[i].elements.size() == 2 ? (*config)[i].elements[1].str : ""; };
+    std::vector<std::string> problems;
+    if (value(0) != "yes") problems.push_back("appendonly is not yes (a restart of Redis loses events)");
+    if (value(1) != "always" && !(value(1) == "everysec" && o.wait_replicas > 0)) {
+      problems.push_back(absl::StrCat("appendfsync is ", value(1),
+                                      " (always, or everysec with --redis_wait_replicas >= 1)"));
+    }
+    if (value(2) != "noeviction") {
+      problems.push_back(absl::StrCat("maxmemory-policy is ", value(2), " (noeviction: evicting drops events and ids)"));
+    }
+    if (!problems.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("Redis at ", o.address.ToString(),
+                                                        " could lose acknowledged events: ", absl::StrJoin(problems, "; "),
+                                                        " (docs/OPERATIONS.md; --redis_allow_unsafe starts anyway)"));
+    }
+  }
+  // The pseudonym key: the first server makes it.
+  auto key = c.RunAll({{"SET", o.prefix + "key", RandomHex(32), "NX"}, {"GET", o.prefix + "key"}});
+  if (!key.ok()) return key.status();
+  s->key_ = (*key)[1].str;
+  if (s->key_.size() != 64) return absl::DataLossError(absl::StrCat("Redis key ", o.prefix, "key is not a 64-digit key"));
+  // Consent and erasures as Redis holds them, then the stream from the
+  // watermark (entries read twice are applied the same way again).
+  auto hashes = c.RunAll({{"HGETALL", o.prefix + "consent"}, {"HGETALL", o.prefix + "erased"}});
+  if (!hashes.ok()) return hashes.status();
+  {
+    std::lock_guard<std::mutex> lock(s->state_mu_);
+    const auto& consent = (*hashes)[0].elements;
+    for (size_t i = 0; i + 1 < consent.size(); i += 2) {
+      std::pair<absl::string_view, absl::string_view> pt = absl::StrSplit(consent[i + 1].str, absl::MaxSplits(' ', 1));
+      ConsentRecord r;
+      r.personalization = pt.first == "1";
+      (void)absl::SimpleAtoi(pt.second, &r.at_ms);
+      s->consent_[consent[i].str] = r;
+    }
+    const auto& erased = (*hashes)[1].elements;
+    for (size_t i = 0; i + 1 < erased.size(); i += 2) {
+      int64_t at = 0;
+      (void)absl::SimpleAtoi(erased[i + 1].str, &at);
+      s->erased_[erased[i].str] = at;
+    }
+    stats->consent_records = s->consent_.size();
+    stats->erasures = s->erased_.size();
+  }
+  Position last = live_after;
+  absl::Status read = s->Scan(c, live_after, [&](const RedisReply& fields, Position at) {
+    ++stats->log_entries_read;
+    s->Apply(fields, at, /*own=*/true);
+    for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+      if (fields.elements[i].str != "e") continue;
+      auto e = ParseJournalLine(fields.elements[i + 1].str);
+      if (!e.ok()) continue;
+      auto erased = s->ErasedAt(e->customer_id);
+      if (erased && *erased >= e->received_ms) continue;
+      on_live(std::move(*e), at);
+    }
+    last = at;
+  });
+  if (!read.ok()) return read;
+  s->followed_ = last;
+  s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
+  s->follower_ = std::thread([p = s.get()] { p->FollowerLoop(); });
+  return s;
+}
+
+RedisLiveStore::~RedisLiveStore() {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    stop_ = true;
+  }
+  write_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  following_stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    follow_cv_.notify_all();
+  }
+  follower_client_->Interrupt();
+  if (follower_.joinable()) follower_.join();
+}
+
+std::string RedisLiveStore::IdKey(absl::string_view customer, absl::string_view event_id) const {
+  return absl::StrCat(options_.prefix, "id:",
+                      CustomerLedger::Pseudonym(key_, absl::StrCat(customer, absl::string_view("\0", 1), event_id)));
+}
+
+absl::Status RedisLiveStore::Scan(RedisClient& client, Position after,
+                                  const std::function<void(const RedisReply&, Position)>& fn) const {
+  const std::string log = options_.prefix + "log";
+  for (;;) {
+    auto r = client.Run({"XRANGE", log, "(" + StreamId(after), "+", "COUNT", absl::StrCat(kScanCount)});
+    if (!r.ok()) return r.status();
+    for (const RedisReply& entry : r->elements) {
+      if (entry.elements.size() != 2) continue;
+      after = PositionOf(entry.elements[0].str);
+      fn(entry.elements[1], after);
+    }
+    if (r->elements.size() < static_cast<size_t>(kScanCount)) return absl::OkStatus();
+  }
+}
+
+void RedisLiveStore::Append(std::vector<LiveEvent> events, AppendDone done) {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    if (!stop_) {
+      pending_.push_back({std::move(events), std::move(done)});
+      ++queued_;
+      write_cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::UnavailableError("the live store is closing"));
+}
+
+void RedisLiveStore::WriterLoop() {
+  std::unique_lock<std::mutex> lock(write_mu_);
+  for (;;) {
+    write_cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // stopping, nothing left
+    std::deque<Pending> batch;
+    size_t events = 0;
+    while (!pending_.empty() && (batch.empty() || events + pending_.front().events.size() <= options_.max_batch_events)) {
+      events += pending_.front().events.size();
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    lock.unlock();
+    WriteBatch(batch);
+    lock.lock();
+    answered_ += batch.size();
+    flushed_cv_.notify_all();
+  }
+}
+
+void RedisLiveStore::WriteBatch(std::deque<Pending>& batch) {
+  std::vector<std::string> keys = {options_.prefix + "log"};
+  std::vector<std::string> args = {absl::StrCat(options_.event_id_window_ms), server_id_};
+  const bool ids = options_.event_id_window_ms > 0;
+  for (const Pending& p : batch) {
+    for (const LiveEvent& e : p.events) {
+      keys.push_back(ids && !e.event_id.empty() ? IdKey(e.customer_id, e.event_id) : std::string());
+      std::string line;
+      AppendJournalLine(e, &line);
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      args.push_back(std::move(line));
+    }
+  }
+  absl::StatusOr<RedisReply> r = writer_client_->Eval(append_script_, keys, args);
+  absl::Status failed = r.status();
+  if (r.ok() && (r->elements.size() != 2 || r->elements[1].str.size() != keys.size() - 1)) {
+    failed = absl::InternalError("redis: unexpected answer from the append script");
+  }
+  if (failed.ok() && options_.wait_replicas > 0 && !r->elements[0].str.empty()) {
+    auto w = writer_client_->Run({"WAIT", absl::StrCat(options_.wait_replicas),
+                                  absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
+    if (!w.ok()) {
+      failed = w.status();
+    } else if (w->integer < options_.wait_replicas) {
+      failed = absl::UnavailableError(absl::StrCat("redis: ", w->integer, " of ", options_.wait_replicas,
+                                                   " replicas have the events in time"));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    ++batches_;
+    if (!failed.ok()) ++write_errors_;
+  }
+  if (!failed.ok()) {
+    for (Pending& p : batch) p.done(failed);
+    return;
+  }
+  const Position at = r->elements[0].str.empty() ? 0 : PositionOf(r->elements[0].str);
+  const std::string& flags = r->elements[1].str;
+  size_t i = 0;
+  for (Pending& p : batch) {
+    Appended a;
+    a.at = at;
+    a.stored.reserve(p.events.size());
+    for (size_t k = 0; k < p.events.size(); ++k) a.stored.push_back(flags[i++] == '1');
+    a.events = std::move(p.events);
+    p.done(std::move(a));
+  }
+}
+
+void RedisLiveStore::Flush() {
+  std::unique_lock<std::mutex> lock(write_mu_);
+  const uint64_t target = queued_;
+  flushed_cv_.wait(lock, [&] { return answered_ >= target; });
+}
+
+absl::Status RedisLiveStore::ReadEvents(Position after, const EventFn& fn, uint64_t* damaged) const {
+  // A connection of its own: a long read holds no request thread's.
+  RedisClient c(options_.address, options_.timeout);
+  return Scan(c, after, [&](const RedisReply& fields, Position at) {
+    for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+      if (fields.elements[i].str != "e") continue;
+      auto e = ParseJournalLine(fields.elements[i + 1].str);
+      if (!e.ok()) {
+        if (damaged != nullptr) ++*damaged;
+        continue;
+      }
+      auto erased = ErasedAt(e->customer_id);
+      if (erased && *erased >= e->received_ms) continue;
+      fn(std::move(*e), at);
+    }
+  });
+}
+
+std::optional<ConsentRecord> RedisLiveStore::Consent(absl::string_view customer) const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto it = consent_.find(customer);
+  if (it == consent_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status RedisLiveStore::SetConsent(absl::string_view customer, bool personalization, int64_t at_ms) {
+  const std::string c(customer), p = personalization ? "1" : "0", t = absl::StrCat(at_ms);
+  std::vector<std::vector<std::string>> tx = {{"MULTI"},
+                                              {"HSET", options_.prefix + "consent", c, absl::StrCat(p, " ", t)},
+                                              {"XADD", options_.prefix + "log", "*", "s", server_id_, "c", c, "p", p, "t", t},
+                                              {"EXEC"}};
+  if (options_.wait_replicas > 0) {
+    tx.push_back({"WAIT", absl::StrCat(options_.wait_replicas), absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
+  }
+  {
+    std::lock_guard<std::mutex> lock(client_mu_);
+    auto r = client_->RunAll(tx);
+    if (!r.ok()) return r.status();
+    if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
+      return absl::UnavailableError("redis: the replicas did not confirm the consent record in time");
+    }
+  }
+  std::lock_guard<std::mutex> lock(state_mu_);
+  ConsentRecord& r = consent_[c];
+  r.personalization = personalization;
+  r.at_ms = at_ms;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LiveStore::Erasure> RedisLiveStore::Erase(absl::string_view customer, int64_t at_ms) {
+  const std::string c(customer), t = absl::StrCat(at_ms);
+  std::vector<std::vector<std::string>> tx = {{"MULTI"},
+                                              {"HDEL", options_.prefix + "consent", c},
+                                              {"HSET", options_.prefix + "erased", CustomerLedger::Pseudonym(key_, c), t},
+                                              {"XADD", options_.prefix + "log", "*", "s", server_id_, "x", c, "t", t},
+                                              {"EXEC"}};
+  if (options_.wait_replicas > 0) {
+    tx.push_back({"WAIT", absl::StrCat(options_.wait_replicas), absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
+  }
+  Erasure out;
+  {
+    std::lock_guard<std::mutex> lock(client_mu_);
+    auto r = client_->RunAll(tx);
+    if (!r.ok()) return r.status();
+    const RedisReply& exec = (*r)[4];
+    if (exec.elements.size() != 3) return absl::InternalError("redis: unexpected answer to the erasure");
+    out.consent_record = exec.elements[0].integer > 0;
+    if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
+      return absl::UnavailableError("redis: the replicas did not confirm the erasure in time");
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    out.consent_record |= consent_.erase(c) > 0;
+  }
+  RecordErasure(c, at_ms);
+  out.events_sealed = true;  // the stream's copies go when the archiver trims it
+  return out;
+}
+
+void RedisLiveStore::RecordErasure(absl::string_view customer, int64_t at_ms) {
+  const std::string p = CustomerLedger::Pseudonym(key_, customer);
+  std::lock_guard<std::mutex> lock(state_mu_);
+  int64_t& e = erased_[p];
+  e = std::max(e, at_ms);
+  int64_t& i = erased_ids_[customer];
+  i = std::max(i, at_ms);
+  if (auto it = consent_.find(customer); it != consent_.end() && it->second.at_ms <= at_ms) consent_.erase(it);
+}
+
+std::optional<int64_t> RedisLiveStore::ErasedAt(absl::string_view customer) const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (erased_.empty()) return std::nullopt;
+  if (auto it = erased_ids_.find(customer); it != erased_ids_.end()) return it->second;
+  auto it = erased_.find(CustomerLedger::Pseudonym(key_, customer));
+  if (it == erased_.end()) return std::nullopt;
+  return it->second;
+}
+
+CustomerLedger::State RedisLiveStore::Snapshot() const {
+  CustomerLedger::State s;
+  std::lock_guard<std::mutex> lock(state_mu_);
+  s.consent = consent_;
+  s.erased = erased_;
+  s.key = key_;
+  return s;
+}
+
+size_t RedisLiveStore::erasures() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return erased_.size();
+}
+
+void RedisLiveStore::Follow(Changes changes) {
+  std::lock_guard<std::mutex> lock(follow_mu_);
+  changes_ = std::move(changes);
+}
+
+void RedisLiveStore::Apply(const RedisReply& fields, Position at, bool own) {
+  if (const std::string* c = Field(fields, "c")) {
+    const std::string* p = Field(fields, "p");
+    const std::string* t = Field(fields, "t");
+    ConsentRecord r;
+    r.personalization = p != nullptr && *p == "1";
+    if (t == nullptr || !absl::SimpleAtoi(*t, &r.at_ms)) return;
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (auto e = erased_ids_.find(*c); e != erased_ids_.end() && e->second >= r.at_ms) return;
+    auto [it, inserted] = consent_.try_emplace(*c, r);
+    if (!inserted && it->second.at_ms <= r.at_ms) it->second = r;
+    if (!own) {
+      std::lock_guard<std::mutex> m(metrics_mu_);
+      ++remote_consent_;
+    }
+    return;
+  }
+  if (const std::string* x = Field(fields, "x")) {
+    const std::string* t = Field(fields, "t");
+    int64_t at_ms = 0;
+    if (t == nullptr || !absl::SimpleAtoi(*t, &at_ms)) return;
+    RecordErasure(*x, at_ms);
+    if (!own) {
+      {
+        std::lock_guard<std::mutex> m(metrics_mu_);
+        ++remote_erasures_;
+      }
+      std::lock_guard<std::mutex> lock(follow_mu_);
+      if (changes_.erased) changes_.erased(*x, at_ms);
+    }
+    return;
+  }
+  if (own) return;  // this server's events are in its memory already
+  std::lock_guard<std::mutex> lock(follow_mu_);
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    if (fields.elements[i].str != "e") continue;
+    auto e = ParseJournalLine(fields.elements[i + 1].str);
+    if (!e.ok()) continue;
+    auto erased = ErasedAt(e->customer_id);
+    if (erased && *erased >= e->received_ms) continue;
+    {
+      std::lock_guard<std::mutex> m(metrics_mu_);
+      ++remote_events_;
+    }
+    if (changes_.event) changes_.event(std::move(*e), at);
+  }
+}
+
+void RedisLiveStore::FollowerLoop() {
+  const std::string log = options_.prefix + "log";
+  absl::Duration backoff = absl::Milliseconds(50);
+  while (!following_stop_.load()) {
+    Position from;
+    {
+      std::lock_guard<std::mutex> lock(follow_mu_);
+      from = followed_;
+    }
+    auto r = follower_client_->Run({"XREAD", "COUNT", absl::StrCat(kScanCount), "BLOCK", absl::StrCat(kBlockMs),
+                                    "STREAMS", log, StreamId(from)});
+    if (!r.ok()) {
+      if (following_stop_.load()) break;
+      stale_ = true;
+      {
+        std::lock_guard<std::mutex> m(metrics_mu_);
+        ++reconnects_;
+      }
+      std::unique_lock<std::mutex> lock(follow_mu_);
+      follow_cv_.wait_for(lock, absl::ToChronoMilliseconds(backoff), [&] { return following_stop_.load(); });
+      backoff = std::min(backoff * 2, absl::Seconds(2));
+      continue;
+    }
+    backoff = absl::Milliseconds(50);
+    stale_ = false;
+    if (r->nil() || r->elements.empty()) continue;
+    // [[stream, [[id, fields], ...]]]
+    const RedisReply& stream = r->elements[0];
+    if (stream.elements.size() != 2) continue;
+    for (const RedisReply& entry : stream.elements[1].elements) {
+      if (entry.elements.size() != 2) continue;
+      const Position at = PositionOf(entry.elements[0].str);
+      const std::string* s = Field(entry.elements[1], "s");
+      Apply(entry.elements[1], at, s != nullptr && *s == server_id_);
+      std::lock_guard<std::mutex> lock(follow_mu_);
+      followed_ = at;
+      follow_cv_.notify_all();
+    }
+  }
+}
+
+absl::Status RedisLiveStore::CatchUp() {
+  Position tail = 0;
+  {
+    std::lock_guard<std::mutex> lock(client_mu_);
+    auto r = client_->Run({"XREVRANGE", options_.prefix + "log", "+", "-", "COUNT", "1"});
+    if (!r.ok()) return r.status();
+    if (!r->elements.empty() && !r->elements[0].elements.empty()) tail = PositionOf(r->elements[0].elements[0].str);
+  }
+  std::unique_lock<std::mutex> lock(follow_mu_);
+  if (!follow_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return followed_ >= tail; })) {
+    return absl::DeadlineExceededError("the follower did not catch up in 10 s");
+  }
+  return absl::OkStatus();
+}
+
+std::string RedisLiveStore::RenderMetrics() const {
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  return absl::StrCat(
+      "# HELP aisle_live_store_batches_total Append batches written to Redis.\n# TYPE aisle_live_store_batches_total counter\n",
+      "aisle_live_store_batches_total ", batches_,
+      "\n# TYPE aisle_live_store_write_errors_total counter\naisle_live_store_write_errors_total ", write_errors_,
+      "\n# HELP aisle_live_store_followed_total What other servers wrote, applied here.\n"
+      "# TYPE aisle_live_store_followed_total counter\n",
+      "aisle_live_store_followed_total{kind=\"event\"} ", remote_events_,
+      "\naisle_live_store_followed_total{kind=\"consent\"} ", remote_consent_,
+      "\naisle_live_store_followed_total{kind=\"erasure\"} ", remote_erasures_,
+      "\n# TYPE aisle_live_store_follower_reconnects_total counter\naisle_live_store_follower_reconnects_total ",
+      reconnects_, "\n# HELP aisle_live_store_stale 1 while the shared live state may be behind (Redis unreachable).\n",
+      "# TYPE aisle_live_store_stale gauge\naisle_live_store_stale ", stale() ? 1 : 0, "\n");
+}
+
+}  // namespace aisle
