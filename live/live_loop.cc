@@ -31,17 +31,39 @@ absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options
   if (stats == nullptr) stats = &local;
   std::unique_ptr<LiveLoop> l(new LiveLoop(options));
   const auto arrival = std::chrono::steady_clock::now();
-  FileLiveStore::Options so;
-  so.journal = options.journal;
-  so.ids = {options.event_id_window_ms, options.max_event_ids};
-  FileLiveStore::OpenStats opened;
-  auto store = FileLiveStore::Open(
-      options.dir, so, LiveAfter(model),
-      [&](LiveEvent&& e, LiveStore::Position at) { stats->replayed += l->AddUnseen(model, e, at, arrival); }, &opened);
-  if (!store.ok()) return store.status();
-  stats->journal = opened.journal;
-  stats->damaged_lines = opened.damaged_lines;
-  l->store_ = std::move(*store);
+  const LiveStore::EventFn on_live = [&](LiveEvent&& e, LiveStore::Position at) {
+    stats->replayed += l->AddUnseen(model, e, at, arrival);
+  };
+  if (options.redis) {
+    RedisLiveStore::Options ro = *options.redis;
+    ro.event_id_window_ms = options.event_id_window_ms;
+    auto store = RedisLiveStore::Open(ro, LiveAfter(model), on_live);
+    if (!store.ok()) return store.status();
+    l->store_ = std::move(*store);
+  } else {
+    FileLiveStore::Options so;
+    so.journal = options.journal;
+    so.ids = {options.event_id_window_ms, options.max_event_ids};
+    FileLiveStore::OpenStats opened;
+    auto store = FileLiveStore::Open(options.dir, so, LiveAfter(model), on_live, &opened);
+    if (!store.ok()) return store.status();
+    stats->journal = opened.journal;
+    stats->damaged_lines = opened.damaged_lines;
+    l->store_ = std::move(*store);
+  }
+  // What other servers sharing the store do, as it arrives: their events
+  // are new to every model this server has; their erasures hold here at once.
+  LiveLoop* lp = l.get();
+  l->store_->Follow({[lp](LiveEvent&& e, LiveStore::Position at) {
+                       if (!lp->ErasedSince(e.customer_id, e.received_ms)) {
+                         lp->live_.Add(e, at, std::chrono::steady_clock::now());
+                       }
+                     },
+                     [lp](const std::string& customer, int64_t at_ms) {
+                       lp->EraseInMemory(customer, at_ms);
+                       std::lock_guard<std::mutex> lock(lp->metrics_mu_);
+                       ++lp->followed_erasures_;
+                     }});
   l->any_erased_ = l->store_->erasures() > 0;
   if (model != nullptr) {
     l->horizon_segment_ = model->events_through_segment;
@@ -217,12 +239,7 @@ absl::StatusOr<LiveLoop::Receipt> LiveLoop::Erase(absl::string_view customer, co
   Receipt r;
   r.erased_at_ms = NowMs();
   // First what answers use, so that none uses it from here on.
-  {
-    std::lock_guard<std::mutex> lock(erased_mu_);
-    erased_ids_[std::string(customer)] = r.erased_at_ms;
-    any_erased_ = true;
-  }
-  r.live_events = live_.Erase(customer);
+  r.live_events = EraseInMemory(customer, r.erased_at_ms);
   r.model_row = serving != nullptr && serving->customers.Find(customer).has_value();
   if (impressions != nullptr) {
     auto n = impressions->Erase(customer);
@@ -236,6 +253,16 @@ absl::StatusOr<LiveLoop::Receipt> LiveLoop::Erase(absl::string_view customer, co
   std::lock_guard<std::mutex> lock(metrics_mu_);
   ++erasures_;
   return r;
+}
+
+uint64_t LiveLoop::EraseInMemory(absl::string_view customer, int64_t at_ms) {
+  {
+    std::lock_guard<std::mutex> lock(erased_mu_);
+    int64_t& at = erased_ids_[std::string(customer)];
+    at = std::max(at, at_ms);
+    any_erased_ = true;
+  }
+  return live_.Erase(customer);
 }
 
 void LiveLoop::ModelLoading(const Model& model) {
@@ -293,6 +320,8 @@ std::string LiveLoop::RenderMetrics() const {
   absl::StrAppend(&out, "# TYPE aisle_consent_changes_total counter\naisle_consent_changes_total{personalization=\"granted\"} ",
                   consent_granted_, "\naisle_consent_changes_total{personalization=\"denied\"} ", consent_denied_,
                   "\n# TYPE aisle_erasures_total counter\naisle_erasures_total ", erasures_,
+                  "\n# HELP aisle_erasures_followed_total Erasures through other servers sharing the live store.\n"
+                  "# TYPE aisle_erasures_followed_total counter\naisle_erasures_followed_total ", followed_erasures_,
                   "\n# HELP aisle_fold_ins_total Answers re-folded with live events.\n# TYPE aisle_fold_ins_total counter\n",
                   "aisle_fold_ins_total ", fold_ins_, "\n# TYPE aisle_live_rebuilds_total counter\naisle_live_rebuilds_total ",
                   rebuilds_, "\n");

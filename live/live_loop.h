@@ -6,9 +6,10 @@
 // LiveProfile, with the model's row withheld when they were erased after
 // it was trained).
 // Owns the live store (live/live_store.h: events stored once per event id,
-// consent, erasures; today FileLiveStore in `dir`: the event journal and the
-// customer ledger) and the customers' live events in memory
-// (events/live_events.h). A new model is announced
+// consent, erasures; FileLiveStore in `dir`: the event journal and the
+// customer ledger, or RedisLiveStore shared with other servers, whose
+// events and erasures it applies as they arrive) and the customers' live
+// events in memory (events/live_events.h). A new model is announced
 // with ModelLoading() (before it serves) and ModelServing() (after):
 // events it holds are dropped from memory, and after a roll-back to an
 // older model the live state is rebuilt from the journal.
@@ -36,13 +37,17 @@
 #include "events/event_journal.h"
 #include "events/live_events.h"
 #include "live/live_store.h"
+#include "live/redis_live_store.h"
 
 namespace aisle {
 
 class ImpressionLog;
 
 struct LiveLoopOptions {
-  std::string dir;                        // the event journal and consent ledger
+  std::string dir;                        // the event journal and consent ledger (the file store)
+  // Set: the live store several servers share in Redis instead of `dir`
+  // (its event id window is event_id_window_ms).
+  std::optional<RedisLiveStore::Options> redis;
   EventJournal::Options journal;
   LiveEvents::Options live;
   bool default_consent = true;            // for customers who never said
@@ -106,6 +111,10 @@ class LiveLoop {
 
   // Returns once the events accepted so far are written and answered.
   void Flush() { store_->Flush(); }
+  // Whether live state may be behind what other servers wrote (the shared
+  // store is unreachable): answers say so.
+  bool stale() const { return store_->stale(); }
+  LiveStore& store() { return *store_; }
 
   // Model hooks (ModelSource): before `model` serves, and once it does.
   void ModelLoading(const Model& model);
@@ -129,6 +138,8 @@ class LiveLoop {
   bool Forget(const Model& model, absl::string_view customer);
   // Whether the customer was erased (while running) at or after `received_ms`.
   bool ErasedSince(absl::string_view customer, int64_t received_ms) const;
+  // Marks the customer erased at `at_ms` in memory and drops their live events.
+  uint64_t EraseInMemory(absl::string_view customer, int64_t at_ms);
   // Pseudonyms of customers erased after `model` was trained, as its rows.
   std::shared_ptr<const absl::flat_hash_set<uint32_t>> ErasedRows(const Model& model);
 
@@ -155,6 +166,7 @@ class LiveLoop {
   std::map<std::string, uint64_t> refused_;
   uint64_t accepted_ = 0, duplicates_ = 0, no_consent_ = 0, write_failures_ = 0;
   uint64_t consent_granted_ = 0, consent_denied_ = 0, erasures_ = 0, fold_ins_ = 0, rebuilds_ = 0;
+  uint64_t followed_erasures_ = 0;  // erasures through other servers
   static constexpr double kWaitBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
   uint64_t wait_buckets_[std::size(kWaitBuckets)] = {};
   uint64_t wait_count_ = 0;

@@ -62,6 +62,9 @@ HttpResponse JsonError(int status, absl::string_view code, absl::string_view mes
   r.body += ",\"message\":";
   AppendJsonString(&r.body, message);
   r.body += "}}";
+  // Unavailable is a moment (the live store failing over, a model
+  // loading): a client may try again soon.
+  if (status == 503) r.headers.emplace_back("Retry-After", "1");
   return r;
 }
 

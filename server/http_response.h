@@ -23,7 +23,8 @@ struct HttpResponse {
 // The reason phrase of a status code ("" for codes we never send).
 absl::string_view ReasonPhrase(int status);
 
-// {"error": {"code": ..., "message": ...}} as a response (valid UTF-8 whatever `message` holds).
+// {"error": {"code": ..., "message": ...}} as a response (valid UTF-8 whatever `message` holds);
+// a 503 says Retry-After: 1.
 HttpResponse JsonError(int status, absl::string_view code, absl::string_view message);
 // The error code name for a status ("bad_request", "not_found", ...).
 absl::string_view ErrorCodeFor(int status);

@@ -272,6 +272,9 @@ void HttpServer::Complete(HttpResponder& responder, const RequestInfo& info, con
   // Model ids are checked at load; a header never carries what could split it.
   if (!reply.model_version.empty() && IsPrintableUtf8(reply.model_version)) {
     reply.http.headers.emplace_back("X-Model-Version", reply.model_version);
+    // Answered from memory while the shared live store is out of reach:
+    // what other servers received since may be missing.
+    if (options_.live != nullptr && options_.live->stale()) reply.http.headers.emplace_back("X-Live-State", "stale");
   }
   responder.Send(std::move(reply.http));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -17,7 +17,9 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/atomic_file.h"
 #include "engine/batch_scoring.h"
 #include "server/http_server.h"
 #include "live/impression_log.h"
@@ -100,6 +102,19 @@ ABSL_FLAG(bool, impressions_fsync, true,
 ABSL_FLAG(std::string, events_dir, "",
           "Directory of the live loop: the event journal (POST /v1/events, segments aisle-train "
           "--events_dir reads), consent and erasure records. Without it the live-loop endpoints are 404.");
+ABSL_FLAG(std::string, live_store, "",
+          "Where live state is kept: empty for --events_dir (one server), or redis://HOST[:PORT][/DB] or "
+          "redis+unix:///PATH[?db=N] for a Redis that several servers share (docs/OPERATIONS.md); it "
+          "turns the live-loop endpoints on without --events_dir.");
+ABSL_FLAG(std::string, redis_password_file, "", "File holding the Redis password (AUTH), if it needs one.");
+ABSL_FLAG(std::string, redis_prefix, "aisle:", "Prefix of every Redis key the servers of one store share.");
+ABSL_FLAG(int, redis_wait_replicas, 0,
+          "Answer a write once this many Redis replicas have it too (WAIT); with 1 or more, "
+          "appendfsync everysec is enough.");
+ABSL_FLAG(int, redis_timeout_ms, 2000, "Timeout of each Redis command.");
+ABSL_FLAG(bool, redis_allow_unsafe, false,
+          "Start even when Redis's settings could lose acknowledged events (appendonly no, appendfsync "
+          "everysec without replicas, an evicting maxmemory-policy).");
 ABSL_FLAG(std::string, default_consent, "granted",
           "Personalization for customers who never said (PUT /v1/customers/{id}/consent): granted, or "
           "denied for stores that need opt-in.");
@@ -289,7 +304,8 @@ int Main() {
     return 1;
   }
   std::unique_ptr<LiveLoop> live;
-  if (const std::string dir = absl::GetFlag(FLAGS_events_dir); !dir.empty()) {
+  if (const std::string dir = absl::GetFlag(FLAGS_events_dir), store = absl::GetFlag(FLAGS_live_store);
+      !dir.empty() || !store.empty()) {
     const std::string consent = absl::GetFlag(FLAGS_default_consent);
     if ((consent != "granted" && consent != "denied") || absl::GetFlag(FLAGS_events_segment_mb) < 1 ||
         absl::GetFlag(FLAGS_live_memory_mb) < 1 || absl::GetFlag(FLAGS_max_events_per_request) < 1 ||
@@ -306,6 +322,33 @@ int Main() {
     lo.live.max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_live_memory_mb)) << 20;
     lo.event_id_window_ms = int64_t{absl::GetFlag(FLAGS_event_id_window_h)} * 3600 * 1000;
     lo.max_event_ids = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_max_event_ids)));
+    if (!store.empty()) {
+      auto address = RedisAddress::Parse(store);
+      if (!address.ok()) {
+        std::fprintf(stderr, "aisle-server: --live_store: %s\n", std::string(address.status().message()).c_str());
+        return 2;
+      }
+      if (const std::string pw = absl::GetFlag(FLAGS_redis_password_file); !pw.empty()) {
+        std::string secret;
+        if (absl::Status rs = ReadFileToString(pw, &secret); !rs.ok()) {
+          std::fprintf(stderr, "aisle-server: --redis_password_file: %s\n", std::string(rs.message()).c_str());
+          return 2;
+        }
+        address->password = std::string(absl::StripTrailingAsciiWhitespace(secret));
+      }
+      if (absl::GetFlag(FLAGS_redis_wait_replicas) < 0 || absl::GetFlag(FLAGS_redis_timeout_ms) < 1 ||
+          absl::GetFlag(FLAGS_redis_prefix).empty()) {
+        std::fprintf(stderr, "aisle-server: bad --redis_wait_replicas, --redis_timeout_ms or --redis_prefix\n");
+        return 2;
+      }
+      RedisLiveStore::Options ro;
+      ro.address = *address;
+      ro.prefix = absl::GetFlag(FLAGS_redis_prefix);
+      ro.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
+      ro.timeout = absl::Milliseconds(absl::GetFlag(FLAGS_redis_timeout_ms));
+      ro.allow_unsafe_config = absl::GetFlag(FLAGS_redis_allow_unsafe);
+      lo.redis = ro;
+    }
     LiveLoop::OpenStats st;
     auto l = LiveLoop::Open(lo, &source.Current()->model(), &st);
     if (!l.ok()) {
@@ -313,13 +356,19 @@ int Main() {
       return 1;
     }
     live = std::move(*l);
-    std::fprintf(stderr,
+    if (lo.redis) {
+      std::fprintf(stderr, "aisle-server: live store %s (prefix %s): %llu events live\n",
+                   lo.redis->address.ToString().c_str(), lo.redis->prefix.c_str(),
+                   static_cast<unsigned long long>(st.replayed));
+    } else {
+      std::fprintf(stderr,
                  "aisle-server: event journal %s: %llu closed segments, %llu events live, %llu lines recovered "
                  "from an interrupted segment%s%s\n",
                  dir.c_str(), static_cast<unsigned long long>(st.journal.closed_segments),
                  static_cast<unsigned long long>(st.replayed), static_cast<unsigned long long>(st.journal.recovered_lines),
                  st.journal.torn_bytes > 0 ? ", a torn end cut off" : "",
                  st.damaged_lines > 0 ? absl::StrCat(", ", st.damaged_lines, " damaged lines skipped").c_str() : "");
+    }
     LiveLoop* lp = live.get();
     source.SetModelHooks([lp](const Model& m) { lp->ModelLoading(m); }, [lp](const Model& m) { lp->ModelServing(m); });
     metrics.AddExtra([lp] { return lp->RenderMetrics(); });
