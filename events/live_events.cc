@@ -35,9 +35,9 @@ void LiveEvents::UpdateTableLocked() {
   table_bytes_ = table;
 }
 
-bool LiveEvents::SeenBy(const Model& model, uint64_t segment, int64_t received_ms) {
-  if (model.events_through_segment > 0) return segment <= model.events_through_segment;
-  return received_ms / 1000 <= model.last_event_unix;
+bool LiveEvents::SeenBy(const Horizon& horizon, uint64_t segment, int64_t received_ms) {
+  if (horizon.through > 0) return segment <= horizon.through;
+  return received_ms / 1000 <= horizon.last_event_unix;
 }
 
 float LiveEvents::Weight(const EventWeighting& w, EventType type, float quantity) {
@@ -88,12 +88,12 @@ void LiveEvents::EvictLocked() {
   count_.store(customers_.size(), std::memory_order_relaxed);
 }
 
-void LiveEvents::DropSeenBy(const Model& model) {
+void LiveEvents::DropSeenBy(const Horizon& horizon) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = customers_.begin(); it != customers_.end();) {
     Customer& c = it->second;
     auto keep = std::remove_if(c.entries.begin(), c.entries.end(), [&](const Entry& e) {
-      return SeenBy(model, e.segment, e.event.received_ms);
+      return SeenBy(horizon, e.segment, e.event.received_ms);
     });
     for (auto e = keep; e != c.entries.end(); ++e) {
       const size_t b = EntryBytes(e->event);
@@ -164,7 +164,7 @@ std::shared_ptr<LiveProfile> LiveProfileBuilder::Finish() {
 }
 
 std::shared_ptr<const LiveProfile> LiveEvents::Profile(absl::string_view customer, const Model& model,
-                                                       std::optional<double>* waited) {
+                                                       const Horizon& horizon, std::optional<double>* waited) {
   if (count_.load(std::memory_order_relaxed) == 0) return nullptr;
   LiveProfileBuilder builder(model);
   {
@@ -173,7 +173,7 @@ std::shared_ptr<const LiveProfile> LiveEvents::Profile(absl::string_view custome
     if (it == customers_.end()) return nullptr;
     Customer& c = it->second;
     for (const Entry& e : c.entries) {
-      if (SeenBy(model, e.segment, e.event.received_ms)) continue;
+      if (SeenBy(horizon, e.segment, e.event.received_ms)) continue;
       builder.Add(e.event.product_id, e.event.type, e.event.quantity);
     }
     if (builder.events() > 0 && c.unused_since && waited != nullptr) {

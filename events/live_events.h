@@ -65,11 +65,21 @@ class LiveEvents {
   explicit LiveEvents(Options options) : options_(options) {}
   LiveEvents() : LiveEvents(Options()) {}
 
+  // What a model's data holds: the events at store positions through
+  // `through` (its journal segment; a shared store maps that segment to its
+  // own position), or, when that is 0, those received by `last_event_unix`.
+  struct Horizon {
+    uint64_t through = 0;
+    int64_t last_event_unix = 0;
+  };
+  static Horizon HorizonOf(const Model& model) { return {model.events_through_segment, model.last_event_unix}; }
+
   // Adds an event held by journal segment `segment`; `arrival` is when its
   // request came in (for the time to the first answer that uses it).
   void Add(const LiveEvent& e, uint64_t segment, std::chrono::steady_clock::time_point arrival);
   // Drops the events `model` already holds.
-  void DropSeenBy(const Model& model);
+  void DropSeenBy(const Model& model) { DropSeenBy(HorizonOf(model)); }
+  void DropSeenBy(const Horizon& horizon);
   // Forgets everything (before a rebuild from the journal).
   void Clear();
   // Forgets a customer; returns the events dropped.
@@ -79,13 +89,21 @@ class LiveEvents {
   // when there are none). `*waited` receives, the first time a new event is
   // used, the time since its request arrived (else it is left alone).
   std::shared_ptr<const LiveProfile> Profile(absl::string_view customer, const Model& model,
+                                             std::optional<double>* waited = nullptr) {
+    return Profile(customer, model, HorizonOf(model), waited);
+  }
+  // The same, with the events `horizon` says the model holds left out.
+  std::shared_ptr<const LiveProfile> Profile(absl::string_view customer, const Model& model, const Horizon& horizon,
                                              std::optional<double>* waited = nullptr);
   // The customer's events as accepted (for the data-access endpoint).
   std::vector<LiveEvent> Events(absl::string_view customer) const;
   Stats stats() const;
 
   // Whether `model` has seen an event of `segment` received at `received_ms`.
-  static bool SeenBy(const Model& model, uint64_t segment, int64_t received_ms);
+  static bool SeenBy(const Model& model, uint64_t segment, int64_t received_ms) {
+    return SeenBy(HorizonOf(model), segment, received_ms);
+  }
+  static bool SeenBy(const Horizon& horizon, uint64_t segment, int64_t received_ms);
   // The weight `model`'s trainer gives an event (metadata "weighting").
   static float Weight(const EventWeighting& w, EventType type, float quantity);
 

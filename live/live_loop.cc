@@ -20,8 +20,6 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 // The end of the model's data, in Unix ms: erasures after it are not in it.
 int64_t ModelCutoffMs(const Model& m) { return m.last_event_unix * 1000 + 999; }
 
-// The model's data watermark as a store position (0: every event is live).
-LiveStore::Position LiveAfter(const Model* model) { return model == nullptr ? 0 : model->events_through_segment; }
 
 }  // namespace
 
@@ -31,13 +29,23 @@ absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options
   if (stats == nullptr) stats = &local;
   std::unique_ptr<LiveLoop> l(new LiveLoop(options));
   const auto arrival = std::chrono::steady_clock::now();
+  // What the model holds, known before the store is open (its events are
+  // read back through it).
+  LiveEvents::Horizon horizon;
+  if (model != nullptr) horizon = LiveEvents::HorizonOf(*model);
+  if (options.redis && horizon.through > 0) {
+    auto through = RedisLiveStore::ArchivedThrough(*options.redis, horizon.through);
+    if (!through.ok()) return through.status();
+    horizon.through = *through;
+  }
+  if (model != nullptr) l->horizons_[model->instance.value()] = horizon;
   const LiveStore::EventFn on_live = [&](LiveEvent&& e, LiveStore::Position at) {
     stats->replayed += l->AddUnseen(model, e, at, arrival);
   };
   if (options.redis) {
     RedisLiveStore::Options ro = *options.redis;
     ro.event_id_window_ms = options.event_id_window_ms;
-    auto store = RedisLiveStore::Open(ro, LiveAfter(model), on_live);
+    auto store = RedisLiveStore::Open(ro, horizon.through, on_live);
     if (!store.ok()) return store.status();
     l->store_ = std::move(*store);
   } else {
@@ -45,7 +53,8 @@ absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options
     so.journal = options.journal;
     so.ids = {options.event_id_window_ms, options.max_event_ids};
     FileLiveStore::OpenStats opened;
-    auto store = FileLiveStore::Open(options.dir, so, LiveAfter(model), on_live, &opened);
+    auto store = FileLiveStore::Open(options.dir, so, model == nullptr ? 0 : model->events_through_segment, on_live,
+                                     &opened);
     if (!store.ok()) return store.status();
     stats->journal = opened.journal;
     stats->damaged_lines = opened.damaged_lines;
@@ -81,14 +90,14 @@ LiveLoop::~LiveLoop() {
 bool LiveLoop::AddUnseen(const Model* model, const LiveEvent& e, LiveStore::Position at,
                          std::chrono::steady_clock::time_point arrival) {
   if (ErasedSince(e.customer_id, e.received_ms)) return false;
-  if (model != nullptr && LiveEvents::SeenBy(*model, at, e.received_ms)) return false;
+  if (model != nullptr && LiveEvents::SeenBy(HorizonFor(*model), at, e.received_ms)) return false;
   live_.Add(e, at, arrival);
   return true;
 }
 
 absl::Status LiveLoop::Replay(const Model* model) {
   const auto arrival = std::chrono::steady_clock::now();
-  return store_->ReadEvents(LiveAfter(model),
+  return store_->ReadEvents(model == nullptr ? 0 : HorizonFor(*model).through,
                             [&](LiveEvent&& e, LiveStore::Position at) { AddUnseen(model, e, at, arrival); });
 }
 
@@ -156,7 +165,7 @@ bool LiveLoop::Forget(const Model& model, absl::string_view customer) {
 
 std::shared_ptr<const LiveProfile> LiveLoop::Profile(const Model& model, absl::string_view customer) {
   std::optional<double> waited;
-  std::shared_ptr<const LiveProfile> p = live_.Profile(customer, model, &waited);
+  std::shared_ptr<const LiveProfile> p = live_.Profile(customer, model, HorizonFor(model), &waited);
   if (Forget(model, customer)) {
     auto f = p ? std::make_shared<LiveProfile>(*p) : std::make_shared<LiveProfile>();
     f->forget_model_row = true;
@@ -265,7 +274,21 @@ uint64_t LiveLoop::EraseInMemory(absl::string_view customer, int64_t at_ms) {
   return live_.Erase(customer);
 }
 
+LiveEvents::Horizon LiveLoop::HorizonFor(const Model& model) {
+  {
+    std::lock_guard<std::mutex> lock(horizon_mu_);
+    if (auto it = horizons_.find(model.instance.value()); it != horizons_.end()) return it->second;
+  }
+  LiveEvents::Horizon h = LiveEvents::HorizonOf(model);
+  if (h.through > 0) h.through = store_->PositionOfSegment(h.through);
+  std::lock_guard<std::mutex> lock(horizon_mu_);
+  if (horizons_.size() >= 8) horizons_.erase(horizons_.begin());  // the oldest model's
+  horizons_.try_emplace(model.instance.value(), h);
+  return h;
+}
+
 void LiveLoop::ModelLoading(const Model& model) {
+  (void)HorizonFor(model);
   if (any_erased_.load()) (void)ErasedRows(model);
 }
 
@@ -281,7 +304,7 @@ void LiveLoop::ModelServing(const Model& model) {
     std::lock_guard<std::mutex> g(metrics_mu_);
     ++rebuilds_;
   } else {
-    live_.DropSeenBy(model);
+    live_.DropSeenBy(HorizonFor(model));
   }
   horizon_segment_ = model.events_through_segment;
   horizon_unix_ = model.last_event_unix;

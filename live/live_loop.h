@@ -138,6 +138,8 @@ class LiveLoop {
   bool Forget(const Model& model, absl::string_view customer);
   // Whether the customer was erased (while running) at or after `received_ms`.
   bool ErasedSince(absl::string_view customer, int64_t received_ms) const;
+  // What `model`'s data holds, in the store's positions (cached per model).
+  LiveEvents::Horizon HorizonFor(const Model& model);
   // Marks the customer erased at `at_ms` in memory and drops their live events.
   uint64_t EraseInMemory(absl::string_view customer, int64_t at_ms);
   // Pseudonyms of customers erased after `model` was trained, as its rows.
@@ -155,6 +157,8 @@ class LiveLoop {
   // may be allocated where it was.
   std::map<uint64_t, std::shared_ptr<const absl::flat_hash_set<uint32_t>>> erased_rows_;
   std::deque<uint64_t> erased_rows_order_;
+  std::mutex horizon_mu_;
+  std::map<uint64_t, LiveEvents::Horizon> horizons_;  // by Model::instance, instances increase
   std::atomic<bool> any_erased_{false};
   // The model live state was last pruned for (to notice a roll-back).
   uint64_t horizon_segment_ = 0;

@@ -75,6 +75,13 @@ class LiveStore {
   virtual CustomerLedger::State Snapshot() const = 0;
   virtual size_t erasures() const = 0;
 
+  // The position of a model's data watermark, the journal segment its
+  // trainer read last (Model::events_through_segment): the file store's
+  // positions are its segments; a shared store maps the segments its
+  // archive wrote to its own positions. 0: unknown (events are then told
+  // apart by when they arrived).
+  virtual Position PositionOfSegment(uint64_t segment) const { return segment; }
+
   // Returns once every Append so far has been answered.
   virtual void Flush() = 0;
 

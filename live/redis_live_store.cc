@@ -503,6 +503,19 @@ void RedisLiveStore::FollowerLoop() {
   }
 }
 
+absl::StatusOr<LiveStore::Position> RedisLiveStore::ArchivedThrough(const Options& options, uint64_t segment) {
+  RedisClient c(options.address, options.timeout);
+  auto r = c.Run({"HGET", options.prefix + "archived", absl::StrCat(segment)});
+  if (!r.ok()) return r.status();
+  return r->nil() ? 0 : PositionOf(r->str);
+}
+
+LiveStore::Position RedisLiveStore::PositionOfSegment(uint64_t segment) const {
+  std::lock_guard<std::mutex> lock(client_mu_);
+  auto r = client_->Run({"HGET", options_.prefix + "archived", absl::StrCat(segment)});
+  return r.ok() && !r->nil() ? PositionOf(r->str) : 0;
+}
+
 absl::Status RedisLiveStore::CatchUp() {
   Position tail = 0;
   {

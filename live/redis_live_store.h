@@ -73,6 +73,11 @@ class RedisLiveStore : public LiveStore {
   void Follow(Changes changes) override;
   bool stale() const override { return stale_.load(std::memory_order_relaxed); }
 
+  // The last stream position the archive's segment `segment` holds (0:
+  // none of this Redis's archive; live/live_archive.h).
+  static absl::StatusOr<Position> ArchivedThrough(const Options& options, uint64_t segment);
+  Position PositionOfSegment(uint64_t segment) const override;
+
   // Positions as stream ids and back.
   static Position PositionOf(absl::string_view stream_id);
   static std::string StreamId(Position p);
