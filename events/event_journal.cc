@@ -29,6 +29,14 @@ int64_t UtcDay() { return absl::ToUnixSeconds(absl::Now()) / 86400; }
 
 std::string SegmentName(const SegmentFormat& f, uint64_t n) { return absl::StrFormat("%s%06d%s", f.prefix, n, f.suffix); }
 
+}  // namespace
+
+std::string SegmentFormat::ClosedPath(const std::string& dir, uint64_t n) const {
+  return absl::StrCat(dir, "/", SegmentName(*this, n));
+}
+
+namespace {
+
 // The number of a segment file name, and whether it is the open one.
 bool ParseSegmentName(const SegmentFormat& f, absl::string_view name, uint64_t* n, bool* open) {
   if (!absl::ConsumePrefix(&name, f.prefix)) return false;

@@ -47,6 +47,8 @@ struct SegmentFormat {
   // a leftover open segment at the first line that is not.
   std::function<bool(absl::string_view line)> intact;
   static SegmentFormat Events();   // JournalHeader(), lines checked by their CRC
+  // DIR/<prefix>NNNNNN<suffix>: closed segment `n` of `dir`.
+  std::string ClosedPath(const std::string& dir, uint64_t n) const;
 };
 
 class EventJournal {

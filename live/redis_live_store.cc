@@ -4,12 +4,14 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "engine/atomic_file.h"
 
 namespace aisle {
 namespace {
@@ -85,6 +87,24 @@ RedisLiveStore::RedisLiveStore(Options options)
   client_ = std::make_unique<RedisClient>(options_.address, options_.timeout);
   writer_client_ = std::make_unique<RedisClient>(options_.address, options_.timeout);
   follower_client_ = std::make_unique<RedisClient>(options_.address, options_.timeout + absl::Milliseconds(kBlockMs));
+}
+
+absl::StatusOr<RedisLiveStore::Options> RedisLiveStore::Configure(absl::string_view url,
+                                                                  const std::string& password_file,
+                                                                  const std::string& prefix) {
+  Options o;
+  auto address = RedisAddress::Parse(url);
+  if (!address.ok()) return address.status();
+  o.address = *address;
+  if (!password_file.empty()) {
+    std::string secret;
+    if (absl::Status s = ReadFileToString(password_file, &secret, 4096); !s.ok()) return s;
+    o.address.password = std::string(absl::StripTrailingAsciiWhitespace(secret));
+    if (o.address.password.empty()) return absl::InvalidArgumentError(absl::StrCat(password_file, " is empty"));
+  }
+  if (prefix.empty()) return absl::InvalidArgumentError("the Redis key prefix must not be empty");
+  o.prefix = prefix;
+  return o;
 }
 
 absl::StatusOr<std::unique_ptr<RedisLiveStore>> RedisLiveStore::Open(Options options, Position live_after,

@@ -47,6 +47,11 @@ class RedisLiveStore : public LiveStore {
     bool allow_unsafe_config = false;              // start even when Redis may lose acknowledged writes
     size_t max_batch_events = 4096;                // events per script at most
   };
+  // Options for the store at `url` (RedisAddress::Parse), with the password
+  // read from `password_file` when one is named: how every program is told
+  // where the store is.
+  static absl::StatusOr<Options> Configure(absl::string_view url, const std::string& password_file,
+                                           const std::string& prefix);
   struct OpenStats {
     uint64_t consent_records = 0;
     uint64_t erasures = 0;

@@ -323,27 +323,17 @@ int Main() {
     lo.event_id_window_ms = int64_t{absl::GetFlag(FLAGS_event_id_window_h)} * 3600 * 1000;
     lo.max_event_ids = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_max_event_ids)));
     if (!store.empty()) {
-      auto address = RedisAddress::Parse(store);
-      if (!address.ok()) {
-        std::fprintf(stderr, "aisle-server: --live_store: %s\n", std::string(address.status().message()).c_str());
+      auto configured = RedisLiveStore::Configure(store, absl::GetFlag(FLAGS_redis_password_file),
+                                                  absl::GetFlag(FLAGS_redis_prefix));
+      if (!configured.ok()) {
+        std::fprintf(stderr, "aisle-server: --live_store: %s\n", std::string(configured.status().message()).c_str());
         return 2;
       }
-      if (const std::string pw = absl::GetFlag(FLAGS_redis_password_file); !pw.empty()) {
-        std::string secret;
-        if (absl::Status rs = ReadFileToString(pw, &secret); !rs.ok()) {
-          std::fprintf(stderr, "aisle-server: --redis_password_file: %s\n", std::string(rs.message()).c_str());
-          return 2;
-        }
-        address->password = std::string(absl::StripTrailingAsciiWhitespace(secret));
-      }
-      if (absl::GetFlag(FLAGS_redis_wait_replicas) < 0 || absl::GetFlag(FLAGS_redis_timeout_ms) < 1 ||
-          absl::GetFlag(FLAGS_redis_prefix).empty()) {
-        std::fprintf(stderr, "aisle-server: bad --redis_wait_replicas, --redis_timeout_ms or --redis_prefix\n");
+      if (absl::GetFlag(FLAGS_redis_wait_replicas) < 0 || absl::GetFlag(FLAGS_redis_timeout_ms) < 1) {
+        std::fprintf(stderr, "aisle-server: bad --redis_wait_replicas or --redis_timeout_ms\n");
         return 2;
       }
-      RedisLiveStore::Options ro;
-      ro.address = *address;
-      ro.prefix = absl::GetFlag(FLAGS_redis_prefix);
+      RedisLiveStore::Options ro = *configured;
       ro.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
       ro.timeout = absl::Milliseconds(absl::GetFlag(FLAGS_redis_timeout_ms));
       ro.allow_unsafe_config = absl::GetFlag(FLAGS_redis_allow_unsafe);

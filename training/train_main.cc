@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
+#include "live/live_archive.h"
 #include "training/event_compaction.h"
 #include "training/publish_gate.h"
 #include "evaluation/split.h"
@@ -63,6 +64,12 @@ ABSL_FLAG(std::string, events_dir, "",
           "The server's live-loop directory (aisle-server --events_dir): its closed event journal segments "
           "are read as more inputs, customers without consent are left out and erased customers' events "
           "dropped. compact-events: the directory to compact.");
+ABSL_FLAG(std::string, live_store, "",
+          "archive-live: the live store the servers share (aisle-server --live_store redis://...).");
+ABSL_FLAG(std::string, redis_password_file, "", "archive-live: file holding the Redis password.");
+ABSL_FLAG(std::string, redis_prefix, "aisle:", "archive-live: the servers' --redis_prefix.");
+ABSL_FLAG(int, archive_lag_s, 600,
+          "archive-live: stream entries younger than this stay in Redis (every server has read them long before).");
 ABSL_FLAG(std::string, default_consent, "granted",
           "With --events_dir: personalization for customers who never said, as the server's "
           "--default_consent (denied: only customers who opted in are trained on).");
@@ -412,6 +419,35 @@ int CompactCommand() {
   return 0;
 }
 
+// aisle-train archive-live: drains the shared live store's stream into
+// --events_dir (segments and the customer ledger the trainer reads).
+int ArchiveCommand() {
+  const std::string dir = absl::GetFlag(FLAGS_events_dir), store = absl::GetFlag(FLAGS_live_store);
+  if (dir.empty() || store.empty() || absl::GetFlag(FLAGS_archive_lag_s) < 0) {
+    std::fprintf(stderr, "aisle-train: archive-live needs --live_store URL and --events_dir DIR (and --archive_lag_s >= 0)\n");
+    return 2;
+  }
+  auto configured =
+      RedisLiveStore::Configure(store, absl::GetFlag(FLAGS_redis_password_file), absl::GetFlag(FLAGS_redis_prefix));
+  if (!configured.ok()) return Error(configured.status());
+  LiveArchiveOptions o;
+  o.store = *configured;
+  o.dir = dir;
+  o.lag = absl::Seconds(absl::GetFlag(FLAGS_archive_lag_s));
+  auto r = ArchiveLiveStore(o);
+  if (!r.ok()) return Error(r.status());
+  std::fprintf(stderr,
+               "archive-live: %llu stream entries through %s: %llu events%s, %llu left out (erased since), %llu consent "
+               "changes, %llu erasures; %llu entries trimmed from the stream%s\n",
+               static_cast<unsigned long long>(r->entries), r->through.empty() ? "(nothing new)" : r->through.c_str(),
+               static_cast<unsigned long long>(r->events),
+               r->segment > 0 ? absl::StrFormat(" to segment %06d", r->segment).c_str() : "",
+               static_cast<unsigned long long>(r->events_of_erased), static_cast<unsigned long long>(r->consent_changes),
+               static_cast<unsigned long long>(r->erasures), static_cast<unsigned long long>(r->trimmed),
+               r->finished_earlier_run ? " (an interrupted run finished first)" : "");
+  return 0;
+}
+
 int Main(bool tune) {
   const std::string output = absl::GetFlag(FLAGS_output);
   const std::string dir = absl::GetFlag(FLAGS_publish_dir);
@@ -448,10 +484,12 @@ int main(int argc, char** argv) {
       "Usage: aisle-train --input FILE[,FILE...] --output MODEL [flags]\n"
       "       aisle-train --input FILE --publish_dir DIR [--gate_metric ndcg@10 --max_drop 0.01] [flags]\n"
       "       aisle-train tune --input TRAIN --validation VALIDATION [--tune_factors 32,64 ...] [flags]\n"
-      "       aisle-train compact-events --events_dir DIR [--publish_dir DIR] [--exposures_dir DIR]",
+      "       aisle-train compact-events --events_dir DIR [--publish_dir DIR] [--exposures_dir DIR]\n"
+      "       aisle-train archive-live --live_store redis://HOST:PORT/DB --events_dir DIR [--redis_password_file F]",
                          [](absl::string_view f) { return absl::StrContains(f, "train_main.cc"); }, "aisle-train 0.1.0");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() == 2 && std::string(positional[1]) == "compact-events") return aisle::CompactCommand();
+  if (positional.size() == 2 && std::string(positional[1]) == "archive-live") return aisle::ArchiveCommand();
   const bool tune = positional.size() == 2 && std::string(positional[1]) == "tune";
   if (positional.size() > 1 && !tune) {
     std::fprintf(stderr, "aisle-train: unexpected argument '%s' (see --help)\n", positional[1]);
