@@ -10,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace aisle {
@@ -77,6 +79,28 @@ absl::StatusOr<RedisAddress> RedisAddress::Parse(absl::string_view url) {
     a.unix_path = std::string(path);
     return a;
   }
+  auto host_port = [](absl::string_view hp, std::string* host, int* port) {
+    absl::string_view h = hp;
+    if (size_t colon = hp.rfind(':'); colon != absl::string_view::npos) {
+      h = hp.substr(0, colon);
+      if (!absl::SimpleAtoi(hp.substr(colon + 1), port) || *port < 1 || *port > 65535) return false;
+    }
+    *host = std::string(h);
+    return !host->empty();
+  };
+  if (absl::ConsumePrefix(&rest, "redis-sentinel://")) {
+    std::vector<absl::string_view> parts = absl::StrSplit(rest, '/');
+    if (parts.size() < 2 || parts.size() > 3 || parts[1].empty()) return bad("the primary's name");
+    if (absl::StrContains(parts[0], '@')) return bad("put the password in a file (--redis_password_file)");
+    for (absl::string_view hp : absl::StrSplit(parts[0], ',')) {
+      std::pair<std::string, int> sentinel{"", 26379};
+      if (!host_port(hp, &sentinel.first, &sentinel.second)) return bad("a sentinel's host:port");
+      a.sentinels.push_back(sentinel);
+    }
+    a.primary_name = std::string(parts[1]);
+    if (parts.size() == 3 && !parts[2].empty() && (!absl::SimpleAtoi(parts[2], &a.db) || a.db < 0)) return bad("db");
+    return a;
+  }
   if (!absl::ConsumePrefix(&rest, "redis://")) return bad("scheme");
   absl::string_view hostport = rest;
   if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
@@ -85,17 +109,16 @@ absl::StatusOr<RedisAddress> RedisAddress::Parse(absl::string_view url) {
     if (!db.empty() && (!absl::SimpleAtoi(db, &a.db) || a.db < 0)) return bad("db");
   }
   if (absl::StrContains(hostport, '@')) return bad("put the password in a file (--redis_password_file)");
-  absl::string_view host = hostport;
-  if (size_t colon = hostport.rfind(':'); colon != absl::string_view::npos && hostport.find(']') == absl::string_view::npos) {
-    host = hostport.substr(0, colon);
-    if (!absl::SimpleAtoi(hostport.substr(colon + 1), &a.port) || a.port < 1 || a.port > 65535) return bad("port");
-  }
-  if (host.empty()) return bad("host");
-  a.host = std::string(host);
+  if (!host_port(hostport, &a.host, &a.port)) return bad("host:port");
   return a;
 }
 
 std::string RedisAddress::ToString() const {
+  if (!sentinels.empty()) {
+    std::vector<std::string> hp;
+    for (const auto& [h, p] : sentinels) hp.push_back(absl::StrCat(h, ":", p));
+    return absl::StrCat("redis-sentinel://", absl::StrJoin(hp, ","), "/", primary_name, "/", db);
+  }
   if (!unix_path.empty()) return absl::StrCat("redis+unix://", unix_path, "?db=", db);
   return absl::StrCat("redis://", host, ":", port, "/", db);
 }
@@ -126,30 +149,68 @@ absl::Status RedisClient::Connect() {
   // SIGPIPE that ends the process. Left alone when the program handles it.
   struct sigaction old {};
   if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
-  const timeval tv = absl::ToTimeval(timeout_);
-  redisContext* c = address_.unix_path.empty() ? redisConnectWithTimeout(address_.host.c_str(), address_.port, tv)
-                                                : redisConnectUnixWithTimeout(address_.unix_path.c_str(), tv);
-  if (c == nullptr) return absl::UnavailableError("redis: cannot allocate a connection");
-  if (c->err) {
-    absl::Status s = absl::UnavailableError(absl::StrCat("redis ", address_.ToString(), ": ", c->errstr));
-    redisFree(c);
-    return s;
+  if (address_.sentinels.empty()) {
+    if (absl::Status st = ConnectTo(address_.host, address_.port, address_.unix_path); !st.ok()) return st;
+  } else {
+    auto primary = AskSentinels();
+    if (!primary.ok()) return primary.status();
+    if (absl::Status st = ConnectTo(primary->first, primary->second, ""); !st.ok()) return st;
   }
-  redisSetTimeout(c, tv);
-  if (address_.unix_path.empty()) redisEnableKeepAlive(c);
-  ctx_ = c;
-  fd_ = c->fd;
   std::vector<std::vector<std::string>> hello;
   if (!address_.password.empty()) hello.push_back({"AUTH", address_.password});
   if (address_.db != 0) hello.push_back({"SELECT", absl::StrCat(address_.db)});
+  // Behind Sentinel: the address named may have been demoted since.
+  if (!address_.sentinels.empty()) hello.push_back({"ROLE"});
   if (!hello.empty()) {
     auto r = RunAll(hello);
     if (!r.ok()) {
       Disconnect();
       return r.status();
     }
+    if (!address_.sentinels.empty() && (r->back().elements.empty() || r->back().elements[0].str != "master")) {
+      Disconnect();
+      return absl::UnavailableError(absl::StrCat("redis: the primary '", address_.primary_name,
+                                                 "' the sentinels named is not a primary (a failover under way)"));
+    }
   }
   return absl::OkStatus();
+}
+
+absl::Status RedisClient::ConnectTo(const std::string& host, int port, const std::string& unix_path) {
+  const timeval tv = absl::ToTimeval(timeout_);
+  redisContext* c = unix_path.empty() ? redisConnectWithTimeout(host.c_str(), port, tv)
+                                      : redisConnectUnixWithTimeout(unix_path.c_str(), tv);
+  if (c == nullptr) return absl::UnavailableError("redis: cannot allocate a connection");
+  if (c->err) {
+    absl::Status s = absl::UnavailableError(
+        absl::StrCat("redis ", unix_path.empty() ? absl::StrCat(host, ":", port) : unix_path, ": ", c->errstr));
+    redisFree(c);
+    return s;
+  }
+  redisSetTimeout(c, tv);
+  if (unix_path.empty()) redisEnableKeepAlive(c);
+  ctx_ = c;
+  fd_ = c->fd;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<std::string, int>> RedisClient::AskSentinels() {
+  std::string errors;
+  for (const auto& [host, port] : address_.sentinels) {
+    RedisAddress sentinel;
+    sentinel.host = host;
+    sentinel.port = port;
+    RedisClient c(sentinel, timeout_);
+    auto r = c.Run({"SENTINEL", "get-master-addr-by-name", address_.primary_name});
+    int primary_port = 0;
+    if (r.ok() && r->elements.size() == 2 && absl::SimpleAtoi(r->elements[1].str, &primary_port)) {
+      return std::make_pair(r->elements[0].str, primary_port);
+    }
+    absl::StrAppend(&errors, errors.empty() ? "" : "; ", host, ":", port, ": ",
+                    r.ok() ? "does not know the primary" : r.status().message());
+  }
+  return absl::UnavailableError(
+      absl::StrCat("redis: no sentinel names the primary '", address_.primary_name, "' (", errors, ")"));
 }
 
 absl::StatusOr<RedisReply> RedisClient::Run(const std::vector<std::string>& argv) {
@@ -191,7 +252,12 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::RunAll(const std::vector<st
     out.push_back(Copy(r));
     freeReplyObject(r);
   }
-  if (!first_error.ok()) return first_error;
+  if (!first_error.ok()) {
+    // A primary demoted under us (READONLY): the next call asks the
+    // sentinels again.
+    if (!address_.sentinels.empty() && absl::StrContains(first_error.message(), "READONLY")) Disconnect();
+    return first_error;
+  }
   return out;
 }
 

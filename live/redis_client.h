@@ -1,6 +1,8 @@
 // RedisClient: one blocking connection to Redis (hiredis): the address
-// from a URL (redis://HOST:PORT/DB or redis+unix:///PATH?db=N), AUTH and
-// SELECT at connect, replies copied out of hiredis into plain values, Lua
+// from a URL (redis://HOST:PORT/DB, redis+unix:///PATH?db=N, or
+// redis-sentinel://HOST:PORT,HOST:PORT/NAME/DB: the primary Sentinel names,
+// asked again at every reconnect, so a failover moves the connection to
+// the promoted replica), AUTH and SELECT at connect, replies copied out of hiredis into plain values, Lua
 // scripts run by their SHA-1 (loaded again after a NOSCRIPT: a promoted
 // replica may not have them), and a reconnect on the next call after a
 // failure.
@@ -32,7 +34,11 @@ struct RedisAddress {
   std::string unix_path;  // a Unix socket
   int db = 0;
   std::string password;   // AUTH when not empty
-  // redis://HOST[:PORT][/DB] or redis+unix:///PATH[?db=N].
+  // With Sentinel: where the sentinels listen, and the primary's name.
+  std::vector<std::pair<std::string, int>> sentinels;
+  std::string primary_name;
+  // redis://HOST[:PORT][/DB], redis+unix:///PATH[?db=N] or
+  // redis-sentinel://HOST:PORT[,HOST:PORT...]/NAME[/DB].
   static absl::StatusOr<RedisAddress> Parse(absl::string_view url);
   std::string ToString() const;  // without the password
 };
@@ -79,6 +85,10 @@ class RedisClient {
 
  private:
   absl::Status Connect();
+  // Connects to `host:port` (or the Unix socket) into ctx_.
+  absl::Status ConnectTo(const std::string& host, int port, const std::string& unix_path);
+  // The primary's address as the sentinels name it now.
+  absl::StatusOr<std::pair<std::string, int>> AskSentinels();
 
   const RedisAddress address_;
   absl::Duration timeout_;

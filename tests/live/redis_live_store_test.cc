@@ -8,6 +8,7 @@
 
 #include <future>
 #include <mutex>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -219,6 +220,80 @@ TEST(RedisLiveStoreTest, SettingsThatCouldLoseAcknowledgedEventsAreRefused) {
   o.allow_unsafe_config = false;
   s = RedisLiveStore::Open(o, 0, [](LiveEvent&&, LiveStore::Position) {});
   EXPECT_TRUE(absl::IsUnavailable(s.status())) << s.status();
+}
+
+TEST(RedisAddressTest, ParsesSentinelUrls) {
+  auto a = RedisAddress::Parse("redis-sentinel://10.0.0.1:26379,10.0.0.2/live/3");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->sentinels.size(), 2u);
+  EXPECT_EQ(a->sentinels[0], (std::pair<std::string, int>{"10.0.0.1", 26379}));
+  EXPECT_EQ(a->sentinels[1], (std::pair<std::string, int>{"10.0.0.2", 26379}));
+  EXPECT_EQ(a->primary_name, "live");
+  EXPECT_EQ(a->db, 3);
+  for (const char* bad : {"redis-sentinel://h:1", "redis-sentinel://h:1/", "redis-sentinel://h:x/m", "redis-sentinel:///m"}) {
+    EXPECT_FALSE(RedisAddress::Parse(bad).ok()) << bad;
+  }
+}
+
+// Primary, two replicas and Sentinel; the primary killed under writes:
+// the sentinel promotes a replica, writes are refused (Unavailable) for the
+// failover's moment and then go to the new primary, and every event ever
+// acknowledged is there (--redis_wait_replicas 1: a replica had it).
+TEST(RedisLiveStoreTest, APrimaryKilledUnderWritesFailsOverWithoutLosingAcknowledgedEvents) {
+  const int primary_port = testing::FreePort();
+  auto primary = std::make_unique<testing::RedisServer>(std::vector<std::string>{}, primary_port);
+  ASSERT_TRUE(primary->ok());
+  const std::vector<std::string> replica_of = {"--replicaof", "127.0.0.1", std::to_string(primary_port)};
+  testing::RedisServer replica1(replica_of, testing::FreePort()), replica2(replica_of, testing::FreePort());
+  ASSERT_TRUE(replica1.ok() && replica2.ok());
+  testing::RedisSentinel sentinel("live", primary_port);
+  RedisLiveStore::Options o;
+  auto address = RedisAddress::Parse(absl::StrCat("redis-sentinel://127.0.0.1:", sentinel.port(), "/live"));
+  ASSERT_TRUE(address.ok());
+  o.address = *address;
+  o.wait_replicas = 1;
+  o.timeout = absl::Milliseconds(300);
+  // The replicas in sync first (WAIT needs one), and known to the sentinel.
+  for (testing::RedisServer* r : {&replica1, &replica2}) {
+    for (int i = 0; i < 500; ++i) {
+      auto role = r->Run({"ROLE"});
+      if (role.ok() && role->elements.size() > 3 && role->elements[3].str == "connected") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  for (int i = 0; i < 500 && !absl::StrContains(sentinel.log(), "+slave") ; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto s = OpenOrDie(o);
+  ASSERT_TRUE(s);
+  std::set<std::string> acknowledged;
+  int refused = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  bool killed = false, recovered = false;
+  for (int i = 0; std::chrono::steady_clock::now() < deadline && !recovered; ++i) {
+    const std::string id = "e" + std::to_string(i);
+    auto a = Append(*s, {Event("c1", "p" + std::to_string(i), id)});
+    if (a.ok()) {
+      acknowledged.insert(id);
+      if (killed) recovered = acknowledged.size() > 60;
+    } else {
+      EXPECT_TRUE(absl::IsUnavailable(a.status())) << a.status();
+      ++refused;
+    }
+    if (!killed && acknowledged.size() == 50) {
+      primary->Stop(SIGKILL);
+      killed = true;
+    }
+  }
+  ASSERT_TRUE(recovered) << "no write went through after the failover; sentinel log:\n" << sentinel.log();
+  EXPECT_GT(refused, 0);
+  // Every acknowledged event is on the new primary.
+  std::set<std::string> stored;
+  ASSERT_TRUE(s->ReadEvents(0, [&](LiveEvent&& e, LiveStore::Position) { stored.insert(e.event_id); }).ok());
+  for (const std::string& id : acknowledged) EXPECT_TRUE(stored.contains(id)) << id << " was acknowledged and lost";
+  auto role1 = replica1.Run({"ROLE"}), role2 = replica2.Run({"ROLE"});
+  ASSERT_TRUE(role1.ok() && role2.ok());
+  EXPECT_TRUE(role1->elements[0].str == "master" || role2->elements[0].str == "master");
 }
 
 TEST(RedisLiveStoreTest, APasswordIsSentAndAWrongOneRefused) {
