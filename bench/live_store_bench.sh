@@ -12,6 +12,7 @@
 # customer's views and purchases of random products); a storefront (70%
 # recommendations, 20% events 1-3 per request, 10% similar products).
 # Model: synthetic, 100k customers x 50k products, 64 factors.
+# AISLE_STORES="" skips the comparison (propagation only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -102,7 +103,7 @@ run() {  # store, name, script
 
 echo "| store | load (16 connections) | requests/s | p50 | p99 | errors |"
 echo "|---|---|---|---|---|---|"
-for store in file redis; do
+for store in ${AISLE_STORES:-file redis}; do
   if [ $store = file ]; then start "$PORT" --events_dir "$WORK/journal"; else start "$PORT" --live_store "$REDIS"; fi
   run $store "recommendations" recs
   run $store "events, 10 per request" events10
@@ -118,7 +119,7 @@ echo "| propagation | trials | p50 ms | p99 ms | max ms |"
 echo "|---|---|---|---|---|"
 start "$PORT" --live_store "$REDIS"
 start "$PORT_B" --live_store "$REDIS"
-PRODUCT=$(tail -n +2 "$WORK/events.csv" | head -1 | cut -d, -f2)
+PRODUCT=$(awk -F, 'NR == 2 {print $2; exit}' "$WORK/events.csv")
 python3 bench/propagation.py "$PORT" "$PORT_B" "$PRODUCT" 200 "$(cat "$WORK/admin")" | sed 's/^| /| idle: /'
 wrk -t1 -c8 -d"$((DURATION * 3))s" -s "$WORK/storefront.lua" "http://127.0.0.1:$PORT" >/dev/null &
 W1=$!
