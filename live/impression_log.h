@@ -1,5 +1,5 @@
 // ImpressionLog: how many times each offer was shown to each customer, for
-// the per-customer impression caps. Durable as an append-only file of JSON
+// the per-customer impression caps, in one server's file (ImpressionCounts). Durable as an append-only file of JSON
 // lines ({"ts": ..., "customer": ..., "offers": [...]}), replayed when
 // opened, so counts survive a restart. A record is written (and by default
 // fdatasync'ed) before it counts and before the caller is answered; a
@@ -21,10 +21,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "live/impression_counts.h"
 
 namespace aisle {
 
-class ImpressionLog {
+class ImpressionLog : public ImpressionCounts {
  public:
   struct Options {
     bool sync = true;  // fdatasync each record before it counts
@@ -41,20 +42,20 @@ class ImpressionLog {
   }
   // Counts kept in memory only (no file).
   static std::unique_ptr<ImpressionLog> InMemory();
-  ~ImpressionLog();
+  ~ImpressionLog() override;
 
   // Records that `offers` were shown to `customer` at `at`. On error (a
   // failed write) nothing counts.
-  absl::Status Record(absl::string_view customer, absl::Span<const std::string> offers, absl::Time at);
+  absl::Status Record(absl::string_view customer, absl::Span<const std::string> offers, absl::Time at) override;
   // Impressions of `offer` shown to `customer` so far.
   uint32_t Count(absl::string_view customer, absl::string_view offer) const;
   // All of one customer's counts, by offer id (a copy).
-  absl::flat_hash_map<std::string, uint32_t> CountsFor(absl::string_view customer) const;
+  absl::flat_hash_map<std::string, uint32_t> CountsFor(absl::string_view customer) const override;
   uint64_t records() const;
   // Forgets a customer: their counts, and their records in the file (which
   // is rewritten without them: temp file, fsync, rename). Returns the
   // records removed.
-  absl::StatusOr<uint64_t> Erase(absl::string_view customer);
+  absl::StatusOr<uint64_t> Erase(absl::string_view customer) override;
   const std::string& path() const { return path_; }
 
  private:

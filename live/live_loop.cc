@@ -244,7 +244,7 @@ absl::Status LiveLoop::SetConsent(absl::string_view customer, bool personalizati
 }
 
 absl::StatusOr<LiveLoop::Receipt> LiveLoop::Erase(absl::string_view customer, const Model* serving,
-                                                  ImpressionLog* impressions) {
+                                                  ImpressionCounts* impressions) {
   Receipt r;
   r.erased_at_ms = NowMs();
   // First what answers use, so that none uses it from here on.

@@ -41,7 +41,7 @@
 
 namespace aisle {
 
-class ImpressionLog;
+class ImpressionCounts;
 
 struct LiveLoopOptions {
   std::string dir;                        // the event journal and consent ledger (the file store)
@@ -104,7 +104,7 @@ class LiveLoop {
     bool model_row = false;         // the serving model held a row for them (no longer used)
     bool journal_rotated = false;   // their journal events are in closed segments, for compaction
   };
-  absl::StatusOr<Receipt> Erase(absl::string_view customer, const Model* serving, ImpressionLog* impressions);
+  absl::StatusOr<Receipt> Erase(absl::string_view customer, const Model* serving, ImpressionCounts* impressions);
 
   // The customer's live events (for the data-access endpoint).
   std::vector<LiveEvent> Events(absl::string_view customer) const { return live_.Events(customer); }

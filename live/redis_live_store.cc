@@ -170,6 +170,35 @@ absl::StatusOr<std::unique_ptr<RedisLiveStore>> RedisLiveStore::Open(Options opt
     stats->consent_records = s->consent_.size();
     stats->erasures = s->erased_.size();
   }
+  // Offer impressions: every customer's counts.
+  {
+    std::string pattern = o.prefix;
+    for (size_t i = pattern.size(); i-- > 0;) {
+      if (absl::string_view("*?[]\\").find(pattern[i]) != absl::string_view::npos) pattern.insert(i, "\\");
+    }
+    pattern += "imp:*";
+    std::string cursor = "0";
+    do {
+      auto scan = c.Run({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      if (!scan.ok()) return scan.status();
+      if (scan->elements.size() != 2) return absl::InternalError("redis: unexpected answer to SCAN");
+      cursor = scan->elements[0].str;
+      std::vector<std::vector<std::string>> gets;
+      for (const RedisReply& k : scan->elements[1].elements) gets.push_back({"HGETALL", k.str});
+      if (gets.empty()) continue;
+      auto counts = c.RunAll(gets);
+      if (!counts.ok()) return counts.status();
+      std::lock_guard<std::mutex> lock(s->state_mu_);
+      for (size_t i = 0; i < gets.size(); ++i) {
+        auto& mine = s->impressions_[gets[i][1].substr(o.prefix.size() + 4)];
+        const auto& f = (*counts)[i].elements;
+        for (size_t k = 0; k + 1 < f.size(); k += 2) {
+          uint32_t n = 0;
+          if (absl::SimpleAtoi(f[k + 1].str, &n)) mine[f[k].str] = n;
+        }
+      }
+    } while (cursor != "0");
+  }
   Position last = live_after;
   absl::Status read = s->Scan(c, live_after, [&](const RedisReply& fields, Position at) {
     ++stats->log_entries_read;
@@ -370,6 +399,7 @@ absl::StatusOr<LiveStore::Erasure> RedisLiveStore::Erase(absl::string_view custo
   std::vector<std::vector<std::string>> tx = {{"MULTI"},
                                               {"HDEL", options_.prefix + "consent", c},
                                               {"HSET", options_.prefix + "erased", CustomerLedger::Pseudonym(key_, c), t},
+                                              {"DEL", options_.prefix + "imp:" + c},
                                               {"XADD", options_.prefix + "log", "*", "s", server_id_, "x", c, "t", t},
                                               {"EXEC"}};
   if (options_.wait_replicas > 0) {
@@ -380,8 +410,8 @@ absl::StatusOr<LiveStore::Erasure> RedisLiveStore::Erase(absl::string_view custo
     std::lock_guard<std::mutex> lock(client_mu_);
     auto r = client_->RunAll(tx);
     if (!r.ok()) return r.status();
-    const RedisReply& exec = (*r)[4];
-    if (exec.elements.size() != 3) return absl::InternalError("redis: unexpected answer to the erasure");
+    const RedisReply& exec = (*r)[5];
+    if (exec.elements.size() != 4) return absl::InternalError("redis: unexpected answer to the erasure");
     out.consent_record = exec.elements[0].integer > 0;
     if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
       return absl::UnavailableError("redis: the replicas did not confirm the erasure in time");
@@ -403,6 +433,7 @@ void RedisLiveStore::RecordErasure(absl::string_view customer, int64_t at_ms) {
   e = std::max(e, at_ms);
   int64_t& i = erased_ids_[customer];
   i = std::max(i, at_ms);
+  impressions_.erase(customer);
   if (auto it = consent_.find(customer); it != consent_.end() && it->second.at_ms <= at_ms) consent_.erase(it);
 }
 
@@ -466,6 +497,18 @@ void RedisLiveStore::Apply(const RedisReply& fields, Position at, bool own) {
     }
     return;
   }
+  if (const std::string* i = Field(fields, "i")) {
+    if (own) return;  // counted when recorded
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (erased_ids_.contains(*i)) return;
+    auto& mine = impressions_[*i];
+    for (size_t k = 0; k + 1 < fields.elements.size(); k += 2) {
+      if (fields.elements[k].str == "o") ++mine[fields.elements[k + 1].str];
+    }
+    std::lock_guard<std::mutex> m(metrics_mu_);
+    ++remote_impressions_;
+    return;
+  }
   if (own) return;  // this server's events are in its memory already
   std::lock_guard<std::mutex> lock(follow_mu_);
   for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
@@ -523,6 +566,56 @@ void RedisLiveStore::FollowerLoop() {
   }
 }
 
+absl::Status RedisLiveStore::RecordImpressions(absl::string_view customer, absl::Span<const std::string> offers) {
+  if (offers.empty()) return absl::OkStatus();
+  const std::string c(customer), key = options_.prefix + "imp:" + c;
+  std::vector<std::vector<std::string>> tx = {{"MULTI"}};
+  std::vector<std::string> xadd = {"XADD", options_.prefix + "log", "*", "s", server_id_, "i", c};
+  for (const std::string& o : offers) {
+    tx.push_back({"HINCRBY", key, o, "1"});
+    xadd.push_back("o");
+    xadd.push_back(o);
+  }
+  tx.push_back(std::move(xadd));
+  tx.push_back({"EXEC"});
+  if (options_.wait_replicas > 0) {
+    tx.push_back({"WAIT", absl::StrCat(options_.wait_replicas), absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
+  }
+  {
+    std::lock_guard<std::mutex> lock(client_mu_);
+    auto r = client_->RunAll(tx);
+    if (!r.ok()) return r.status();
+    if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
+      return absl::UnavailableError("redis: the replicas did not confirm the impressions in time");
+    }
+  }
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto& mine = impressions_[c];
+  for (const std::string& o : offers) ++mine[o];
+  return absl::OkStatus();
+}
+
+absl::flat_hash_map<std::string, uint32_t> RedisLiveStore::Impressions(absl::string_view customer) const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto it = impressions_.find(customer);
+  return it == impressions_.end() ? absl::flat_hash_map<std::string, uint32_t>() : it->second;
+}
+
+absl::StatusOr<uint64_t> RedisLiveStore::EraseImpressions(absl::string_view customer) {
+  {
+    std::lock_guard<std::mutex> lock(client_mu_);
+    auto r = client_->Run({"DEL", options_.prefix + "imp:" + std::string(customer)});
+    if (!r.ok()) return r.status();
+  }
+  uint64_t n = 0;
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (auto it = impressions_.find(customer); it != impressions_.end()) {
+    for (const auto& [offer, count] : it->second) n += count;
+    impressions_.erase(it);
+  }
+  return n;
+}
+
 absl::StatusOr<LiveStore::Position> RedisLiveStore::ArchivedThrough(const Options& options, uint64_t segment) {
   RedisClient c(options.address, options.timeout);
   auto r = c.Run({"HGET", options.prefix + "archived", absl::StrCat(segment)});
@@ -562,6 +655,7 @@ std::string RedisLiveStore::RenderMetrics() const {
       "aisle_live_store_followed_total{kind=\"event\"} ", remote_events_,
       "\naisle_live_store_followed_total{kind=\"consent\"} ", remote_consent_,
       "\naisle_live_store_followed_total{kind=\"erasure\"} ", remote_erasures_,
+      "\naisle_live_store_followed_total{kind=\"impression\"} ", remote_impressions_,
       "\n# TYPE aisle_live_store_follower_reconnects_total counter\naisle_live_store_follower_reconnects_total ",
       reconnects_, "\n# HELP aisle_live_store_stale 1 while the shared live state may be behind (Redis unreachable).\n",
       "# TYPE aisle_live_store_stale gauge\naisle_live_store_stale ", stale() ? 1 : 0, "\n");

@@ -8,7 +8,9 @@
 //                   HMAC of customer and id: no customer id in a key name);
 //   PREFIX consent  customer -> "P T" (personalization 0/1, Unix ms);
 //   PREFIX erased   pseudonym -> Unix ms (events/customer_ledger.h);
-//   PREFIX key      the pseudonym key (hex), made by the first server.
+//   PREFIX key      the pseudonym key (hex), made by the first server;
+//   PREFIX imp:C    customer C's offer impressions: offer -> count (stream
+//                   entries "i" with the offers, "o").
 // Appends from all request threads are group-committed by one writer thread:
 // one Lua script per batch checks and records the ids and adds the stored
 // events as one stream entry, atomically; the batch is answered once Redis
@@ -31,6 +33,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
 #include "live/live_store.h"
 #include "live/redis_client.h"
 
@@ -83,6 +86,13 @@ class RedisLiveStore : public LiveStore {
   static absl::StatusOr<Position> ArchivedThrough(const Options& options, uint64_t segment);
   Position PositionOfSegment(uint64_t segment) const override;
 
+  // Offer impressions (live/redis_impressions.h): counted in Redis, read
+  // from memory (every server's records arrive through the stream).
+  absl::Status RecordImpressions(absl::string_view customer, absl::Span<const std::string> offers);
+  absl::flat_hash_map<std::string, uint32_t> Impressions(absl::string_view customer) const;
+  // Removes the customer's counts; returns the impressions removed.
+  absl::StatusOr<uint64_t> EraseImpressions(absl::string_view customer);
+
   // Positions as stream ids and back.
   static Position PositionOf(absl::string_view stream_id);
   static std::string StreamId(Position p);
@@ -129,6 +139,7 @@ class RedisLiveStore : public LiveStore {
   absl::flat_hash_map<std::string, ConsentRecord> consent_;
   absl::flat_hash_map<std::string, int64_t> erased_;      // pseudonym -> Unix ms
   absl::flat_hash_map<std::string, int64_t> erased_ids_;  // customer ids erased while running
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, uint32_t>> impressions_;
 
   // The follower.
   std::unique_ptr<RedisClient> follower_client_;
@@ -143,7 +154,7 @@ class RedisLiveStore : public LiveStore {
   // Metrics.
   mutable std::mutex metrics_mu_;
   uint64_t batches_ = 0, write_errors_ = 0, remote_events_ = 0, remote_consent_ = 0, remote_erasures_ = 0,
-           reconnects_ = 0;
+           remote_impressions_ = 0, reconnects_ = 0;
 };
 
 }  // namespace aisle

@@ -61,7 +61,7 @@ struct HttpServerOptions {
   // Recommendations leave out products the catalog says are out of stock
   // unless the request says in_stock=false (catalogs without stock: no effect).
   bool default_in_stock = true;
-  ImpressionLog* impressions = nullptr;  // required with offers
+  ImpressionCounts* impressions = nullptr;  // required with offers
   LiveLoop* live = nullptr;           // events, consent, erasure (--events_dir); none: those endpoints are 404
   ExposureLog* exposures = nullptr;   // what was shown (--exposures_dir); none: not recorded
   ExperimentSource* experiments = nullptr;  // online experiments (--experiments); none: no experiment

@@ -25,6 +25,7 @@
 #include "live/impression_log.h"
 #include "server/experiment_source.h"
 #include "live/live_loop.h"
+#include "live/redis_impressions.h"
 #include "server/metrics.h"
 #include "server/model_source.h"
 #include "engine/program_usage.h"
@@ -250,11 +251,18 @@ int Main() {
   ro.exact_search = absl::GetFlag(FLAGS_exact_search);
   ro.search_min_scanned = static_cast<size_t>(absl::GetFlag(FLAGS_search_min_scanned));
   ModelSource source(model, absl::GetFlag(FLAGS_catalog), &metrics, ro);
-  std::unique_ptr<ImpressionLog> impressions;
+  std::unique_ptr<ImpressionCounts> impressions;
+  const bool shared_live = !absl::GetFlag(FLAGS_live_store).empty();
+  if (shared_live && !absl::GetFlag(FLAGS_impressions_log).empty()) {
+    std::fprintf(stderr, "aisle-server: with --live_store, offer impressions are counted in Redis: drop --impressions_log\n");
+    return 2;
+  }
   if (const std::string f = absl::GetFlag(FLAGS_offers); !f.empty()) {
     source.SetOfferCatalog(f);
     o.offers = true;
-    if (const std::string path = absl::GetFlag(FLAGS_impressions_log); !path.empty()) {
+    if (shared_live) {
+      // Counted in the shared live store, once it is open (below).
+    } else if (const std::string path = absl::GetFlag(FLAGS_impressions_log); !path.empty()) {
       ImpressionLog::Options io;
       io.sync = absl::GetFlag(FLAGS_impressions_fsync);
       ImpressionLog::OpenStats st;
@@ -360,6 +368,10 @@ int Main() {
                  st.damaged_lines > 0 ? absl::StrCat(", ", st.damaged_lines, " damaged lines skipped").c_str() : "");
     }
     LiveLoop* lp = live.get();
+    if (o.offers && lo.redis) {
+      impressions = std::make_unique<RedisImpressions>(static_cast<RedisLiveStore*>(&lp->store()));
+      o.impressions = impressions.get();
+    }
     source.SetModelHooks([lp](const Model& m) { lp->ModelLoading(m); }, [lp](const Model& m) { lp->ModelServing(m); });
     metrics.AddExtra([lp] { return lp->RenderMetrics(); });
     o.live = lp;

@@ -105,8 +105,14 @@ class SharedLiveStoreTest : public ::testing::Test {
     ASSERT_TRUE(m.SetMetadata({{"model_id", "m1"}}).ok());
     ASSERT_TRUE(PublishModel(m, dir_.Path("pub"), 2).ok());
     dir_.Write("admin_keys", std::string(kAdminKey) + "\n");
+    // An offer on every product, shown at most twice to a customer.
+    std::string products;
+    for (int p = 0; p < 40; ++p) absl::StrAppend(&products, p ? "," : "", "\"p", p, "\"");
+    dir_.Write("offers.json", absl::StrCat(R"({"offers": [{"id": "o1", "title": "t", "products": [)", products,
+                                           R"(], "discount": {"percent": 10}, "max_impressions_per_customer": 2}]})"));
     const std::string args = absl::StrCat("--model ", dir_.Path("pub"), " --live_store ", redis_.url(),
-                                          " --admin_keys ", dir_.Path("admin_keys"), " --redis_timeout_ms 300");
+                                          " --admin_keys ", dir_.Path("admin_keys"), " --redis_timeout_ms 300",
+                                          " --offers ", dir_.Path("offers.json"));
     a_ = std::make_unique<ServerProcess>(args, dir_.Path("a.log"));
     b_ = std::make_unique<ServerProcess>(args, dir_.Path("b.log"));
     ASSERT_NE(a_->port(), 0);
@@ -168,6 +174,35 @@ TEST_F(SharedLiveStoreTest, ConsentAndErasureThroughOneServerHoldOnTheOther) {
   HttpResponse data = Call(b_->port(), "GET", "/v1/customers/leaver/data", "", kAdminKey);
   ASSERT_EQ(data.status, 200) << data.body;
   EXPECT_TRUE(json::parse(data.body)["live_events"].empty()) << data.body;
+}
+
+TEST_F(SharedLiveStoreTest, AnImpressionCapHoldsAcrossServers) {
+  auto offers = [&](uint16_t port) {
+    HttpResponse r = Call(port, "GET", "/v1/customers/c1/offers?count=3");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body, nullptr, false);
+  };
+  json first = offers(b_->port());
+  ASSERT_EQ(first["offers"].size(), 1u) << first.dump();
+  EXPECT_EQ(first["offers"][0]["impressions_left"], 2);
+  // Shown once through A, once through B: B knows both, at once.
+  const std::string shown = R"({"offers": ["o1"]})";
+  ASSERT_EQ(Call(a_->port(), "POST", "/v1/customers/c1/offers/impressions", shown).status, 200);
+  EXPECT_GE(WaitFor([&] { return offers(b_->port())["offers"][0]["impressions_left"] == 1; }), 0);
+  ASSERT_EQ(Call(b_->port(), "POST", "/v1/customers/c1/offers/impressions", shown).status, 200);
+  EXPECT_GE(WaitFor([&] { return offers(a_->port())["offers"].empty(); }), 0) << offers(a_->port()).dump();
+  EXPECT_TRUE(offers(b_->port())["offers"].empty());
+  // A server started now reads the counts from Redis.
+  ServerProcess c(absl::StrCat("--model ", dir_.Path("pub"), " --live_store ", redis_.url(), " --offers ",
+                               dir_.Path("offers.json")),
+                  dir_.Path("c.log"));
+  ASSERT_NE(c.port(), 0);
+  EXPECT_TRUE(offers(c.port())["offers"].empty());
+  // An erasure through A forgets them everywhere.
+  ASSERT_EQ(Call(a_->port(), "DELETE", "/v1/customers/c1", "", kAdminKey).status, 200);
+  EXPECT_GE(WaitFor([&] { return offers(c.port())["offers"].size() == 1; }), 0);
+  HttpResponse data = Call(b_->port(), "GET", "/v1/customers/c1/data", "", kAdminKey);
+  EXPECT_TRUE(json::parse(data.body)["offer_impressions"].empty()) << data.body;
 }
 
 TEST_F(SharedLiveStoreTest, WithRedisGoneWritesAre503AndAnswersComeFromMemoryMarkedStale) {
