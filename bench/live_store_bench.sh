@@ -12,7 +12,9 @@
 # customer's views and purchases of random products); a storefront (70%
 # recommendations, 20% events 1-3 per request, 10% similar products).
 # Model: synthetic, 100k customers x 50k products, 64 factors.
-# AISLE_STORES="" skips the comparison (propagation only).
+# AISLE_STORES="redis file" changes the order, AISLE_STORES=none skips the
+# comparison (propagation only). Per load: CPU seconds the server and Redis
+# used (of 2 cores x DURATION).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -42,6 +44,7 @@ echo "admin-key-for-the-bench-0123456789" > "$WORK/admin"
 redis-server --port 0 --unixsocket "$WORK/redis.sock" --unixsocketperm 700 --dir "$WORK" --appendonly yes \
   --appendfsync always --save "" --maxmemory-policy noeviction --logfile "$WORK/redis.log" --daemonize no &
 PIDS+=($!)
+REDIS_PID=$!
 for _ in $(seq 100); do redis-cli -s "$WORK/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
 REDIS="redis+unix://$WORK/redis.sock"
 
@@ -89,21 +92,25 @@ start() {  # port, store flags...
 }
 stop() { kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
 
+cpu() { ps -o times= -p "$1" | tr -d ' '; }  # CPU seconds so far
 run() {  # store, name, script
-  local out rps p50 p99 errors
+  local out rps p50 p99 errors s0 r0
+  s0=$(cpu "${PIDS[-1]}"); r0=$(cpu "$REDIS_PID")
   out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$WORK/$3.lua" "http://127.0.0.1:$PORT")
+  local cpus="$(( $(cpu "${PIDS[-1]}") - s0 )) / $(( $(cpu "$REDIS_PID") - r0 ))"
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
   p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
   local extra=""
   [ "$3" = events10 ] && extra=" ($(awk -v r="$rps" 'BEGIN {printf "%.0f", r * 10}') events/s)"
-  printf '| %s | %s | %s%s | %s | %s | %s |\n' "$1" "$2" "$rps" "$extra" "$p50" "$p99" "${errors:-none}"
+  printf '| %s | %s | %s%s | %s | %s | %s | %s |\n' "$1" "$2" "$rps" "$extra" "$p50" "$p99" "$cpus" "${errors:-none}"
 }
 
-echo "| store | load (16 connections) | requests/s | p50 | p99 | errors |"
-echo "|---|---|---|---|---|---|"
+echo "| store | load (16 connections) | requests/s | p50 | p99 | CPU s: server / redis | errors |"
+echo "|---|---|---|---|---|---|---|"
 for store in ${AISLE_STORES:-file redis}; do
+  [ "$store" = none ] && continue
   if [ $store = file ]; then start "$PORT" --events_dir "$WORK/journal"; else start "$PORT" --live_store "$REDIS"; fi
   run $store "recommendations" recs
   run $store "events, 10 per request" events10
