@@ -373,23 +373,32 @@ std::optional<ConsentRecord> RedisLiveStore::Consent(absl::string_view customer)
   return it->second;
 }
 
+// Runs `commands` (MULTI ... EXEC) on the request threads' connection and,
+// with wait_replicas, waits for that many replicas to have them; the EXEC's
+// answer. `what` names the write in errors.
+absl::StatusOr<RedisReply> RedisLiveStore::Transact(std::vector<std::vector<std::string>> commands,
+                                                   absl::string_view what) {
+  const size_t exec = commands.size() - 1;
+  if (options_.wait_replicas > 0) {
+    commands.push_back(
+        {"WAIT", absl::StrCat(options_.wait_replicas), absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
+  }
+  std::lock_guard<std::mutex> lock(client_mu_);
+  auto r = client_->RunAll(commands);
+  if (!r.ok()) return r.status();
+  if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
+    return absl::UnavailableError(absl::StrCat("redis: the replicas did not confirm the ", what, " in time"));
+  }
+  return std::move((*r)[exec]);
+}
+
 absl::Status RedisLiveStore::SetConsent(absl::string_view customer, bool personalization, int64_t at_ms) {
   const std::string c(customer), p = personalization ? "1" : "0", t = absl::StrCat(at_ms);
   std::vector<std::vector<std::string>> tx = {{"MULTI"},
                                               {"HSET", options_.prefix + "consent", c, absl::StrCat(p, " ", t)},
                                               {"XADD", options_.prefix + "log", "*", "s", server_id_, "c", c, "p", p, "t", t},
                                               {"EXEC"}};
-  if (options_.wait_replicas > 0) {
-    tx.push_back({"WAIT", absl::StrCat(options_.wait_replicas), absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
-  }
-  {
-    std::lock_guard<std::mutex> lock(client_mu_);
-    auto r = client_->RunAll(tx);
-    if (!r.ok()) return r.status();
-    if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
-      return absl::UnavailableError("redis: the replicas did not confirm the consent record in time");
-    }
-  }
+  if (auto r = Transact(std::move(tx), "consent record"); !r.ok()) return r.status();
   std::lock_guard<std::mutex> lock(state_mu_);
   ConsentRecord& r = consent_[c];
   r.personalization = personalization;
@@ -405,21 +414,11 @@ absl::StatusOr<LiveStore::Erasure> RedisLiveStore::Erase(absl::string_view custo
                                               {"DEL", options_.prefix + "imp:" + c},
                                               {"XADD", options_.prefix + "log", "*", "s", server_id_, "x", c, "t", t},
                                               {"EXEC"}};
-  if (options_.wait_replicas > 0) {
-    tx.push_back({"WAIT", absl::StrCat(options_.wait_replicas), absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
-  }
   Erasure out;
-  {
-    std::lock_guard<std::mutex> lock(client_mu_);
-    auto r = client_->RunAll(tx);
-    if (!r.ok()) return r.status();
-    const RedisReply& exec = (*r)[5];
-    if (exec.elements.size() != 4) return absl::InternalError("redis: unexpected answer to the erasure");
-    out.consent_record = exec.elements[0].integer > 0;
-    if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
-      return absl::UnavailableError("redis: the replicas did not confirm the erasure in time");
-    }
-  }
+  auto exec = Transact(std::move(tx), "erasure");
+  if (!exec.ok()) return exec.status();
+  if (exec->elements.size() != 4) return absl::InternalError("redis: unexpected answer to the erasure");
+  out.consent_record = exec->elements[0].integer > 0;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     out.consent_record |= consent_.erase(c) > 0;
@@ -581,17 +580,7 @@ absl::Status RedisLiveStore::RecordImpressions(absl::string_view customer, absl:
   }
   tx.push_back(std::move(xadd));
   tx.push_back({"EXEC"});
-  if (options_.wait_replicas > 0) {
-    tx.push_back({"WAIT", absl::StrCat(options_.wait_replicas), absl::StrCat(absl::ToInt64Milliseconds(options_.timeout))});
-  }
-  {
-    std::lock_guard<std::mutex> lock(client_mu_);
-    auto r = client_->RunAll(tx);
-    if (!r.ok()) return r.status();
-    if (options_.wait_replicas > 0 && r->back().integer < options_.wait_replicas) {
-      return absl::UnavailableError("redis: the replicas did not confirm the impressions in time");
-    }
-  }
+  if (auto r = Transact(std::move(tx), "impressions"); !r.ok()) return r.status();
   std::lock_guard<std::mutex> lock(state_mu_);
   auto& mine = impressions_[c];
   for (const std::string& o : offers) ++mine[o];

@@ -113,6 +113,7 @@ class RedisLiveStore : public LiveStore {
   void Apply(const RedisReply& fields, Position at, bool own);
   // Reads the stream after `after` through `fn(fields, position)`.
   absl::Status Scan(RedisClient& client, Position after, const std::function<void(const RedisReply&, Position)>& fn) const;
+  absl::StatusOr<RedisReply> Transact(std::vector<std::vector<std::string>> commands, absl::string_view what);
   std::string IdKey(absl::string_view customer, absl::string_view event_id) const;
   void RecordErasure(absl::string_view customer, int64_t at_ms);
 
