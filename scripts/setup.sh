@@ -8,7 +8,7 @@ PACKAGES=(
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libhiredis-dev
 )
 if [ "${1:-}" = "--tests" ]; then
-  PACKAGES+=(libgtest-dev libbenchmark-dev redis-server)
+  PACKAGES+=(libgtest-dev libbenchmark-dev redis-server python3-jsonschema python3-yaml)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

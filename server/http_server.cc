@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "engine/json_text.h"
 #include "engine/utf8.h"
+#include "server/openapi_document.h"
 #include "server/recommendation_id.h"
 #include "server/recommendation_json.h"
 #include "server/request_params.h"
@@ -113,6 +114,7 @@ void HttpServer::SetupRoutes() {
       {"GET", "/healthz", "healthz", Auth::kNone, &HttpServer::Healthz},
       {"GET", "/readyz", "readyz", Auth::kNone, &HttpServer::Readyz},
       {"GET", "/metrics", "metrics", Auth::kNone, &HttpServer::MetricsText},
+      {"GET", "/openapi.yaml", "openapi", Auth::kNone, &HttpServer::OpenApi},
       {"GET", "/v1/model", "model", Auth::kClient, &HttpServer::ModelInfo},
       {"GET", "/v1/customers/:id/recommendations", "customer_recommendations", Auth::kClient,
        &HttpServer::CustomerRecommendations},
@@ -305,6 +307,10 @@ void HttpServer::LogAccess(const RequestInfo& req, const char* endpoint, int sta
 }
 
 HttpServer::Reply HttpServer::Healthz(const HttpRequest&) { return Reply{200, R"({"status":"ok"})"}; }
+
+HttpServer::Reply HttpServer::OpenApi(const HttpRequest&) {
+  return Reply{200, std::string(OpenApiDocument()), "application/yaml"};
+}
 
 HttpServer::Reply HttpServer::Readyz(const HttpRequest&) {
   auto r = source_->Current();

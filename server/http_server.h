@@ -163,6 +163,7 @@ class HttpServer {
   Reply Healthz(const HttpRequest& req);
   Reply Readyz(const HttpRequest& req);
   Reply MetricsText(const HttpRequest& req);
+  Reply OpenApi(const HttpRequest& req);
   Reply ModelInfo(const HttpRequest& req);
   Reply CustomerRecommendations(const HttpRequest& req);
   // Customer recommendations through the batcher when they need scoring:
