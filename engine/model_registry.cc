@@ -83,6 +83,22 @@ absl::StatusOr<std::vector<PublishedVersion>> ListVersions(const std::string& di
   return out;
 }
 
+// Points `current` at models/`name`: a new symlink under a temp name,
+// renamed over `current`, the directory fsynced. The caller holds the lock.
+static absl::Status SwitchLink(const std::string& dir, const std::string& name) {
+  const std::string link = dir + "/current";
+  const std::string tmp = absl::StrCat(link, ".tmp.", getpid());
+  ::unlink(tmp.c_str());
+  if (::symlink((std::string("models/") + name).c_str(), tmp.c_str()) != 0) return Errno("cannot create", tmp);
+  CrashPoint("before_switch");
+  if (::rename(tmp.c_str(), link.c_str()) != 0) {
+    absl::Status s = Errno("cannot switch", link);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return SyncParentDirectory(link);
+}
+
 absl::StatusOr<PublishResult> PublishModel(const Model& model, const std::string& dir, int keep) {
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "models", ec);
@@ -106,18 +122,7 @@ absl::StatusOr<PublishResult> PublishModel(const Model& model, const std::string
   if (absl::Status s = WriteModel(model, path); !s.ok()) return s;
   CrashPoint("after_write");
 
-  // Switch: a new symlink under a temp name, renamed over `current`.
-  const std::string link = dir + "/current";
-  const std::string tmp = absl::StrCat(link, ".tmp.", getpid());
-  ::unlink(tmp.c_str());
-  if (::symlink((std::string("models/") + name).c_str(), tmp.c_str()) != 0) return Errno("cannot create", tmp);
-  CrashPoint("before_switch");
-  if (::rename(tmp.c_str(), link.c_str()) != 0) {
-    absl::Status s = Errno("cannot switch", link);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (absl::Status s = SyncParentDirectory(link); !s.ok()) return s;
+  if (absl::Status s = SwitchLink(dir, name); !s.ok()) return s;
   CrashPoint("after_switch");
 
   PublishResult result;
@@ -131,6 +136,22 @@ absl::StatusOr<PublishResult> PublishModel(const Model& model, const std::string
     }
   }
   return result;
+}
+
+absl::Status SwitchCurrent(const std::string& dir, uint64_t version) {
+  DirLock lock;
+  if (absl::Status s = lock.Acquire(dir); !s.ok()) return s;
+  auto versions = ListVersions(dir);
+  if (!versions.ok()) return versions.status();
+  for (const PublishedVersion& v : *versions) {
+    if (v.version != version) continue;
+    // Checked before it is pointed at: a version that does not load never becomes current.
+    if (auto m = MapModel(v.path); !m.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("version ", version, " does not load: ", m.status().message()));
+    }
+    return SwitchLink(dir, fs::path(v.path).filename().string());
+  }
+  return absl::NotFoundError(absl::StrCat("no version ", version, " in ", dir));
 }
 
 absl::StatusOr<std::vector<std::string>> RemoveVersions(

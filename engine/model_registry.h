@@ -44,6 +44,12 @@ struct PublishResult {
 // FailedPrecondition when another publisher holds the lock.
 absl::StatusOr<PublishResult> PublishModel(const Model& model, const std::string& dir, int keep);
 
+// Points `current` at an existing version (a roll-back, or forward again)
+// after checking that it loads, atomically, under the publish lock.
+// NotFound for a version not in DIR; FailedPrecondition when it does not
+// load or a publisher holds the lock.
+absl::Status SwitchCurrent(const std::string& dir, uint64_t version);
+
 // Removes the versions (never the current one) for which `remove` says so,
 // under the publish lock, and fsyncs the directory. Returns their paths.
 // FailedPrecondition when a publisher holds the lock.

@@ -33,7 +33,7 @@ ABSL_DECLARE_FLAG(std::string, catalog);
 ABSL_DECLARE_FLAG(std::string, offers);
 ABSL_DECLARE_FLAG(int, n);
 
-ABSL_FLAG(std::string, output, "", "batch: the output file (written atomically), '-' for stdout.");
+ABSL_FLAG(std::string, output, "", "batch, experiment --json: the output file (written atomically), '-' for stdout.");
 ABSL_FLAG(std::string, output_format, "",
           "batch: jsonl (one JSON object per customer) or csv (one row per recommendation); default from the "
           "--output name (.csv: csv), else jsonl.");

@@ -635,7 +635,7 @@ int main(int argc, char** argv) {
       "       aisle-eval offers --model M --offers FILE --test FILE [--n 3] [--at TIME] [--json]\n"
       "       aisle-eval live --model M --test FILE [--k 10] [--json]\n"
       "       aisle-eval batch --model M --count N --output FILE [--offers F] [--events_dir DIR] [--customers_file F]\n"
-      "       aisle-eval experiment --exposures DIR --events DIR [--experiments_file F] [--window 7d] [--json]\n"
+      "       aisle-eval experiment --exposures DIR --events DIR [--experiments_file F] [--window 7d] [--json [--output FILE]]\n"
       "       aisle-eval info --model M\n"
       "       aisle-eval recommend --model M [--customers ID,...] [--count N]",
                          [](absl::string_view f) {

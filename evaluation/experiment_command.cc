@@ -6,6 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "engine/atomic_file.h"
+
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
@@ -18,6 +22,7 @@
 #include "events/exposure_record.h"
 
 ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(std::string, output);
 ABSL_DECLARE_FLAG(std::string, fail_if_worse);
 ABSL_DECLARE_FLAG(double, max_drop);
 
@@ -85,6 +90,7 @@ int ExperimentCommand() {
                             {"revenue", &VariantReport::revenue}};
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json out = {{"schema", "aisle.experiment.v1"},
+                          {"generated_at", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())},
                           {"window_seconds", o.window_seconds},
                           {"exposures", exposures->size()},
                           {"events", events.size()},
@@ -107,7 +113,13 @@ int ExperimentCommand() {
       }
       out["experiments"].push_back(std::move(e));
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    // With --output, written atomically (a scheduled run for the console:
+    // aisle-server --experiment_report reads it); else to stdout.
+    if (const std::string path = absl::GetFlag(FLAGS_output); !path.empty() && path != "-") {
+      if (absl::Status w = WriteFileAtomically(path, out.dump(2) + "\n"); !w.ok()) return fail(std::string(w.message()));
+    } else {
+      std::printf("%s\n", out.dump(2).c_str());
+    }
   } else {
     std::printf("%zu exposures, %zu events, window %lld s\n", exposures->size(), events.size(),
                 static_cast<long long>(o.window_seconds));

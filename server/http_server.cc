@@ -12,7 +12,7 @@
 #include "absl/time/time.h"
 #include "engine/json_text.h"
 #include "engine/utf8.h"
-#include "server/openapi_document.h"
+#include "server/embedded_files.h"
 #include "server/recommendation_id.h"
 #include "server/recommendation_json.h"
 #include "server/request_params.h"
@@ -115,6 +115,11 @@ void HttpServer::SetupRoutes() {
       {"GET", "/readyz", "readyz", Auth::kNone, &HttpServer::Readyz},
       {"GET", "/metrics", "metrics", Auth::kNone, &HttpServer::MetricsText},
       {"GET", "/openapi.yaml", "openapi", Auth::kNone, &HttpServer::OpenApi},
+      {"GET", "/console", "console", Auth::kNone, &HttpServer::ConsolePage},
+      {"GET", "/console/:id", "console", Auth::kNone, &HttpServer::ConsoleFile},
+      {"GET", "/v1/admin/models", "admin_models", Auth::kAdmin, &HttpServer::AdminModels},
+      {"POST", "/v1/admin/rollback", "admin_rollback", Auth::kAdmin, &HttpServer::AdminRollback},
+      {"GET", "/v1/admin/experiments", "admin_experiments", Auth::kAdmin, &HttpServer::AdminExperiments},
       {"GET", "/v1/model", "model", Auth::kClient, &HttpServer::ModelInfo},
       {"GET", "/v1/customers/:id/recommendations", "customer_recommendations", Auth::kClient,
        &HttpServer::CustomerRecommendations},
@@ -309,7 +314,7 @@ void HttpServer::LogAccess(const RequestInfo& req, const char* endpoint, int sta
 HttpServer::Reply HttpServer::Healthz(const HttpRequest&) { return Reply{200, R"({"status":"ok"})"}; }
 
 HttpServer::Reply HttpServer::OpenApi(const HttpRequest&) {
-  return Reply{200, std::string(OpenApiDocument()), "application/yaml"};
+  return Reply{200, std::string(*EmbeddedFile("docs/openapi.yaml")), "application/yaml"};
 }
 
 HttpServer::Reply HttpServer::Readyz(const HttpRequest&) {

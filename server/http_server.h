@@ -15,11 +15,14 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "server/access_log.h"
@@ -66,6 +69,12 @@ struct HttpServerOptions {
   ExposureLog* exposures = nullptr;   // what was shown (--exposures_dir); none: not recorded
   ExperimentSource* experiments = nullptr;  // online experiments (--experiments); none: no experiment
   EventLimits event_limits;
+  // The console (server/console_endpoints.cc): Chart.js as Debian ships it
+  // (read at start; empty: the pages show tables without charts), and the
+  // experiment report a scheduled `aisle-eval experiment --json --output`
+  // writes (empty: none).
+  std::string console_chartjs;
+  std::string experiment_report;
 };
 
 class HttpServer {
@@ -164,6 +173,12 @@ class HttpServer {
   Reply Readyz(const HttpRequest& req);
   Reply MetricsText(const HttpRequest& req);
   Reply OpenApi(const HttpRequest& req);
+  // The console and what only it needs (server/console_endpoints.cc).
+  Reply ConsolePage(const HttpRequest& req);
+  Reply ConsoleFile(const HttpRequest& req);
+  Reply AdminModels(const HttpRequest& req);
+  Reply AdminRollback(const HttpRequest& req);
+  Reply AdminExperiments(const HttpRequest& req);
   Reply ModelInfo(const HttpRequest& req);
   Reply CustomerRecommendations(const HttpRequest& req);
   // Customer recommendations through the batcher when they need scoring:
@@ -195,6 +210,10 @@ class HttpServer {
 
   ModelSource* source_;
   Metrics* metrics_;
+  // Published versions' summaries, by path and file identity (mapping a
+  // version checks its checksums: done once per file).
+  std::mutex versions_mu_;
+  std::map<std::string, std::pair<std::string, nlohmann::json>> versions_cache_;
   HttpServerOptions options_;
   Router router_;
   std::vector<Route> routes_;  // by Router index

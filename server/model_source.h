@@ -36,6 +36,8 @@ class ModelSource {
   ModelSource(std::string model, std::string catalog, Metrics* metrics,
               Recommender::Options recommender_options = {});
   ~ModelSource();
+  // What --model named: a model file or a publish directory.
+  const std::string& model_location() const { return model_; }
   // Also serve offers from this offer catalog file (call before the first Reload).
   void SetOfferCatalog(std::string path) { offers_path_ = std::move(path); }
 

@@ -141,6 +141,12 @@ ABSL_FLAG(std::string, exposures_dir, "",
           "background. Without it nothing is recorded (answers still carry a recommendation_id).");
 ABSL_FLAG(int, exposure_flush_ms, 1000,
           "How often the exposure log is written and synced: a crash loses at most this much; a clean stop none.");
+ABSL_FLAG(std::string, console_chartjs, "/usr/share/javascript/chart.js/chart.min.js",
+          "Chart.js for the console's charts (/console), as Debian's libjs-chart.js installs it; missing: the "
+          "console shows tables.");
+ABSL_FLAG(std::string, experiment_report, "",
+          "The experiment report the console shows (GET /v1/admin/experiments), written by a scheduled "
+          "aisle-eval experiment --json --output FILE.");
 ABSL_FLAG(std::string, access_log, "-", "Access log (JSON lines): a file, '-' for stdout, '' for none.");
 
 namespace aisle {
@@ -281,6 +287,13 @@ int Main() {
     }
     o.impressions = impressions.get();
   }
+  if (const std::string js = absl::GetFlag(FLAGS_console_chartjs); !js.empty()) {
+    if (absl::Status cs = ReadFileToString(js, &o.console_chartjs, size_t{4} << 20); !cs.ok()) {
+      std::fprintf(stderr, "aisle-server: no Chart.js for the console (%s): it shows tables instead\n",
+                   std::string(cs.message()).c_str());
+    }
+  }
+  o.experiment_report = absl::GetFlag(FLAGS_experiment_report);
   source.SetWarmLists(absl::GetFlag(FLAGS_warm_lists));
   metrics.AddExtra([&source] { return source.RenderMetrics(); });
   // SIGTERM/SIGINT during the first load (minutes for a large model without

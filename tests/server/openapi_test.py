@@ -232,6 +232,17 @@ def main():
             ("DELETE", "/v1/customers/17850", None, False, 401),
             ("GET", "/metrics", None, False, 200),
             ("GET", "/openapi.yaml", None, False, 200),
+            ("GET", "/console", None, False, 200),
+            ("GET", "/console/console.js", None, False, 200),
+            ("GET", "/console/console.css", None, False, 200),
+            ("GET", "/console/chart.js", None, False, 200),
+            ("GET", "/console/nothing.js", None, False, 404),
+            ("GET", "/v1/admin/models", None, True, 200),
+            ("GET", "/v1/admin/models", None, False, 401),
+            ("POST", "/v1/admin/rollback", {"version": 1}, True, 200),
+            ("POST", "/v1/admin/rollback", {"version": 99}, True, 404),
+            ("POST", "/v1/admin/rollback", {"version": "one"}, True, 400),
+            ("GET", "/v1/admin/experiments", None, True, 404),
         ]
         for method, path, body, admin, want in cases:
             status, payload = call(method, path, body, admin)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
@@ -54,6 +55,30 @@ TEST_F(PublishTest, VersionsCurrentAndPruning) {
   ASSERT_EQ(versions->size(), 2u);
   EXPECT_EQ((*versions)[0].version, 3u);
   EXPECT_TRUE(ReadModel(Current()).ok());
+}
+
+TEST_F(PublishTest, SwitchingCurrentBackAndForthOnlyToVersionsThatLoad) {
+  ASSERT_EQ(Train(old_, "").status, 0);
+  ASSERT_EQ(Train(data_, "").status, 0);
+  ASSERT_EQ(Train(data_, "").status, 0);
+  ASSERT_TRUE(SwitchCurrent(pub_, 1).ok());
+  EXPECT_EQ(Current(), pub_ + "/models/model-000001.model");
+  ASSERT_TRUE(SwitchCurrent(pub_, 3).ok());
+  EXPECT_EQ(Current(), pub_ + "/models/model-000003.model");
+  EXPECT_TRUE(absl::IsNotFound(SwitchCurrent(pub_, 9)));
+  // A damaged version is refused and current stays where it was.
+  {
+    std::fstream f(pub_ + "/models/model-000002.model", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    f.put('\x5a');
+  }
+  absl::Status s = SwitchCurrent(pub_, 2);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_EQ(Current(), pub_ + "/models/model-000003.model");
+  // The next publish goes on from the newest version.
+  ASSERT_TRUE(SwitchCurrent(pub_, 1).ok());
+  ASSERT_EQ(Train(data_, "").status, 0);
+  EXPECT_EQ(Current(), pub_ + "/models/model-000004.model");
 }
 
 TEST_F(PublishTest, GatePassesABetterModelAndRefusesABrokenOne) {
