@@ -43,37 +43,10 @@ echo "== model: $CUSTOMERS customers x 50000 products, 64 factors; journal in $W
 SERVER_PID=$!
 for _ in $(seq 150); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 
-lua() {  # name, share of events, share of similar
-  {
-    echo 'math.randomseed(42)'
-    echo 'local ids = {'
-    tail -n +2 "$WORK/events.csv" | cut -d, -f2 | sort -u | sed 's/.*/"&",/'
-    echo '}'
-    cat <<LUA
-local function product() return ids[math.random(1, #ids)] end
-local function customer() return "c" .. math.random(0, $CUSTOMERS - 1) end
-local json = {["Content-Type"] = "application/json"}
-local kinds = {"view", "view", "view", "cart", "purchase"}
-request = function()
-  local x = math.random()
-  if x < $2 then
-    local c = customer()
-    local e = {}
-    for i = 1, math.random(1, $4) do
-      e[i] = '{"customer_id":"' .. c .. '","product_id":"' .. product() .. '","event":"' .. kinds[math.random(1, #kinds)] .. '"}'
-    end
-    return wrk.format("POST", "/v1/events", json, "[" .. table.concat(e, ",") .. "]")
-  elseif x < $2 + $3 then
-    return wrk.format("GET", "/v1/products/" .. product() .. "/similar?count=10")
-  end
-  return wrk.format("GET", "/v1/customers/" .. customer() .. "/recommendations?count=10")
-end
-LUA
-  } > "$WORK/$1.lua"
-}
-lua recs 0 0 1
-lua events 1 0 1
-lua storefront 0.2 0.1 3
+. bench/storefront_lua.sh
+storefront_lua recs 0 0 1
+storefront_lua events 1 0 1
+storefront_lua storefront 0.2 0.1 3
 
 metric() { curl -s "localhost:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 run() {  # name script

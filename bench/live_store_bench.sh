@@ -48,39 +48,10 @@ REDIS_PID=$!
 for _ in $(seq 100); do redis-cli -s "$WORK/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
 REDIS="redis+unix://$WORK/redis.sock"
 
-lua() {  # name, share of events, share of similar, events per request (fixed when share is 1)
-  {
-    echo 'math.randomseed(42)'
-    echo 'local ids = {'
-    tail -n +2 "$WORK/events.csv" | cut -d, -f2 | sort -u | sed 's/.*/"&",/'
-    echo '}'
-    cat <<LUA
-local function product() return ids[math.random(1, #ids)] end
-local function customer() return "c" .. math.random(0, $CUSTOMERS - 1) end
-local json = {["Content-Type"] = "application/json"}
-local kinds = {"view", "view", "view", "cart", "purchase"}
-request = function()
-  local x = math.random()
-  if x < $2 then
-    local c = customer()
-    local e = {}
-    local n = $4
-    if $2 < 1 then n = math.random(1, $4) end
-    for i = 1, n do
-      e[i] = '{"customer_id":"' .. c .. '","product_id":"' .. product() .. '","event":"' .. kinds[math.random(1, #kinds)] .. '"}'
-    end
-    return wrk.format("POST", "/v1/events", json, "[" .. table.concat(e, ",") .. "]")
-  elseif x < $2 + $3 then
-    return wrk.format("GET", "/v1/products/" .. product() .. "/similar?count=10")
-  end
-  return wrk.format("GET", "/v1/customers/" .. customer() .. "/recommendations?count=10")
-end
-LUA
-  } > "$WORK/$1.lua"
-}
-lua recs 0 0 1
-lua events10 1 0 10
-lua storefront 0.2 0.1 3
+. bench/storefront_lua.sh
+storefront_lua recs 0 0 1
+storefront_lua events10 1 0 10
+storefront_lua storefront 0.2 0.1 3
 
 start() {  # port, store flags...
   local port=$1; shift
