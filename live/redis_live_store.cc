@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -551,7 +552,21 @@ void RedisLiveStore::FollowerLoop() {
       continue;
     }
     backoff = absl::Milliseconds(50);
-    stale_ = false;
+    if (stale_.exchange(false)) {
+      // Back after an outage: entries the archive trimmed meanwhile (past
+      // where this server had read) never reach it. Said, and counted.
+      auto through = follower_client_->Run({"GET", options_.prefix + "archived_through"});
+      if (through.ok() && !through->nil() && PositionOf(through->str) > from) {
+        {
+          std::lock_guard<std::mutex> m(metrics_mu_);
+          ++gaps_;
+        }
+        std::fprintf(stderr,
+                     "aisle live store: entries through %s were archived before this server read them (it was cut "
+                     "off from Redis); their live effect is missing here until the next model or a restart\n",
+                     through->str.c_str());
+      }
+    }
     if (r->nil() || r->elements.empty()) continue;
     // [[stream, [[id, fields], ...]]]
     const RedisReply& stream = r->elements[0];
@@ -649,7 +664,9 @@ std::string RedisLiveStore::RenderMetrics() const {
       "\naisle_live_store_followed_total{kind=\"erasure\"} ", remote_erasures_,
       "\naisle_live_store_followed_total{kind=\"impression\"} ", remote_impressions_,
       "\n# TYPE aisle_live_store_follower_reconnects_total counter\naisle_live_store_follower_reconnects_total ",
-      reconnects_, "\n# HELP aisle_live_store_stale 1 while the shared live state may be behind (Redis unreachable).\n",
+      reconnects_,
+      "\n# HELP aisle_live_store_gaps_total Times entries were archived before this server read them.\n"
+      "# TYPE aisle_live_store_gaps_total counter\naisle_live_store_gaps_total ", gaps_, "\n# HELP aisle_live_store_stale 1 while the shared live state may be behind (Redis unreachable).\n",
       "# TYPE aisle_live_store_stale gauge\naisle_live_store_stale ", stale() ? 1 : 0, "\n");
 }
 

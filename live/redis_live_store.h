@@ -155,7 +155,7 @@ class RedisLiveStore : public LiveStore {
   // Metrics.
   mutable std::mutex metrics_mu_;
   uint64_t batches_ = 0, write_errors_ = 0, remote_events_ = 0, remote_consent_ = 0, remote_erasures_ = 0,
-           remote_impressions_ = 0, reconnects_ = 0;
+           remote_impressions_ = 0, reconnects_ = 0, gaps_ = 0;
 };
 
 }  // namespace aisle

@@ -9,6 +9,9 @@
 
 #include <filesystem>
 #include <future>
+#include <thread>
+
+#include "absl/strings/match.h"
 
 #include "absl/time/clock.h"
 #include "events/customer_ledger.h"
@@ -143,6 +146,28 @@ TEST_F(LiveArchiveTest, ARunInterruptedAfterItsSegmentIsFinishedByTheNextWithout
   ASSERT_EQ(segments->size(), 1u);
   EXPECT_EQ(SegmentProducts(archive_.dir, 1), (std::vector<std::string>{"c1/p1", "c2/p2"}));
   EXPECT_EQ(StreamLength(), 0u);
+}
+
+TEST_F(LiveArchiveTest, AServerCutOffWhileTheArchiveTrimsSaysItMissedEntries) {
+  Append(*store_, {Event("c1", "p1")});
+  ASSERT_TRUE(store_->CatchUp().ok());
+  // Redis goes away long enough for the follower to back off, comes back,
+  // and another server's events are archived before this one reconnects.
+  redis_.Stop(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  redis_.Start();
+  ASSERT_TRUE(redis_.ok());
+  {
+    auto other = RedisLiveStore::Open(store_options_, 0, [](LiveEvent&&, LiveStore::Position) {});
+    ASSERT_TRUE(other.ok()) << other.status();
+    Append(**other, {Event("c2", "p2")});
+  }
+  auto r = ArchiveLiveStore(archive_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_GT(r->trimmed, 0u);
+  for (int i = 0; i < 500 && store_->stale(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(store_->stale());
+  EXPECT_TRUE(absl::StrContains(store_->RenderMetrics(), "aisle_live_store_gaps_total 1")) << store_->RenderMetrics();
 }
 
 TEST_F(LiveArchiveTest, AnotherStoresArchiveDirectoryIsRefused) {
