@@ -5,7 +5,7 @@
 set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
-  libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libhiredis-dev
+  libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libhiredis-dev libjs-chart.js
 )
 if [ "${1:-}" = "--tests" ]; then
   PACKAGES+=(libgtest-dev libbenchmark-dev redis-server python3-jsonschema python3-yaml)
