@@ -17,7 +17,7 @@ bash scripts/setup.sh --tests
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAISLE_TSAN=ON -DAISLE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan -j "$(nproc)" --target http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test redis_live_store_test
 export OMP_NUM_THREADS=1
-export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}"
 for t in http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test redis_live_store_test; do
   echo "== $t" >&2
   "build-tsan/bin/$t" --gtest_brief=1
