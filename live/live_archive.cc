@@ -82,18 +82,14 @@ absl::StatusOr<LiveArchiveResult> ArchiveLiveStore(const LiveArchiveOptions& o) 
   auto key = c.Run({"GET", prefix + "key"});
   if (!key.ok()) return key.status();
   if (key->nil()) return absl::FailedPreconditionError(absl::StrCat("no live store under ", prefix, " in Redis yet"));
-  const std::string key_path = o.dir + "/erasure.key";
-  std::string existing;
-  if (absl::Status s = ReadFileToString(key_path, &existing); s.ok()) {
-    while (!existing.empty() && (existing.back() == '\n' || existing.back() == ' ')) existing.pop_back();
-    if (existing != key->str) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(key_path, " is not the live store's key: ", o.dir, " is another store's archive"));
-    }
-  } else if (absl::IsNotFound(s)) {
-    if (absl::Status w = WriteFileAtomically(key_path, key->str + "\n"); !w.ok()) return w;
-  } else {
-    return s;
+  // The directory's key as the ledger reads it (none yet: the store's is written).
+  auto held = CustomerLedger::Read(o.dir);
+  if (!held.ok()) return held.status();
+  if (held->key.empty()) {
+    if (absl::Status w = WriteFileAtomically(o.dir + "/erasure.key", key->str + "\n"); !w.ok()) return w;
+  } else if (held->key != key->str) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(o.dir, "/erasure.key is not the live store's key: ", o.dir, " is another store's archive"));
   }
 
   // An earlier run that stopped after writing its segment is finished first.

@@ -20,7 +20,6 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 // The end of the model's data, in Unix ms: erasures after it are not in it.
 int64_t ModelCutoffMs(const Model& m) { return m.last_event_unix * 1000 + 999; }
 
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options, const Model* model,

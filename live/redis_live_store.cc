@@ -204,14 +204,7 @@ absl::StatusOr<std::unique_ptr<RedisLiveStore>> RedisLiveStore::Open(Options opt
   absl::Status read = s->Scan(c, live_after, [&](const RedisReply& fields, Position at) {
     ++stats->log_entries_read;
     s->Apply(fields, at, /*own=*/true);
-    for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-      if (fields.elements[i].str != "e") continue;
-      auto e = ParseJournalLine(fields.elements[i + 1].str);
-      if (!e.ok()) continue;
-      auto erased = s->ErasedAt(e->customer_id);
-      if (erased && *erased >= e->received_ms) continue;
-      on_live(std::move(*e), at);
-    }
+    s->ForEachEvent(fields, at, on_live, nullptr);
     last = at;
   });
   if (!read.ok()) return read;
@@ -352,19 +345,21 @@ void RedisLiveStore::Flush() {
 absl::Status RedisLiveStore::ReadEvents(Position after, const EventFn& fn, uint64_t* damaged) const {
   // A connection of its own: a long read holds no request thread's.
   RedisClient c(options_.address, options_.timeout);
-  return Scan(c, after, [&](const RedisReply& fields, Position at) {
-    for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-      if (fields.elements[i].str != "e") continue;
-      auto e = ParseJournalLine(fields.elements[i + 1].str);
-      if (!e.ok()) {
-        if (damaged != nullptr) ++*damaged;
-        continue;
-      }
-      auto erased = ErasedAt(e->customer_id);
-      if (erased && *erased >= e->received_ms) continue;
-      fn(std::move(*e), at);
+  return Scan(c, after, [&](const RedisReply& fields, Position at) { ForEachEvent(fields, at, fn, damaged); });
+}
+
+void RedisLiveStore::ForEachEvent(const RedisReply& fields, Position at, const EventFn& fn, uint64_t* damaged) const {
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    if (fields.elements[i].str != "e") continue;
+    auto e = ParseJournalLine(fields.elements[i + 1].str);
+    if (!e.ok()) {
+      if (damaged != nullptr) ++*damaged;
+      continue;
     }
-  });
+    auto erased = ErasedAt(e->customer_id);
+    if (erased && *erased >= e->received_ms) continue;
+    fn(std::move(*e), at);
+  }
 }
 
 std::optional<ConsentRecord> RedisLiveStore::Consent(absl::string_view customer) const {
@@ -514,18 +509,13 @@ void RedisLiveStore::Apply(const RedisReply& fields, Position at, bool own) {
   }
   if (own) return;  // this server's events are in its memory already
   std::lock_guard<std::mutex> lock(follow_mu_);
-  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-    if (fields.elements[i].str != "e") continue;
-    auto e = ParseJournalLine(fields.elements[i + 1].str);
-    if (!e.ok()) continue;
-    auto erased = ErasedAt(e->customer_id);
-    if (erased && *erased >= e->received_ms) continue;
+  ForEachEvent(fields, at, [&](LiveEvent&& e, Position p) {
     {
       std::lock_guard<std::mutex> m(metrics_mu_);
       ++remote_events_;
     }
-    if (changes_.event) changes_.event(std::move(*e), at);
-  }
+    if (changes_.event) changes_.event(std::move(e), p);
+  }, nullptr);
 }
 
 void RedisLiveStore::FollowerLoop() {
@@ -623,17 +613,21 @@ absl::StatusOr<uint64_t> RedisLiveStore::EraseImpressions(absl::string_view cust
   return n;
 }
 
-absl::StatusOr<LiveStore::Position> RedisLiveStore::ArchivedThrough(const Options& options, uint64_t segment) {
-  RedisClient c(options.address, options.timeout);
-  auto r = c.Run({"HGET", options.prefix + "archived", absl::StrCat(segment)});
+absl::StatusOr<LiveStore::Position> RedisLiveStore::ArchivedThrough(RedisClient& client, const std::string& prefix,
+                                                                     uint64_t segment) {
+  auto r = client.Run({"HGET", prefix + "archived", absl::StrCat(segment)});
   if (!r.ok()) return r.status();
   return r->nil() ? 0 : PositionOf(r->str);
 }
 
+absl::StatusOr<LiveStore::Position> RedisLiveStore::ArchivedThrough(const Options& options, uint64_t segment) {
+  RedisClient c(options.address, options.timeout);
+  return ArchivedThrough(c, options.prefix, segment);
+}
+
 LiveStore::Position RedisLiveStore::PositionOfSegment(uint64_t segment) const {
   std::lock_guard<std::mutex> lock(client_mu_);
-  auto r = client_->Run({"HGET", options_.prefix + "archived", absl::StrCat(segment)});
-  return r.ok() && !r->nil() ? PositionOf(r->str) : 0;
+  return ArchivedThrough(*client_, options_.prefix, segment).value_or(0);
 }
 
 absl::Status RedisLiveStore::CatchUp() {

@@ -111,6 +111,10 @@ class RedisLiveStore : public LiveStore {
   void FollowerLoop();
   // Applies one stream entry (fields as read) to memory; `own`: written here.
   void Apply(const RedisReply& fields, Position at, bool own);
+  // The events of one stream entry not erased since, to `fn`; `damaged`
+  // (optional) counts lines that fail their checks.
+  void ForEachEvent(const RedisReply& fields, Position at, const EventFn& fn, uint64_t* damaged) const;
+  static absl::StatusOr<Position> ArchivedThrough(RedisClient& client, const std::string& prefix, uint64_t segment);
   // Reads the stream after `after` through `fn(fields, position)`.
   absl::Status Scan(RedisClient& client, Position after, const std::function<void(const RedisReply&, Position)>& fn) const;
   absl::StatusOr<RedisReply> Transact(std::vector<std::vector<std::string>> commands, absl::string_view what);

@@ -51,6 +51,15 @@ json VersionSummary(const std::string& path) {
   return s;
 }
 
+// The publish directory the server follows (404 when it serves a file).
+const std::string& PublishDirectory(const ModelSource& source) {
+  const std::string& dir = source.model_location();
+  if (!std::filesystem::is_directory(dir)) {
+    Fail(404, "not_found", "the server serves a model file, not a publish directory (--model DIR)");
+  }
+  return dir;
+}
+
 }  // namespace
 
 HttpServer::Reply HttpServer::ConsolePage(const HttpRequest&) {
@@ -77,10 +86,7 @@ HttpServer::Reply HttpServer::ConsoleFile(const HttpRequest& req) {
 }
 
 HttpServer::Reply HttpServer::AdminModels(const HttpRequest&) {
-  const std::string& dir = source_->model_location();
-  if (!std::filesystem::is_directory(dir)) {
-    Fail(404, "not_found", "the server serves a model file, not a publish directory (--model DIR)");
-  }
+  const std::string& dir = PublishDirectory(*source_);
   auto versions = ListVersions(dir);
   if (!versions.ok()) FailStatus(versions.status());
   auto current = CurrentModelPath(dir);
@@ -114,10 +120,7 @@ HttpServer::Reply HttpServer::AdminModels(const HttpRequest&) {
 }
 
 HttpServer::Reply HttpServer::AdminRollback(const HttpRequest& req) {
-  const std::string& dir = source_->model_location();
-  if (!std::filesystem::is_directory(dir)) {
-    Fail(404, "not_found", "the server serves a model file, not a publish directory (--model DIR)");
-  }
+  const std::string& dir = PublishDirectory(*source_);
   json body = ParseBody(req, options_.max_body_bytes);
   if (!body.contains("version") || !body["version"].is_number_unsigned() || body.size() != 1) {
     Fail(400, "invalid_argument", "the body must be {\"version\": N}, a published version (GET /v1/admin/models)");
