@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/splitmix64.h"
+
 namespace aisle {
 
 uint64_t StableHash(absl::string_view a, absl::string_view b, absl::string_view c) {
@@ -22,12 +24,7 @@ uint64_t StableHash(absl::string_view a, absl::string_view b, absl::string_view 
   mix(b);
   mix(c);
   // splitmix64 finalizer: FNV's low bits are weak, this spreads them.
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  return SplitMix64Finalize(h);
 }
 
 int AssignVariant(absl::string_view salt, absl::string_view unit, absl::Span<const VariantWeight> variants) {

@@ -33,6 +33,10 @@ bool JsonNestsDeeperThan(absl::string_view text, int max_depth) {
   return false;
 }
 
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 absl::StatusOr<nlohmann::json> ParseJsonText(absl::string_view text, int max_depth) {
   if (JsonNestsDeeperThan(text, max_depth)) {
     return absl::InvalidArgumentError(absl::StrCat("JSON nested deeper than ", max_depth, " levels"));

@@ -24,6 +24,10 @@ void AppendJsonString(std::string* out, absl::string_view s);
 // (null when not finite).
 void AppendJsonFloat(std::string* out, float x);
 
+// `j` as compact JSON text (no spaces), invalid UTF-8 in its strings as
+// U+FFFD: how every file line and answer built as a tree is written.
+std::string DumpJson(const nlohmann::json& j);
+
 inline constexpr int kMaxJsonDepth = 64;
 
 absl::StatusOr<nlohmann::json> ParseJsonText(absl::string_view text, int max_depth = kMaxJsonDepth);

@@ -17,6 +17,7 @@
 #include "engine/atomic_file.h"
 #include "engine/crash_point.h"
 #include "engine/model_io.h"
+#include "engine/posix_error.h"
 
 namespace aisle {
 namespace fs = std::filesystem;
@@ -25,10 +26,6 @@ namespace {
 
 constexpr absl::string_view kPrefix = "model-";
 constexpr absl::string_view kSuffix = ".model";
-
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 // Holds flock(LOCK_EX) on DIR/.lock for its lifetime.
 class DirLock {
@@ -39,7 +36,7 @@ class DirLock {
   absl::Status Acquire(const std::string& dir) {
     const std::string path = dir + "/.lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Errno("cannot open", path);
+    if (fd_ < 0) return PosixError(absl::StrCat("cannot open ", path));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       return absl::FailedPreconditionError(absl::StrCat("another publisher holds ", path));
     }
@@ -89,10 +86,10 @@ static absl::Status SwitchLink(const std::string& dir, const std::string& name) 
   const std::string link = dir + "/current";
   const std::string tmp = absl::StrCat(link, ".tmp.", getpid());
   ::unlink(tmp.c_str());
-  if (::symlink((std::string("models/") + name).c_str(), tmp.c_str()) != 0) return Errno("cannot create", tmp);
+  if (::symlink((std::string("models/") + name).c_str(), tmp.c_str()) != 0) return PosixError(absl::StrCat("cannot create ", tmp));
   CrashPoint("before_switch");
   if (::rename(tmp.c_str(), link.c_str()) != 0) {
-    absl::Status s = Errno("cannot switch", link);
+    absl::Status s = PosixError(absl::StrCat("cannot switch ", link));
     ::unlink(tmp.c_str());
     return s;
   }
@@ -168,7 +165,7 @@ absl::StatusOr<std::vector<std::string>> RemoveVersions(
     auto r = remove(v);
     if (!r.ok()) return r.status();
     if (!*r) continue;
-    if (::unlink(v.path.c_str()) != 0) return Errno("cannot remove", v.path);
+    if (::unlink(v.path.c_str()) != 0) return PosixError(absl::StrCat("cannot remove ", v.path));
     removed.push_back(v.path);
   }
   if (!removed.empty()) {

@@ -3,17 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/splitmix64.h"
+
 namespace aisle {
-namespace {
-
-uint64_t SplitMix(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 PairedDifference PairedBootstrap(absl::Span<const float> a, absl::Span<const float> b, int resamples,
                                  uint64_t seed, double confidence) {
@@ -38,12 +30,12 @@ PairedDifference PairedBootstrap(absl::Span<const float> a, absl::Span<const flo
     // An independent stream per replicate: offsets of one SplitMix sequence
     // would make replicate r+1 replay replicate r's draws shifted by one.
     uint64_t state = seed ^ 0xA0761D6478BD642Full;
-    state = SplitMix(state) ^ (static_cast<uint64_t>(rep) * 0xE7037ED1A0B428DBull);
-    state = SplitMix(state) ^ n;
+    state = SplitMix64Next(&state) ^ (static_cast<uint64_t>(rep) * 0xE7037ED1A0B428DBull);
+    state = SplitMix64Next(&state) ^ n;
     double s = 0;
     for (size_t i = 0; i < n; ++i) {
       // Lemire's multiply-shift maps 64 random bits onto [0, n).
-      const size_t j = static_cast<size_t>((static_cast<unsigned __int128>(SplitMix(state)) * n) >> 64);
+      const size_t j = static_cast<size_t>((static_cast<unsigned __int128>(SplitMix64Next(&state)) * n) >> 64);
       s += d[j];
     }
     means[rep] = s / n;

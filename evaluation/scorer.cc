@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/product_scorer.h"
+#include "engine/splitmix64.h"
 
 namespace aisle {
 namespace {
@@ -111,18 +112,11 @@ class PopularityScorer : public Scorer {
   const Model& m_;
 };
 
-uint64_t Mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 class RandomScorer : public Scorer {
  public:
   RandomScorer(const Model& m, uint64_t seed) : m_(m), seed_(seed) {}
   float One(uint32_t c, uint32_t i) const {
-    return static_cast<float>(Mix(seed_ ^ (static_cast<uint64_t>(c) << 32 | i)) >> 40) * 0x1.0p-24f;
+    return static_cast<float>(SplitMix64(seed_ ^ (static_cast<uint64_t>(c) << 32 | i)) >> 40) * 0x1.0p-24f;
   }
   void Score(uint32_t c, absl::Span<const uint32_t> items, float* out) const override {
     for (size_t j = 0; j < items.size(); ++j) out[j] = One(c, items[j]);

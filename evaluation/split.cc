@@ -4,16 +4,10 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "engine/splitmix64.h"
 
 namespace aisle {
 namespace {
-
-uint64_t Mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Splits the events marked `from` into `from` (kept) and `to`.
 int64_t TimeSplit(const EventLog& log, const SplitOptions& o, int64_t cutoff, SplitPart from, SplitPart to,
@@ -75,7 +69,7 @@ void PerCustomerSplit(const EventLog& log, const SplitOptions& o, SplitPart from
         ev.timestamp != last[ev.customer]) {
       continue;
     }
-    const uint64_t h = Mix(o.seed ^ Mix(salt ^ (static_cast<uint64_t>(ev.customer) << 32 | ev.product)) ^ e);
+    const uint64_t h = SplitMix64(o.seed ^ SplitMix64(salt ^ (static_cast<uint64_t>(ev.customer) << 32 | ev.product)) ^ e);
     if (h < best[ev.customer]) {
       best[ev.customer] = h;
       chosen[ev.customer] = static_cast<int64_t>(e);

@@ -18,6 +18,7 @@
 #include "engine/atomic_file.h"
 #include "engine/checksum.h"
 #include "engine/json_text.h"
+#include "engine/posix_error.h"
 #include "events/event_log.h"
 
 namespace aisle {
@@ -25,10 +26,8 @@ namespace {
 
 using json = nlohmann::json;
 
-absl::Status Errno(const std::string& what) { return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno))); }
-
 std::string Line(const json& j) {
-  const std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string text = DumpJson(j);
   return absl::StrFormat("%08x %s\n", Crc32c(0, text.data(), text.size()), text);
 }
 
@@ -86,7 +85,7 @@ absl::StatusOr<std::string> ReadKey(const std::string& dir, bool create) {
   if (!absl::IsNotFound(s)) return s;
   if (!create) return std::string();
   unsigned char raw[32];
-  if (getrandom(raw, sizeof(raw), 0) != static_cast<ssize_t>(sizeof(raw))) return Errno("getrandom");
+  if (getrandom(raw, sizeof(raw), 0) != static_cast<ssize_t>(sizeof(raw))) return PosixError("getrandom");
   key = absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
   if (absl::Status w = WriteFileAtomically(path, key + "\n"); !w.ok()) return w;
   ::chmod(path.c_str(), 0600);
@@ -131,7 +130,7 @@ absl::StatusOr<CustomerLedger::State> CustomerLedger::Read(const std::string& di
 }
 
 absl::StatusOr<std::unique_ptr<CustomerLedger>> CustomerLedger::Open(const std::string& dir, bool sync) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Errno(absl::StrCat("cannot create ", dir));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return PosixError(absl::StrCat("cannot create ", dir));
   std::unique_ptr<CustomerLedger> l(new CustomerLedger());
   l->sync_ = sync;
   l->path_ = dir + "/customers.log";
@@ -148,10 +147,10 @@ absl::StatusOr<std::unique_ptr<CustomerLedger>> CustomerLedger::Open(const std::
   }
   l->state_.key = *key;
   l->fd_ = ::open(l->path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (l->fd_ < 0) return Errno(absl::StrCat("cannot open ", l->path_));
+  if (l->fd_ < 0) return PosixError(absl::StrCat("cannot open ", l->path_));
   if (*kept < data.size()) {
     if (::ftruncate(l->fd_, static_cast<off_t>(*kept)) != 0 || ::fsync(l->fd_) != 0) {
-      return Errno(absl::StrCat("cannot cut the torn end of ", l->path_));
+      return PosixError(absl::StrCat("cannot cut the torn end of ", l->path_));
     }
   }
   if (absl::Status d = SyncParentDirectory(l->path_); !d.ok()) return d;
@@ -164,7 +163,7 @@ CustomerLedger::~CustomerLedger() {
 
 absl::Status CustomerLedger::AppendLine(const std::string& line) {
   struct stat st;
-  if (::fstat(fd_, &st) != 0) return Errno("fstat");
+  if (::fstat(fd_, &st) != 0) return PosixError("fstat");
   const char* p = line.data();
   size_t n = line.size();
   absl::Status s;
@@ -172,13 +171,13 @@ absl::Status CustomerLedger::AppendLine(const std::string& line) {
     const ssize_t w = ::write(fd_, p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
-      s = Errno(absl::StrCat("cannot write ", path_));
+      s = PosixError(absl::StrCat("cannot write ", path_));
       break;
     }
     p += w;
     n -= static_cast<size_t>(w);
   }
-  if (s.ok() && sync_ && ::fdatasync(fd_) != 0) s = Errno(absl::StrCat("cannot sync ", path_));
+  if (s.ok() && sync_ && ::fdatasync(fd_) != 0) s = PosixError(absl::StrCat("cannot sync ", path_));
   if (!s.ok()) (void)!::ftruncate(fd_, st.st_size);
   return s;
 }
@@ -214,7 +213,7 @@ absl::StatusOr<bool> CustomerLedger::Erase(absl::string_view customer, int64_t a
   for (const auto& [p, at] : next.erased) text += Line({{"erased", p}, {"at_ms", at}});
   if (absl::Status s = WriteFileAtomically(path_, text); !s.ok()) return s;
   const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return Errno(absl::StrCat("cannot reopen ", path_));
+  if (fd < 0) return PosixError(absl::StrCat("cannot reopen ", path_));
   ::close(fd_);
   fd_ = fd;
   std::lock_guard<std::mutex> lock(mu_);

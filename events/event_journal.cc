@@ -19,11 +19,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/atomic_file.h"
+#include "engine/posix_error.h"
 
 namespace aisle {
 namespace {
-
-absl::Status Errno(const std::string& what) { return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno))); }
 
 int64_t UtcDay() { return absl::ToUnixSeconds(absl::Now()) / 86400; }
 
@@ -50,7 +49,7 @@ absl::Status WriteAll(int fd, const char* p, size_t n) {
     const ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return Errno("write");
+      return PosixError("write");
     }
     p += w;
     n -= static_cast<size_t>(w);
@@ -89,7 +88,7 @@ absl::StatusOr<std::vector<EventJournal::Segment>> EventJournal::ListSegments(co
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no event journal at ", dir));
-    return Errno(absl::StrCat("cannot read ", dir));
+    return PosixError(absl::StrCat("cannot read ", dir));
   }
   std::vector<Segment> out;
   while (dirent* e = ::readdir(d)) {
@@ -133,13 +132,13 @@ absl::StatusOr<std::unique_ptr<EventJournal>> EventJournal::Open(const std::stri
                                                                  OpenStats* stats) {
   OpenStats local;
   if (stats == nullptr) stats = &local;
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Errno(absl::StrCat("cannot create ", dir));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return PosixError(absl::StrCat("cannot create ", dir));
   std::unique_ptr<EventJournal> j(new EventJournal());
   j->dir_ = dir;
   j->options_ = options;
   const std::string lock = dir + "/.lock";
   j->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (j->lock_fd_ < 0) return Errno(absl::StrCat("cannot open ", lock));
+  if (j->lock_fd_ < 0) return PosixError(absl::StrCat("cannot open ", lock));
   if (::flock(j->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("the event journal ", dir, " is in use by another process (", lock, " is locked)"));
@@ -161,16 +160,16 @@ absl::StatusOr<std::unique_ptr<EventJournal>> EventJournal::Open(const std::stri
     stats->recovered_lines += lines;
     stats->torn_bytes += data.size() - keep;
     if (lines == 0) {
-      if (::unlink(s.path.c_str()) != 0) return Errno(absl::StrCat("cannot remove ", s.path));
+      if (::unlink(s.path.c_str()) != 0) return PosixError(absl::StrCat("cannot remove ", s.path));
       continue;
     }
     const int fd = ::open(s.path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return Errno(absl::StrCat("cannot open ", s.path));
+    if (fd < 0) return PosixError(absl::StrCat("cannot open ", s.path));
     const bool ok = ::ftruncate(fd, static_cast<off_t>(keep)) == 0 && ::fsync(fd) == 0;
     ::close(fd);
-    if (!ok) return Errno(absl::StrCat("cannot cut the torn end of ", s.path));
+    if (!ok) return PosixError(absl::StrCat("cannot cut the torn end of ", s.path));
     const std::string closed = absl::StrCat(dir, "/", SegmentName(format, s.number));
-    if (::rename(s.path.c_str(), closed.c_str()) != 0) return Errno(absl::StrCat("cannot close ", s.path));
+    if (::rename(s.path.c_str(), closed.c_str()) != 0) return PosixError(absl::StrCat("cannot close ", s.path));
     ++stats->closed_segments;
   }
   if (absl::Status s = SyncParentDirectory(dir + "/x"); !s.ok()) return s;
@@ -230,10 +229,10 @@ absl::Status EventJournal::OpenSegment() {
   const uint64_t n = next_segment_;
   const std::string path = absl::StrCat(dir_, "/", SegmentName(options_.format, n), ".open");
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(absl::StrCat("cannot create ", path));
+  if (fd < 0) return PosixError(absl::StrCat("cannot create ", path));
   const absl::string_view header = options_.format.header;
   absl::Status s = header.empty() ? absl::OkStatus() : WriteAll(fd, header.data(), header.size());
-  if (s.ok() && ::fdatasync(fd) != 0) s = Errno("fdatasync");
+  if (s.ok() && ::fdatasync(fd) != 0) s = PosixError("fdatasync");
   if (s.ok()) s = SyncParentDirectory(path);
   if (!s.ok()) {
     ::close(fd);
@@ -251,11 +250,11 @@ absl::Status EventJournal::OpenSegment() {
 absl::Status EventJournal::CloseSegment() {
   if (fd_ < 0) return absl::OkStatus();
   absl::Status s;
-  if (::fdatasync(fd_) != 0) s = Errno("fdatasync");
+  if (::fdatasync(fd_) != 0) s = PosixError("fdatasync");
   ::close(fd_);
   fd_ = -1;
   const std::string closed = open_path_.substr(0, open_path_.size() - std::string(".open").size());
-  if (s.ok() && ::rename(open_path_.c_str(), closed.c_str()) != 0) s = Errno(absl::StrCat("cannot close ", open_path_));
+  if (s.ok() && ::rename(open_path_.c_str(), closed.c_str()) != 0) s = PosixError(absl::StrCat("cannot close ", open_path_));
   if (s.ok()) s = SyncParentDirectory(closed);
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.rotations;
@@ -268,7 +267,7 @@ absl::Status EventJournal::WriteBatch(const std::string& bytes) {
     if (absl::Status s = OpenSegment(); !s.ok()) return s;
   }
   absl::Status s = WriteAll(fd_, bytes.data(), bytes.size());
-  if (s.ok() && options_.sync && ::fdatasync(fd_) != 0) s = Errno("fdatasync");
+  if (s.ok() && options_.sync && ::fdatasync(fd_) != 0) s = PosixError("fdatasync");
   if (!s.ok()) {
     // Nothing of a failed batch may stay: a later success would otherwise
     // make it look acknowledged.

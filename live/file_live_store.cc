@@ -10,8 +10,6 @@
 namespace aisle {
 namespace {
 
-int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
-
 // The journal's events after `after` to `fn` (those of customers erased
 // since they arrived left out), and with `ids` the ids of events written
 // within `window_ms` remembered.
@@ -20,7 +18,7 @@ absl::Status ReadJournal(const std::string& dir, const CustomerLedger::State& le
   auto segments = EventJournal::ListSegments(dir, /*include_open=*/true);
   if (!segments.ok()) return segments.status();
   absl::flat_hash_map<std::string, std::optional<int64_t>> erased;  // per customer id seen
-  const int64_t now = NowMs();
+  const int64_t now = absl::ToUnixMillis(absl::Now());
   for (const EventJournal::Segment& seg : *segments) {
     const bool live = seg.number > after;
     struct stat st;

@@ -13,15 +13,15 @@
 #include "absl/strings/str_cat.h"
 #include "engine/atomic_file.h"
 #include "engine/json_text.h"
+#include "engine/posix_error.h"
 
 namespace aisle {
 namespace {
 
 using json = nlohmann::json;
 
-absl::Status Errno(const std::string& what, const std::string& path) {
-  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
+// The log's file errors: the server answers 503 while its log cannot be written.
+absl::Status ImpressionLogError(absl::string_view what) { return PosixError(what, absl::StatusCode::kUnavailable); }
 
 bool WriteAll(int fd, absl::string_view data) {
   while (!data.empty()) {
@@ -49,13 +49,13 @@ absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::st
   // beside it (the log itself is replaced by a rename on erasure).
   const std::string lock = path + ".lock";
   log->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (log->lock_fd_ < 0) return Errno("cannot open", lock);
+  if (log->lock_fd_ < 0) return ImpressionLogError(absl::StrCat("cannot open ", lock));
   if (::flock(log->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("the impression log ", path, " is in use by another process (", lock, " is locked)"));
   }
   log->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log->fd_ < 0) return Errno("cannot open impression log", path);
+  if (log->fd_ < 0) return ImpressionLogError(absl::StrCat("cannot open impression log ", path));
   std::string data;
   if (absl::Status s = ReadFileToString(path, &data); !s.ok()) return s;
   OpenStats st;
@@ -90,8 +90,8 @@ absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::st
   }
   if (pos < data.size()) {
     st.torn_bytes = data.size() - pos;
-    if (::ftruncate(log->fd_, static_cast<off_t>(pos)) != 0) return Errno("cannot cut the torn end of", path);
-    if (::fdatasync(log->fd_) != 0) return Errno("cannot sync", path);
+    if (::ftruncate(log->fd_, static_cast<off_t>(pos)) != 0) return ImpressionLogError(absl::StrCat("cannot cut the torn end of ", path));
+    if (::fdatasync(log->fd_) != 0) return ImpressionLogError(absl::StrCat("cannot sync ", path));
   }
   log->size_ = pos;
   log->records_ = st.records;
@@ -116,9 +116,9 @@ absl::Status ImpressionLog::Record(absl::string_view customer, absl::Span<const 
     json j = {{"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", at, absl::UTCTimeZone())},
               {"customer", customer},
               {"offers", offers}};
-    const std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    const std::string line = DumpJson(j) + "\n";
     if (!WriteAll(fd_, line) || (options_.sync && ::fdatasync(fd_) != 0)) {
-      absl::Status s = Errno("cannot append to impression log", path_);
+      absl::Status s = ImpressionLogError(absl::StrCat("cannot append to impression log ", path_));
       // Cut back whatever part was written, so the next record starts a line.
       if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
         s = absl::DataLossError(absl::StrCat(s.message(), "; and cannot cut the partial record: ", std::strerror(errno)));
@@ -170,7 +170,7 @@ absl::StatusOr<uint64_t> ImpressionLog::Erase(absl::string_view customer) {
   if (removed == 0) return 0;
   if (absl::Status s = WriteFileAtomically(path_, kept); !s.ok()) return s;
   const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot reopen", path_);
+  if (fd < 0) return ImpressionLogError(absl::StrCat("cannot reopen ", path_));
   ::close(fd_);
   fd_ = fd;
   size_ = kept.size();

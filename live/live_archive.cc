@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/atomic_file.h"
+#include "engine/posix_error.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
 #include "events/live_event.h"
@@ -24,8 +25,6 @@ namespace aisle {
 namespace {
 
 using json = nlohmann::json;
-
-absl::Status Errno(const std::string& what) { return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno))); }
 
 // The stream id just after `id` (MINID keeps entries at or after it).
 std::string NextId(absl::string_view id) {
@@ -68,10 +67,10 @@ absl::StatusOr<uint64_t> Finish(RedisClient& c, const std::string& prefix, const
 absl::StatusOr<LiveArchiveResult> ArchiveLiveStore(const LiveArchiveOptions& o) {
   LiveArchiveResult result;
   const std::string& prefix = o.store.prefix;
-  if (::mkdir(o.dir.c_str(), 0755) != 0 && errno != EEXIST) return Errno(absl::StrCat("cannot create ", o.dir));
+  if (::mkdir(o.dir.c_str(), 0755) != 0 && errno != EEXIST) return PosixError(absl::StrCat("cannot create ", o.dir));
   const std::string lock = o.dir + "/.lock";
   const int lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) return Errno(absl::StrCat("cannot open ", lock));
+  if (lock_fd < 0) return PosixError(absl::StrCat("cannot open ", lock));
   absl::Cleanup close_lock = [lock_fd] { ::close(lock_fd); };
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(o.dir, " is in use by another process (", lock, " is locked)"));
@@ -107,7 +106,7 @@ absl::StatusOr<LiveArchiveResult> ArchiveLiveStore(const LiveArchiveOptions& o) 
       result.finished_earlier_run = true;
       result.trimmed += *trimmed;
     }
-    if (::unlink(plan_path.c_str()) != 0) return Errno(absl::StrCat("cannot remove ", plan_path));
+    if (::unlink(plan_path.c_str()) != 0) return PosixError(absl::StrCat("cannot remove ", plan_path));
   }
 
   auto from = c.Run({"GET", prefix + "archived_through"});
@@ -201,7 +200,7 @@ absl::StatusOr<LiveArchiveResult> ArchiveLiveStore(const LiveArchiveOptions& o) 
   auto trimmed = Finish(c, prefix, plan);
   if (!trimmed.ok()) return trimmed.status();
   result.trimmed += *trimmed;
-  if (::unlink(plan_path.c_str()) != 0) return Errno(absl::StrCat("cannot remove ", plan_path));
+  if (::unlink(plan_path.c_str()) != 0) return PosixError(absl::StrCat("cannot remove ", plan_path));
   return result;
 }
 

@@ -15,8 +15,6 @@
 namespace aisle {
 namespace {
 
-int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
-
 // The end of the model's data, in Unix ms: erasures after it are not in it.
 int64_t ModelCutoffMs(const Model& m) { return m.last_event_unix * 1000 + 999; }
 
@@ -234,7 +232,7 @@ void LiveLoop::Accept(std::vector<LiveEvent> events, std::chrono::steady_clock::
 }
 
 absl::Status LiveLoop::SetConsent(absl::string_view customer, bool personalization) {
-  absl::Status s = store_->SetConsent(customer, personalization, NowMs());
+  absl::Status s = store_->SetConsent(customer, personalization, absl::ToUnixMillis(absl::Now()));
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(metrics_mu_);
     ++(personalization ? consent_granted_ : consent_denied_);
@@ -245,7 +243,7 @@ absl::Status LiveLoop::SetConsent(absl::string_view customer, bool personalizati
 absl::StatusOr<LiveLoop::Receipt> LiveLoop::Erase(absl::string_view customer, const Model* serving,
                                                   ImpressionCounts* impressions) {
   Receipt r;
-  r.erased_at_ms = NowMs();
+  r.erased_at_ms = absl::ToUnixMillis(absl::Now());
   // First what answers use, so that none uses it from here on.
   r.live_events = EraseInMemory(customer, r.erased_at_ms);
   r.model_row = serving != nullptr && serving->customers.Find(customer).has_value();

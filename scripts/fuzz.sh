@@ -28,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DAISLE_FUZZ=ON >/dev/null
+bash scripts/configure.sh build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DAISLE_FUZZ=ON
 cmake --build build-fuzz -j "$(nproc)" --target "${TARGETS[@]}"
 
 mkdir -p build-fuzz/crashes

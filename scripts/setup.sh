@@ -4,7 +4,7 @@
 #   scripts/setup.sh --tests   and what the tests and benchmarks need
 set -euo pipefail
 PACKAGES=(
-  build-essential cmake pkg-config
+  build-essential cmake ninja-build pkg-config
   libeigen3-dev libabsl-dev nlohmann-json3-dev libssl-dev libhiredis-dev libjs-chart.js
 )
 if [ "${1:-}" = "--tests" ]; then

@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAISLE_TSAN=ON -DAISLE_BUILD_BENCH=OFF >/dev/null
+bash scripts/configure.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAISLE_TSAN=ON -DAISLE_BUILD_BENCH=OFF
 cmake --build build-tsan -j "$(nproc)" --target http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test redis_live_store_test
 export OMP_NUM_THREADS=1
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}"

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/json_text.h"
 #include "server/http_server.h"
 #include "server/recommendation_json.h"
 #include "server/request_params.h"
@@ -17,8 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json IsoMs(int64_t ms) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
@@ -62,7 +61,7 @@ std::optional<HttpServer::Reply> HttpServer::PostEvents(const HttpRequest& req, 
       return Error(too_many ? 422 : 400, too_many ? "too_many_events" : "invalid_argument", err.reason);
     }
     live.RecordRefused("invalid_event");
-    Reply r(422, Dump({{"error",
+    Reply r(422, DumpJson({{"error",
                         {{"code", "invalid_event"},
                          {"message", absl::StrCat("event ", err.index, ": ", err.reason, "; no event of this request was kept")},
                          {"index", err.index}}}}));
@@ -75,7 +74,7 @@ std::optional<HttpServer::Reply> HttpServer::PostEvents(const HttpRequest& req, 
                 if (!a.ok()) {
                   reply = Error(503, "unavailable", absl::StrCat("events not stored (retry): ", a.status().message()));
                 } else {
-                  reply = Reply(200, Dump({{"received", received},
+                  reply = Reply(200, DumpJson({{"received", received},
                                            {"stored", a->stored},
                                            {"duplicates", a->duplicates},
                                            {"not_stored_no_consent", a->no_consent}}));
@@ -87,7 +86,7 @@ std::optional<HttpServer::Reply> HttpServer::PostEvents(const HttpRequest& req, 
 
 HttpServer::Reply HttpServer::GetConsent(const HttpRequest& req) {
   const std::string id = PathId(req, options_.max_id_length);
-  return Reply(200, Dump(ConsentJson(Live(), id)));
+  return Reply(200, DumpJson(ConsentJson(Live(), id)));
 }
 
 HttpServer::Reply HttpServer::PutConsent(const HttpRequest& req) {
@@ -100,7 +99,7 @@ HttpServer::Reply HttpServer::PutConsent(const HttpRequest& req) {
   if (absl::Status s = live.SetConsent(id, body["personalization"].get<bool>()); !s.ok()) {
     Fail(503, "unavailable", absl::StrCat("consent not recorded (retry): ", s.message()));
   }
-  return Reply(200, Dump(ConsentJson(live, id)));
+  return Reply(200, DumpJson(ConsentJson(live, id)));
 }
 
 HttpServer::Reply HttpServer::EraseCustomer(const HttpRequest& req) {
@@ -121,7 +120,7 @@ HttpServer::Reply HttpServer::EraseCustomer(const HttpRequest& req) {
                   {"impression_records", receipt->impressions},
                   {"consent_record", receipt->consent_record},
                   {"model_row", receipt->model_row}};
-  return Reply(200, Dump({{"customer_id", id},
+  return Reply(200, DumpJson({{"customer_id", id},
                           {"erased_at", IsoMs(receipt->erased_at_ms)},
                           {"removed", removed},
                           {"kept", "the fact of erasure and its time, under a keyed pseudonym (not the id)"},
@@ -158,7 +157,7 @@ HttpServer::Reply HttpServer::CustomerData(const HttpRequest& req) {
   auto r = source_->Current();
   if (r == nullptr) {
     out["model"] = nullptr;
-    return Reply(200, Dump(out));
+    return Reply(200, DumpJson(out));
   }
   const Model& m = r->model();
   const Personal p = PersonalFor(*r, id);
@@ -181,7 +180,7 @@ HttpServer::Reply HttpServer::CustomerData(const HttpRequest& req) {
   Reply rec = p.consent ? RecommendationsReply(*r, id, r->Recommend(id, o, p.live.get()), true, {}, /*expose=*/false)
                         : NoConsentRecommendations(*r, id, o, /*expose=*/false);
   out["recommendations"] = json::parse(rec.http.body, nullptr, /*allow_exceptions=*/false);
-  return Reply{200, Dump(out), "application/json", r->model_id()};
+  return Reply{200, DumpJson(out), "application/json", r->model_id()};
 }
 
 }  // namespace aisle

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "engine/experiment_assignment.h"
 #include "server/metrics.h"
+#include "server/server_log.h"
 
 namespace aisle {
 namespace {
@@ -18,12 +19,6 @@ std::string StatOf(const std::string& path) {
   struct stat sb;
   if (::stat(path.c_str(), &sb) != 0) return "missing";
   return absl::StrCat(sb.st_ino, ":", sb.st_size, ":", sb.st_mtim.tv_sec, ".", sb.st_mtim.tv_nsec);
-}
-
-void Log(const std::string& msg) {
-  std::fprintf(stderr, "%s aisle-server: %s\n",
-               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()).c_str(), msg.c_str());
-  std::fflush(stderr);
 }
 
 }  // namespace
@@ -46,7 +41,7 @@ absl::Status ExperimentSource::Reload(bool force) {
   if (!force && stat == stat_) {
     // Same file: only the variant models may have changed.
     for (auto& [key, source] : sources) {
-      if (absl::Status s = source->Reload(false); !s.ok()) Log(absl::StrCat("experiment variant model: ", s.message()));
+      if (absl::Status s = source->Reload(false); !s.ok()) ServerLog(absl::StrCat("experiment variant model: ", s.message()));
     }
     return absl::OkStatus();
   }
@@ -79,7 +74,7 @@ absl::Status ExperimentSource::Reload(bool force) {
   if (!status.ok()) {
     ++stats_.reloads_failed;
     stats_.last_error = std::string(status.message());
-    Log(absl::StrCat("experiments file refused, ",
+    ServerLog(absl::StrCat("experiments file refused, ",
                      set_ != nullptr ? "the previous experiments keep running: " : "no experiment is running: ",
                      status.message()));
     return status;
@@ -96,7 +91,7 @@ absl::Status ExperimentSource::Reload(bool force) {
   sources_ = std::move(next);
   ++stats_.reloads_ok;
   stats_.experiments = set_->set.experiments().size();
-  Log(absl::StrCat("running ", stats_.experiments, " experiments from ", path_, " (", sources_.size(),
+  ServerLog(absl::StrCat("running ", stats_.experiments, " experiments from ", path_, " (", sources_.size(),
                    " variant models)"));
   return absl::OkStatus();
 }

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "engine/model_io.h"
 #include "engine/model_registry.h"
+#include "server/server_log.h"
 
 namespace aisle {
 namespace {
@@ -26,12 +27,6 @@ std::string StatString(const std::string& path) {
   struct stat sb;
   if (::stat(path.c_str(), &sb) != 0) return "missing";
   return absl::StrCat(sb.st_dev, ":", sb.st_ino, ":", sb.st_size, ":", sb.st_mtim.tv_sec, ".", sb.st_mtim.tv_nsec);
-}
-
-void Log(const std::string& msg) {
-  std::fprintf(stderr, "%s aisle-server: %s\n",
-               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()).c_str(), msg.c_str());
-  std::fflush(stderr);
 }
 
 // Makes the calling thread (and the threads it starts) a background one:
@@ -94,7 +89,7 @@ void ModelSource::StartWarm(std::shared_ptr<const Recommender> rec) {
                      [&m](uint32_t a, uint32_t b) { return m.item_popularity[a] > m.item_popularity[b]; });
     const size_t similar = warm_stop_ ? 0 : rec->WarmProducts(products, &warm_stop_);
     const TopListCache::Stats cs = rec->customer_cache()->stats();
-    Log(absl::StrFormat("lists of model %s: %d customers and %d products cached in %.1f s%s (%.1f MB of %.1f MB)",
+    ServerLog(absl::StrFormat("lists of model %s: %d customers and %d products cached in %.1f s%s (%.1f MB of %.1f MB)",
                         rec->model_id(), customers, similar,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                         warm_stop_ ? ", stopped" : "",
@@ -245,7 +240,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
         auto r = rec->WithCatalog(catalog);
         if (!r.ok()) return r.status();
         rec = *r;
-        Log(absl::StrCat("serving model ", rec->model_id(), " with the new catalog ", catalog_, " (",
+        ServerLog(absl::StrCat("serving model ", rec->model_id(), " with the new catalog ", catalog_, " (",
                          catalog ? catalog->size() : 0, " products)"));
         return absl::OkStatus();
       }
@@ -270,7 +265,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
         detail += absl::StrFormat("; lists of %d cached within %.0f MB", rec->customer_cache()->length(),
                                   ro.top_list_max_bytes / 1048576.0);
       }
-      Log(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (", rec->model().customers.size(),
+      ServerLog(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (", rec->model().customers.size(),
                        " customers, ", rec->model().products.size(), " products",
                        catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", detail,
                        absl::StrFormat("; catalog read in %.2f s, model %s and checked in %.2f s, ready %.2f s "
@@ -285,13 +280,13 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
       model_swapped = true;
       if (metrics_) metrics_->SetModel(rec->model_id(), absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
     } else if (!damaged.ok()) {
-      Log(absl::StrCat("the served model's file changed in place and no longer loads (", s.message(), "); ",
+      ServerLog(absl::StrCat("the served model's file changed in place and no longer loads (", s.message(), "); ",
                        damaged.message(), ": model ", rec->model_id(),
                        " stops serving, and the server is not ready until a valid model loads"));
       withdraw = true;
       status = s;
     } else {
-      Log(absl::StrCat("reload refused, the previous model keeps serving: ", s.message()));
+      ServerLog(absl::StrCat("reload refused, the previous model keeps serving: ", s.message()));
       status = s;
     }
   }
@@ -300,9 +295,9 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
     if (c.ok()) {
       offer_catalog = std::make_shared<const OfferCatalog>(std::move(*c));
       offers_swapped = true;
-      Log(absl::StrCat("serving offer catalog ", offers_path_, " (", offer_catalog->offers().size(), " offers)"));
+      ServerLog(absl::StrCat("serving offer catalog ", offers_path_, " (", offer_catalog->offers().size(), " offers)"));
     } else {
-      Log(absl::StrCat("offer catalog refused, the previous one keeps serving: ", c.status().message()));
+      ServerLog(absl::StrCat("offer catalog refused, the previous one keeps serving: ", c.status().message()));
       if (status.ok()) status = c.status();
     }
     if (metrics_) metrics_->RecordOffersReload(c.ok(), offer_catalog ? offer_catalog->offers().size() : 0);

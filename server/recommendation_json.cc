@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/json_text.h"
 #include "engine/utf8.h"
 
 namespace aisle {
@@ -146,7 +147,7 @@ std::string RecommendationsBodyReference(const Recommender& r, const std::string
   if (res.live_events > 0) j["live_events"] = res.live_events;
   AddLabels(labels, &j);
   if (customer_id != nullptr) j["customer_id"] = *customer_id;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 }  // namespace aisle

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/time/time.h"
+#include "engine/json_text.h"
 #include "server/recommendation_json.h"
 
 namespace aisle {
@@ -13,9 +14,6 @@ namespace aisle {
 using json = nlohmann::json;
 
 namespace {
-
-// Invalid UTF-8 (from a model or catalog file) becomes U+FFFD, never an exception.
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json DiscountJson(const Offer& o) {
   json d;
@@ -31,7 +29,7 @@ json DiscountJson(const Offer& o) {
 }  // namespace
 
 std::string ReadyBody(const std::string& model_version) {
-  return Dump({{"status", "ready"}, {"model_version", model_version}});
+  return DumpJson({{"status", "ready"}, {"model_version", model_version}});
 }
 
 std::string ModelInfoBody(const Recommender& r) {
@@ -56,7 +54,7 @@ std::string ModelInfoBody(const Recommender& r) {
   if (const ClusterIndex* index = r.index()) {
     j["index"] = {{"clusters", index->clusters()}, {"bytes", index->bytes()}};
   }
-  return Dump(j);
+  return DumpJson(j);
 }
 
 std::string SimilarBody(const Recommender& r, const std::string& product_id, absl::Span<const Recommendation> similar,
@@ -65,7 +63,7 @@ std::string SimilarBody(const Recommender& r, const std::string& product_id, abs
   for (const Recommendation& x : similar) items.push_back(ProductJson(r, x.product, x.score));
   json j = {{"model_version", r.model_id()}, {"product_id", product_id}, {"similar", items}};
   AddLabels(labels, &j);
-  return Dump(j);
+  return DumpJson(j);
 }
 
 std::string RankBody(const Recommender& r, const std::string& customer_id, absl::Span<const Recommender::Ranked> ranked,
@@ -79,15 +77,15 @@ std::string RankBody(const Recommender& r, const std::string& customer_id, absl:
             {"fallback", FallbackJson(fallback, labels)},
             {"ranked", items}};
   AddLabels(labels, &j);
-  return Dump(j);
+  return DumpJson(j);
 }
 
 std::string ReloadBody(bool reloaded, const std::string& model_version) {
-  return Dump({{"reloaded", reloaded}, {"model_version", model_version}});
+  return DumpJson({{"reloaded", reloaded}, {"model_version", model_version}});
 }
 
 std::string ReloadRefusedBody(const std::string& message, const std::string& model_version) {
-  return Dump({{"error", {{"code", "reload_refused"}, {"message", message}}}, {"model_version", model_version}});
+  return DumpJson({{"error", {{"code", "reload_refused"}, {"message", message}}}, {"model_version", model_version}});
 }
 
 std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id, const OfferResult& res,
@@ -125,12 +123,12 @@ std::string OffersBody(const OfferRanker& ranker, const std::string& customer_id
             {"fallback", FallbackJson(res.fallback, labels)},
             {"offers", std::move(items)}};
   AddLabels(labels, &j);
-  return Dump(j);
+  return DumpJson(j);
 }
 
 std::string ImpressionsBody(const std::string& model_version, const std::string& customer_id, size_t recorded,
                             const std::vector<std::string>& ignored) {
-  return Dump({{"model_version", model_version}, {"customer_id", customer_id}, {"recorded", recorded}, {"ignored", ignored}});
+  return DumpJson({{"model_version", model_version}, {"customer_id", customer_id}, {"recorded", recorded}, {"ignored", ignored}});
 }
 
 }  // namespace aisle

@@ -1,11 +1,11 @@
 #include "training/algorithm_choice.h"
 
-#include <chrono>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/stopwatch.h"
 
 namespace aisle {
 namespace {
@@ -39,10 +39,6 @@ std::vector<TrainJobOptions> Candidates(const TrainJobOptions& base, uint64_t pr
   return out;
 }
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
 }  // namespace
 
 absl::StatusOr<AlgorithmChoice> ChooseAlgorithm(const EventLog& log, const LoadStats& stats,
@@ -67,7 +63,7 @@ absl::StatusOr<AlgorithmChoice> ChooseAlgorithm(const EventLog& log, const LoadS
   double best_ndcg = -1;
   std::vector<std::optional<BuyAgainFit>> fits(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
-    const auto t = std::chrono::steady_clock::now();
+    const Stopwatch t;
     const TrainJobOptions& c = candidates[i];
     auto trained = TrainOnLog(split.train, stats, c);
     if (!trained.ok()) {
@@ -98,7 +94,7 @@ absl::StatusOr<AlgorithmChoice> ChooseAlgorithm(const EventLog& log, const LoadS
       recall = alone.recall;
       ndcg = alone.ndcg;
     }
-    const double seconds = Seconds(t);
+    const double seconds = t.Seconds();
     reports.push_back({{"algorithm", AlgorithmName(c.algorithm)},
                        {"hyperparameters", model.metadata["hyperparameters"]},
                        {"buy_again", blended},

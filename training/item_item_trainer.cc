@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -11,6 +10,7 @@
 #include <Eigen/Core>
 
 #include "absl/strings/str_cat.h"
+#include "engine/stopwatch.h"
 #include "engine/topk.h"
 
 namespace aisle {
@@ -28,7 +28,7 @@ absl::Status ItemItemOptions::Validate() const {
 
 absl::StatusOr<ItemItemResult> TrainEase(const CsrMatrix& purchased, const std::vector<float>& popularity,
                                          const EaseOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch start;
   const uint32_t np = purchased.cols;
   // The products weighted: the most bought, at most max_products, in index order.
   std::vector<uint32_t> chosen(np);
@@ -139,7 +139,7 @@ absl::StatusOr<ItemItemResult> TrainEase(const CsrMatrix& purchased, const std::
     }
   }
   out.weighted_products = static_cast<uint32_t>(n);
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.seconds = start.Seconds();
   return out;
 }
 
@@ -148,11 +148,11 @@ absl::StatusOr<ItemItemResult> TrainItemItem(Algorithm algorithm, const CsrMatri
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   switch (algorithm) {
     case Algorithm::kItemKnn: {
-      const auto start = std::chrono::steady_clock::now();
+      const Stopwatch start;
       ItemItemResult out;
       out.weights = BuildItemNeighbours(purchased, purchased.cols, options.knn);
       out.weighted_products = purchased.cols;
-      out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      out.seconds = start.Seconds();
       return out;
     }
     case Algorithm::kEase:

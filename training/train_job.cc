@@ -2,7 +2,6 @@
 
 #include <omp.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -16,6 +15,7 @@
 #include "engine/checksum.h"
 #include "engine/cluster_index.h"
 #include "engine/recommender.h"
+#include "engine/stopwatch.h"
 #include "events/customer_ledger.h"
 #include "events/event_journal.h"
 #include "training/algorithm_choice.h"
@@ -24,10 +24,6 @@
 
 namespace aisle {
 namespace {
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
 
 const char* FormatName(InputFormat f) {
   switch (f) {
@@ -112,11 +108,11 @@ absl::StatusOr<TrainJobResult> RunTrainJob(const TrainJobOptions& options) {
   if (absl::Status s = options.ials.Validate(); !s.ok()) return s;
   EventLog log;
   LoadStats stats;
-  const auto t = std::chrono::steady_clock::now();
+  const Stopwatch t;
   if (absl::Status s = LoadInputs(options, &log, &stats); !s.ok()) return s;
   if (options.log != nullptr) {
     std::fprintf(options.log, "loaded %s in %.3f s: %s\n", absl::StrJoin(options.inputs, ", ").c_str(),
-                 Seconds(t), stats.Summary().c_str());
+                 t.Seconds(), stats.Summary().c_str());
   }
   return TrainOnLog(std::move(log), stats, options);
 }
@@ -145,10 +141,10 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
     if (options.log != nullptr) std::fprintf(options.log, "%s\n", line.c_str());
   };
   if (absl::Status s = options.ials.Validate(); !s.ok()) return s;
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch start;
   TrainJobResult result;
   result.load_stats = stats;
-  auto t = std::chrono::steady_clock::now();
+  Stopwatch t;
   if (log.events.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("no events in ", absl::StrJoin(options.inputs, ", "),
                                                    ": nothing to train on"));
@@ -163,13 +159,13 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
     if (!chosen.ok()) return chosen.status();
     nlohmann::json meta = chosen->model.metadata;
     meta["auto"] = std::move(choice->report);
-    meta["job_seconds"] = Seconds(start);
+    meta["job_seconds"] = start.Seconds();
     if (absl::Status s = chosen->model.SetMetadata(std::move(meta)); !s.ok()) return s;
     return chosen;
   }
   std::optional<BuyAgainFit> buy_again = options.buy_again_fitted;
   if (options.buy_again && !buy_again) {
-    t = std::chrono::steady_clock::now();
+    t.Reset();
     ValidationSplit split = SplitNewestBasket(log);
     if (split.baskets.size() < options.buy_again_min_customers) {
       say(absl::StrFormat("buy-again not learnt: %d customers bought on two days or more (at least %d needed)",
@@ -184,7 +180,7 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
       auto fit = FitBuyAgain(held->model, baskets, options.buy_again_fit);
       if (fit.ok()) {
         buy_again = *std::move(fit);
-        say(absl::StrFormat("buy-again learnt on %d held-out baskets in %.3f s: %s", baskets.size(), Seconds(t),
+        say(absl::StrFormat("buy-again learnt on %d held-out baskets in %.3f s: %s", baskets.size(), t.Seconds(),
                             buy_again->report.dump()));
       } else {
         say(absl::StrCat("buy-again not learnt: ", fit.status().message()));
@@ -193,12 +189,12 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
   }
   PurchaseDays days = CollectPurchaseDays(log);
 
-  t = std::chrono::steady_clock::now();
+  t.Reset();
   Interactions data = BuildInteractions(log, options.weighting, release);
   say(absl::StrFormat("aggregated into %d customers x %d products, %d interactions (%d pairs with no "
                       "positive weight dropped) in %.3f s",
                       data.user_items.rows, data.user_items.cols, data.user_items.nnz(),
-                      data.dropped_pairs, Seconds(t)));
+                      data.dropped_pairs, t.Seconds()));
   if (data.user_items.nnz() == 0) {
     return absl::InvalidArgumentError("no (customer, product) pair has a positive weight: nothing to train on");
   }
@@ -260,10 +256,10 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
   model.history = std::move(history);
   model.algorithm = options.algorithm;  // (the metadata below says the same)
   if (item_item) model.item_weights = std::move(item_item->weights);
-  t = std::chrono::steady_clock::now();
+  t.Reset();
   model.neighbours = BuildItemNeighbours(model.purchased, static_cast<uint32_t>(model.products.size()), options.neighbours);
   say(absl::StrFormat("product neighbours by co-purchase: %d kept (at most %d per product) in %.3f s",
-                      model.neighbours.similar.nnz(), options.neighbours.k, Seconds(t)));
+                      model.neighbours.similar.nnz(), options.neighbours.k, t.Seconds()));
   if (absl::Status s = model.Validate(); !s.ok()) {
     return absl::InternalError(absl::StrCat("trained model is invalid: ", s.message(),
                                             "; try a larger --regularization"));
@@ -272,14 +268,14 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
   if (!item_item) {
     // The serving index's clusters (engine/cluster_index.h), stored in the
     // model so a server need not run k-means at every load.
-    t = std::chrono::steady_clock::now();
+    t.Reset();
     auto clusters = ClusterIndex::Build(model.item_factors, {});
     auto similar = ClusterIndex::Build(UnitRows(model.item_factors), {});
     if (!clusters.ok() || !similar.ok()) return absl::InternalError("clustering the product vectors failed");
     model.item_clusters = clusters->ToClusters();
     model.similar_clusters = similar->ToClusters();
     say(absl::StrFormat("clustered %d products for the search index (%d clusters) in %.3f s", model.products.size(),
-                        clusters->clusters(), Seconds(t)));
+                        clusters->clusters(), t.Seconds()));
   }
 
   const int64_t now = absl::ToUnixSeconds(absl::Now());
@@ -296,7 +292,7 @@ absl::StatusOr<TrainJobResult> Train(const EventLog& log, std::vector<Event>* re
   meta["algorithm"] = std::string(AlgorithmName(options.algorithm));
   meta["created_at"] = IsoTime(now);
   meta["training_seconds"] = train_seconds;
-  meta["job_seconds"] = Seconds(start);
+  meta["job_seconds"] = start.Seconds();
   if (!item_item) meta["final_loss"] = final_loss;
   const ItemItemOptions& ii = options.item_item;
   if (options.algorithm == Algorithm::kItemKnn) {

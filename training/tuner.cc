@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "engine/stopwatch.h"
 #include "evaluation/evaluation.h"
 #include "training/train_job.h"
 
@@ -85,7 +85,7 @@ absl::StatusOr<TuneResult> Tune(const EventLog& train, const EventLog& validatio
     while (true) {
       const size_t i = next.fetch_add(1);
       if (i >= grid.size()) return;
-      const auto start = std::chrono::steady_clock::now();
+      const Stopwatch start;
       IalsOptions t = grid[i];
       t.threads = per_trial;
       IalsTrainer trainer(data.user_items, data.item_users, t);
@@ -113,7 +113,7 @@ absl::StatusOr<TuneResult> Tune(const EventLog& train, const EventLog& validatio
         }
       }
       tr.ials.threads = o.base.threads;
-      tr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      tr.seconds = start.Seconds();
       std::lock_guard<std::mutex> lock(mu);
       if (!s.ok() && first_error.ok()) first_error = s;
       result.trials[i] = tr;
