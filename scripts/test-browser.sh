@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for p in chromium chromium-driver python3-selenium libjs-chart.js; do
+for p in chromium chromium-driver python3-selenium libjs-chart.js curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
