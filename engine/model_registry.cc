@@ -86,7 +86,8 @@ static absl::Status SwitchLink(const std::string& dir, const std::string& name) 
   const std::string link = dir + "/current";
   const std::string tmp = absl::StrCat(link, ".tmp.", getpid());
   ::unlink(tmp.c_str());
-  if (::symlink((std::string("models/") + name).c_str(), tmp.c_str()) != 0) return PosixError(absl::StrCat("cannot create ", tmp));
+  if (::symlink((std::string("models/") + name).c_str(), tmp.c_str()) != 0)
+    return PosixError(absl::StrCat("cannot create ", tmp));
   CrashPoint("before_switch");
   if (::rename(tmp.c_str(), link.c_str()) != 0) {
     absl::Status s = PosixError(absl::StrCat("cannot switch ", link));

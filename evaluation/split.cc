@@ -69,7 +69,8 @@ void PerCustomerSplit(const EventLog& log, const SplitOptions& o, SplitPart from
         ev.timestamp != last[ev.customer]) {
       continue;
     }
-    const uint64_t h = SplitMix64(o.seed ^ SplitMix64(salt ^ (static_cast<uint64_t>(ev.customer) << 32 | ev.product)) ^ e);
+    const uint64_t h =
+        SplitMix64(o.seed ^ SplitMix64(salt ^ (static_cast<uint64_t>(ev.customer) << 32 | ev.product)) ^ e);
     if (h < best[ev.customer]) {
       best[ev.customer] = h;
       chosen[ev.customer] = static_cast<int64_t>(e);

@@ -90,7 +90,8 @@ absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::st
   }
   if (pos < data.size()) {
     st.torn_bytes = data.size() - pos;
-    if (::ftruncate(log->fd_, static_cast<off_t>(pos)) != 0) return ImpressionLogError(absl::StrCat("cannot cut the torn end of ", path));
+    if (::ftruncate(log->fd_, static_cast<off_t>(pos)) != 0)
+      return ImpressionLogError(absl::StrCat("cannot cut the torn end of ", path));
     if (::fdatasync(log->fd_) != 0) return ImpressionLogError(absl::StrCat("cannot sync ", path));
   }
   log->size_ = pos;

@@ -41,7 +41,8 @@ absl::Status ExperimentSource::Reload(bool force) {
   if (!force && stat == stat_) {
     // Same file: only the variant models may have changed.
     for (auto& [key, source] : sources) {
-      if (absl::Status s = source->Reload(false); !s.ok()) ServerLog(absl::StrCat("experiment variant model: ", s.message()));
+      if (absl::Status s = source->Reload(false); !s.ok())
+        ServerLog(absl::StrCat("experiment variant model: ", s.message()));
     }
     return absl::OkStatus();
   }
@@ -75,8 +76,8 @@ absl::Status ExperimentSource::Reload(bool force) {
     ++stats_.reloads_failed;
     stats_.last_error = std::string(status.message());
     ServerLog(absl::StrCat("experiments file refused, ",
-                     set_ != nullptr ? "the previous experiments keep running: " : "no experiment is running: ",
-                     status.message()));
+                           set_ != nullptr ? "the previous experiments keep running: " : "no experiment is running: ",
+                           status.message()));
     return status;
   }
   auto running = std::make_shared<Running>();
@@ -92,7 +93,7 @@ absl::Status ExperimentSource::Reload(bool force) {
   ++stats_.reloads_ok;
   stats_.experiments = set_->set.experiments().size();
   ServerLog(absl::StrCat("running ", stats_.experiments, " experiments from ", path_, " (", sources_.size(),
-                   " variant models)"));
+                         " variant models)"));
   return absl::OkStatus();
 }
 

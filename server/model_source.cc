@@ -90,11 +90,11 @@ void ModelSource::StartWarm(std::shared_ptr<const Recommender> rec) {
     const size_t similar = warm_stop_ ? 0 : rec->WarmProducts(products, &warm_stop_);
     const TopListCache::Stats cs = rec->customer_cache()->stats();
     ServerLog(absl::StrFormat("lists of model %s: %d customers and %d products cached in %.1f s%s (%.1f MB of %.1f MB)",
-                        rec->model_id(), customers, similar,
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                        warm_stop_ ? ", stopped" : "",
-                        (cs.bytes + rec->similar_cache()->stats().bytes) / 1e6,
-                        (rec->customer_cache()->max_bytes() + rec->similar_cache()->max_bytes()) / 1e6));
+                              rec->model_id(), customers, similar,
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                              warm_stop_ ? ", stopped" : "",
+                              (cs.bytes + rec->similar_cache()->stats().bytes) / 1e6,
+                              (rec->customer_cache()->max_bytes() + rec->similar_cache()->max_bytes()) / 1e6));
     warming_ = false;
   });
 }
@@ -241,7 +241,7 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
         if (!r.ok()) return r.status();
         rec = *r;
         ServerLog(absl::StrCat("serving model ", rec->model_id(), " with the new catalog ", catalog_, " (",
-                         catalog ? catalog->size() : 0, " products)"));
+                               catalog ? catalog->size() : 0, " products)"));
         return absl::OkStatus();
       }
       if (!model.ok()) return model.status();
@@ -265,13 +265,13 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
         detail += absl::StrFormat("; lists of %d cached within %.0f MB", rec->customer_cache()->length(),
                                   ro.top_list_max_bytes / 1048576.0);
       }
-      ServerLog(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (", rec->model().customers.size(),
-                       " customers, ", rec->model().products.size(), " products",
-                       catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", detail,
-                       absl::StrFormat("; catalog read in %.2f s, model %s and checked in %.2f s, ready %.2f s "
-                                       "later)",
-                                       catalog_seconds, mapped ? "mapped" : "read (format version 1: copied)",
-                                       map_seconds, absl::ToDoubleSeconds(absl::Now() - start))));
+      ServerLog(absl::StrCat("serving model ", rec->model_id(), " from ", sig->model_path, " (",
+                             rec->model().customers.size(), " customers, ", rec->model().products.size(), " products",
+                             catalog ? absl::StrCat(", catalog of ", catalog->size(), " products") : "", detail,
+                             absl::StrFormat("; catalog read in %.2f s, model %s and checked in %.2f s, ready %.2f s "
+                                             "later)",
+                                             catalog_seconds, mapped ? "mapped" : "read (format version 1: copied)",
+                                             map_seconds, absl::ToDoubleSeconds(absl::Now() - start))));
       return absl::OkStatus();
     });
     if (s.ok() && loading_hook_) loading_hook_(rec->model());
@@ -281,8 +281,8 @@ absl::Status ModelSource::Reload(bool force, bool* changed) {
       if (metrics_) metrics_->SetModel(rec->model_id(), absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
     } else if (!damaged.ok()) {
       ServerLog(absl::StrCat("the served model's file changed in place and no longer loads (", s.message(), "); ",
-                       damaged.message(), ": model ", rec->model_id(),
-                       " stops serving, and the server is not ready until a valid model loads"));
+                             damaged.message(), ": model ", rec->model_id(),
+                             " stops serving, and the server is not ready until a valid model loads"));
       withdraw = true;
       status = s;
     } else {
