@@ -122,6 +122,14 @@ void LiveEvents::Clear() {
   count_.store(0, std::memory_order_relaxed);
 }
 
+std::vector<std::string> LiveEvents::CustomerIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(customers_.size());
+  for (const auto& [id, c] : customers_) out.push_back(id);
+  return out;
+}
+
 size_t LiveEvents::Erase(absl::string_view customer) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = customers_.find(customer);

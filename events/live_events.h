@@ -84,6 +84,8 @@ class LiveEvents {
   void Clear();
   // Forgets a customer; returns the events dropped.
   size_t Erase(absl::string_view customer);
+  // The ids of the customers with events held.
+  std::vector<std::string> CustomerIds() const;
 
   // The customer's events `model` has not seen, resolved against it (null
   // when there are none). `*waited` receives, the first time a new event is

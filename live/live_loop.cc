@@ -69,6 +69,9 @@ absl::StatusOr<std::unique_ptr<LiveLoop>> LiveLoop::Open(LiveLoopOptions options
                        lp->EraseInMemory(customer, at_ms);
                        std::lock_guard<std::mutex> lock(lp->metrics_mu_);
                        ++lp->followed_erasures_;
+                     },
+                     [lp](const absl::flat_hash_map<std::string, int64_t>& at_ms_by_pseudonym, const std::string& key) {
+                       lp->EraseByPseudonym(at_ms_by_pseudonym, key);
                      }});
   l->any_erased_ = l->store_->erasures() > 0;
   if (model != nullptr) {
@@ -269,6 +272,23 @@ uint64_t LiveLoop::EraseInMemory(absl::string_view customer, int64_t at_ms) {
     any_erased_ = true;
   }
   return live_.Erase(customer);
+}
+
+void LiveLoop::EraseByPseudonym(const absl::flat_hash_map<std::string, int64_t>& at_ms_by_pseudonym,
+                                const std::string& key) {
+  for (const std::string& id : live_.CustomerIds()) {
+    auto it = at_ms_by_pseudonym.find(CustomerLedger::Pseudonym(key, id));
+    if (it != at_ms_by_pseudonym.end()) EraseInMemory(id, it->second);
+  }
+  {
+    // The model rows to forget are found again from the store's erasures.
+    std::lock_guard<std::mutex> lock(erased_mu_);
+    erased_rows_.clear();
+    erased_rows_order_.clear();
+    any_erased_ = true;
+  }
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  followed_erasures_ += at_ms_by_pseudonym.size();
 }
 
 LiveEvents::Horizon LiveLoop::HorizonFor(const Model& model) {

@@ -142,6 +142,10 @@ class LiveLoop {
   LiveEvents::Horizon HorizonFor(const Model& model);
   // Marks the customer erased at `at_ms` in memory and drops their live events.
   uint64_t EraseInMemory(absl::string_view customer, int64_t at_ms);
+  // Erasures the store knows by pseudonym only: the customers held in memory
+  // whose pseudonym is among them are erased here, and the model rows to
+  // forget are found again.
+  void EraseByPseudonym(const absl::flat_hash_map<std::string, int64_t>& at_ms_by_pseudonym, const std::string& key);
   // Pseudonyms of customers erased after `model` was trained, as its rows.
   std::shared_ptr<const absl::flat_hash_set<uint32_t>> ErasedRows(const Model& model);
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "events/customer_ledger.h"
@@ -91,6 +92,11 @@ class LiveStore {
   struct Changes {
     EventFn event;
     std::function<void(const std::string& customer, int64_t at_ms)> erased;
+    // Erasures known only by pseudonym (CustomerLedger::Pseudonym under
+    // `key`), with when each was made: those whose records a process cut off
+    // from the store learns of after the records were archived.
+    std::function<void(const absl::flat_hash_map<std::string, int64_t>& at_ms_by_pseudonym, const std::string& key)>
+        erased_pseudonyms;
   };
   virtual void Follow(Changes changes) { (void)changes; }
   // Whether what this process holds of the shared state may be behind (the

@@ -154,20 +154,7 @@ absl::StatusOr<std::unique_ptr<RedisLiveStore>> RedisLiveStore::Open(Options opt
   if (!hashes.ok()) return hashes.status();
   {
     std::lock_guard<std::mutex> lock(s->state_mu_);
-    const auto& consent = (*hashes)[0].elements;
-    for (size_t i = 0; i + 1 < consent.size(); i += 2) {
-      std::pair<absl::string_view, absl::string_view> pt = absl::StrSplit(consent[i + 1].str, absl::MaxSplits(' ', 1));
-      ConsentRecord r;
-      r.personalization = pt.first == "1";
-      (void)absl::SimpleAtoi(pt.second, &r.at_ms);
-      s->consent_[consent[i].str] = r;
-    }
-    const auto& erased = (*hashes)[1].elements;
-    for (size_t i = 0; i + 1 < erased.size(); i += 2) {
-      int64_t at = 0;
-      (void)absl::SimpleAtoi(erased[i + 1].str, &at);
-      s->erased_[erased[i].str] = at;
-    }
+    s->MergeLedgerLocked((*hashes)[0], (*hashes)[1]);
     stats->consent_records = s->consent_.size();
     stats->erasures = s->erased_.size();
   }
@@ -424,6 +411,77 @@ absl::StatusOr<LiveStore::Erasure> RedisLiveStore::Erase(absl::string_view custo
   return out;
 }
 
+absl::flat_hash_map<std::string, int64_t> RedisLiveStore::MergeLedgerLocked(const RedisReply& consent,
+                                                                            const RedisReply& erased) {
+  absl::flat_hash_map<std::string, int64_t> fresh;
+  for (size_t i = 0; i + 1 < erased.elements.size(); i += 2) {
+    int64_t at = 0;
+    (void)absl::SimpleAtoi(erased.elements[i + 1].str, &at);
+    auto [it, inserted] = erased_.try_emplace(erased.elements[i].str, at);
+    if (inserted || it->second < at) {
+      it->second = at;
+      fresh[it->first] = at;
+    }
+  }
+  for (size_t i = 0; i + 1 < consent.elements.size(); i += 2) {
+    std::pair<absl::string_view, absl::string_view> pt =
+        absl::StrSplit(consent.elements[i + 1].str, absl::MaxSplits(' ', 1));
+    ConsentRecord r;
+    r.personalization = pt.first == "1";
+    (void)absl::SimpleAtoi(pt.second, &r.at_ms);
+    auto [it, inserted] = consent_.try_emplace(consent.elements[i].str, r);
+    if (!inserted && it->second.at_ms <= r.at_ms) it->second = r;
+  }
+  return fresh;
+}
+
+void RedisLiveStore::ResyncLedger() {
+  auto hashes = follower_client_->RunAll({{"HGETALL", options_.prefix + "consent"},
+                                          {"HGETALL", options_.prefix + "erased"}});
+  if (!hashes.ok()) {
+    std::fprintf(stderr, "aisle live store: cannot read consent and erasures again: %s\n",
+                 std::string(hashes.status().message()).c_str());
+    return;
+  }
+  absl::flat_hash_map<std::string, int64_t> fresh;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    fresh = MergeLedgerLocked((*hashes)[0], (*hashes)[1]);
+    if (!fresh.empty()) {
+      // What memory holds of the customers newly known to be erased: their
+      // ids are only known here, so each id held is put to the pseudonym test.
+      auto erased_at = [&](const std::string& id) -> std::optional<int64_t> {
+        auto f = fresh.find(CustomerLedger::Pseudonym(key_, id));
+        return f == fresh.end() ? std::nullopt : std::optional<int64_t>(f->second);
+      };
+      for (auto it = consent_.begin(); it != consent_.end();) {
+        const std::optional<int64_t> at = erased_at(it->first);
+        if (at && it->second.at_ms <= *at) {
+          consent_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+      for (auto it = impressions_.begin(); it != impressions_.end();) {
+        const std::optional<int64_t> at = erased_at(it->first);
+        if (at) {
+          erased_ids_[it->first] = *at;
+          impressions_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  if (fresh.empty()) return;
+  {
+    std::lock_guard<std::mutex> m(metrics_mu_);
+    remote_erasures_ += fresh.size();
+  }
+  std::lock_guard<std::mutex> lock(follow_mu_);
+  if (changes_.erased_pseudonyms) changes_.erased_pseudonyms(fresh, key_);
+}
+
 void RedisLiveStore::RecordErasure(absl::string_view customer, int64_t at_ms) {
   const std::string p = CustomerLedger::Pseudonym(key_, customer);
   std::lock_guard<std::mutex> lock(state_mu_);
@@ -553,8 +611,10 @@ void RedisLiveStore::FollowerLoop() {
         }
         std::fprintf(stderr,
                      "aisle live store: entries through %s were archived before this server read them (it was cut "
-                     "off from Redis); their live effect is missing here until the next model or a restart\n",
+                     "off from Redis); their events are missing here until the next model or a restart, their "
+                     "consent choices and erasures are read again\n",
                      through->str.c_str());
+        ResyncLedger();
       }
     }
     if (r->nil() || r->elements.empty()) continue;

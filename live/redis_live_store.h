@@ -111,6 +111,13 @@ class RedisLiveStore : public LiveStore {
   void FollowerLoop();
   // Applies one stream entry (fields as read) to memory; `own`: written here.
   void Apply(const RedisReply& fields, Position at, bool own);
+  // Merges the consent and erasure hashes (HGETALL replies) into memory,
+  // a record newer than the one held winning; returns the erasures that
+  // were new here, by pseudonym. Requires state_mu_.
+  absl::flat_hash_map<std::string, int64_t> MergeLedgerLocked(const RedisReply& consent, const RedisReply& erased);
+  // After entries were archived before the follower read them: consent and
+  // erasures as Redis holds them now (their hashes outlive the stream).
+  void ResyncLedger();
   // The events of one stream entry not erased since, to `fn`; `damaged`
   // (optional) counts lines that fail their checks.
   void ForEachEvent(const RedisReply& fields, Position at, const EventFn& fn, uint64_t* damaged) const;

@@ -99,7 +99,8 @@ TEST(RedisLiveStoreTest, ServersSharingARedisSeeEachOthersEventsConsentAndErasur
              [&](const std::string& c, int64_t) {
                std::lock_guard<std::mutex> lock(mu);
                a_heard.push_back("erased " + c);
-             }});
+             },
+             nullptr});
   b->Follow({[&](LiveEvent&& e, LiveStore::Position) {
                std::lock_guard<std::mutex> lock(mu);
                b_events.push_back(e.customer_id + "/" + e.product_id);
@@ -107,7 +108,8 @@ TEST(RedisLiveStoreTest, ServersSharingARedisSeeEachOthersEventsConsentAndErasur
              [&](const std::string& c, int64_t) {
                std::lock_guard<std::mutex> lock(mu);
                b_erased.push_back(c);
-             }});
+             },
+             nullptr});
   auto stored = Append(*a, {Event("c1", "p1", "x"), Event("c2", "p2")});
   ASSERT_TRUE(stored.ok()) << stored.status();
   ASSERT_TRUE(a->SetConsent("c3", false, NowMs()).ok());
