@@ -15,10 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests
 bash scripts/configure.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAISLE_TSAN=ON -DAISLE_BUILD_BENCH=OFF
-cmake --build build-tsan -j "$(nproc)" --target http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test redis_live_store_test
+cmake --build build-tsan -j "$(nproc)" --target http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test redis_live_store_test live_archive_test
 export OMP_NUM_THREADS=1
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}"
-for t in http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test redis_live_store_test; do
+for t in http_transport_test http_server_test impression_log_test event_journal_test live_loop_test event_retry_test exposure_log_test experiment_test top_list_cache_test recommender_test buy_again_test live_store_test redis_live_store_test live_archive_test; do
   echo "== $t" >&2
   # The model overwritten in place under the server: its SIGBUS handler maps
   # zero pages over the truncated file, which TSan counts as writes racing
