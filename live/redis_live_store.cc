@@ -154,7 +154,7 @@ absl::StatusOr<std::unique_ptr<RedisLiveStore>> RedisLiveStore::Open(Options opt
   if (!hashes.ok()) return hashes.status();
   {
     std::lock_guard<std::mutex> lock(s->state_mu_);
-    s->MergeLedgerLocked((*hashes)[0], (*hashes)[1]);
+    s->MergeLedgerLocked((*hashes)[0], (*hashes)[1], nullptr);
     stats->consent_records = s->consent_.size();
     stats->erasures = s->erased_.size();
   }
@@ -411,16 +411,15 @@ absl::StatusOr<LiveStore::Erasure> RedisLiveStore::Erase(absl::string_view custo
   return out;
 }
 
-absl::flat_hash_map<std::string, int64_t> RedisLiveStore::MergeLedgerLocked(const RedisReply& consent,
-                                                                            const RedisReply& erased) {
-  absl::flat_hash_map<std::string, int64_t> fresh;
+void RedisLiveStore::MergeLedgerLocked(const RedisReply& consent, const RedisReply& erased,
+                                       absl::flat_hash_map<std::string, int64_t>* fresh) {
   for (size_t i = 0; i + 1 < erased.elements.size(); i += 2) {
     int64_t at = 0;
     (void)absl::SimpleAtoi(erased.elements[i + 1].str, &at);
     auto [it, inserted] = erased_.try_emplace(erased.elements[i].str, at);
     if (inserted || it->second < at) {
       it->second = at;
-      fresh[it->first] = at;
+      if (fresh != nullptr) (*fresh)[it->first] = at;
     }
   }
   for (size_t i = 0; i + 1 < consent.elements.size(); i += 2) {
@@ -432,7 +431,6 @@ absl::flat_hash_map<std::string, int64_t> RedisLiveStore::MergeLedgerLocked(cons
     auto [it, inserted] = consent_.try_emplace(consent.elements[i].str, r);
     if (!inserted && it->second.at_ms <= r.at_ms) it->second = r;
   }
-  return fresh;
 }
 
 void RedisLiveStore::ResyncLedger() {
@@ -446,31 +444,17 @@ void RedisLiveStore::ResyncLedger() {
   absl::flat_hash_map<std::string, int64_t> fresh;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    fresh = MergeLedgerLocked((*hashes)[0], (*hashes)[1]);
+    MergeLedgerLocked((*hashes)[0], (*hashes)[1], &fresh);
     if (!fresh.empty()) {
       // What memory holds of the customers newly known to be erased: their
       // ids are only known here, so each id held is put to the pseudonym test.
-      auto erased_at = [&](const std::string& id) -> std::optional<int64_t> {
-        auto f = fresh.find(CustomerLedger::Pseudonym(key_, id));
-        return f == fresh.end() ? std::nullopt : std::optional<int64_t>(f->second);
+      std::vector<std::pair<std::string, int64_t>> held;
+      auto test = [&](const std::string& id) {
+        if (auto f = fresh.find(CustomerLedger::Pseudonym(key_, id)); f != fresh.end()) held.emplace_back(id, f->second);
       };
-      for (auto it = consent_.begin(); it != consent_.end();) {
-        const std::optional<int64_t> at = erased_at(it->first);
-        if (at && it->second.at_ms <= *at) {
-          consent_.erase(it++);
-        } else {
-          ++it;
-        }
-      }
-      for (auto it = impressions_.begin(); it != impressions_.end();) {
-        const std::optional<int64_t> at = erased_at(it->first);
-        if (at) {
-          erased_ids_[it->first] = *at;
-          impressions_.erase(it++);
-        } else {
-          ++it;
-        }
-      }
+      for (const auto& [id, r] : consent_) test(id);
+      for (const auto& [id, counts] : impressions_) test(id);
+      for (const auto& [id, at] : held) ForgetLocked(id, at);
     }
   }
   if (fresh.empty()) return;
@@ -487,6 +471,10 @@ void RedisLiveStore::RecordErasure(absl::string_view customer, int64_t at_ms) {
   std::lock_guard<std::mutex> lock(state_mu_);
   int64_t& e = erased_[p];
   e = std::max(e, at_ms);
+  ForgetLocked(std::string(customer), at_ms);
+}
+
+void RedisLiveStore::ForgetLocked(const std::string& customer, int64_t at_ms) {
   int64_t& i = erased_ids_[customer];
   i = std::max(i, at_ms);
   impressions_.erase(customer);

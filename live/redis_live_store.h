@@ -112,9 +112,13 @@ class RedisLiveStore : public LiveStore {
   // Applies one stream entry (fields as read) to memory; `own`: written here.
   void Apply(const RedisReply& fields, Position at, bool own);
   // Merges the consent and erasure hashes (HGETALL replies) into memory,
-  // a record newer than the one held winning; returns the erasures that
-  // were new here, by pseudonym. Requires state_mu_.
-  absl::flat_hash_map<std::string, int64_t> MergeLedgerLocked(const RedisReply& consent, const RedisReply& erased);
+  // a record newer than the one held winning; `fresh` (optional) receives
+  // the erasures that were new here, by pseudonym. Requires state_mu_.
+  void MergeLedgerLocked(const RedisReply& consent, const RedisReply& erased,
+                         absl::flat_hash_map<std::string, int64_t>* fresh);
+  // What memory holds of a customer erased at `at_ms`, by id: their
+  // impressions and older consent go, the id is remembered. Requires state_mu_.
+  void ForgetLocked(const std::string& customer, int64_t at_ms);
   // After entries were archived before the follower read them: consent and
   // erasures as Redis holds them now (their hashes outlive the stream).
   void ResyncLedger();

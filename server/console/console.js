@@ -38,6 +38,17 @@ async function api(path, options) {
   return body;
 }
 
+// The answer at `path`, or null once `page` says why there is none (404: the
+// server was started without what it needs, e.g. a publish directory).
+async function apiOrAbsent(page, path) {
+  try {
+    return await api(path);
+  } catch (e) {
+    if (e.status === 404) { page.append(el("p", { class: "muted" }, e.message)); return null; }
+    throw e;
+  }
+}
+
 function showLogin(message) {
   state.key = "";
   sessionStorage.removeItem("aisleKey");
@@ -184,13 +195,8 @@ async function overview(page) {
 // --- Models.
 async function models(page) {
   page.append(el("h2", {}, "Models"));
-  let list;
-  try {
-    list = await api("/v1/admin/models");
-  } catch (e) {
-    if (e.status === 404) { page.append(el("p", { class: "muted" }, e.message)); return; }
-    throw e;
-  }
+  const list = await apiOrAbsent(page, "/v1/admin/models");
+  if (list === null) return;
   page.append(el("p", { class: "muted" }, "Published versions in " + list.publish_dir + "; serving " + (list.serving || "nothing") + "."));
   const gated = list.versions.filter((v) => v.gate && v.gate.candidate !== undefined);
   const canvas = el("canvas", { id: "chart-models" });
@@ -255,13 +261,8 @@ const errorBars = {
 
 async function experiments(page) {
   page.append(el("h2", {}, "Experiments"));
-  let r;
-  try {
-    r = await api("/v1/admin/experiments");
-  } catch (e) {
-    if (e.status === 404) { page.append(el("p", { class: "muted" }, e.message)); return; }
-    throw e;
-  }
+  const r = await apiOrAbsent(page, "/v1/admin/experiments");
+  if (r === null) return;
   const report = r.report;
   page.append(el("p", { class: "muted" }, "Report " + r.path + " written " + (r.updated_at || "?") + " (" + age(r.updated_at) + "): " +
                   report.exposures + " exposures, " + report.events + " events, window " + Math.round(report.window_seconds / 86400) + " days."));
